@@ -1,0 +1,122 @@
+"""Shared fixtures: the freeze tutorial's spectrum and configurations (no compiler needed)."""
+
+from __future__ import annotations
+
+import astropy.units as u
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+C_KMS = 299792.458
+FLUX_UNIT = u.erg / u.s / u.cm**2 / u.AA
+
+
+def tutorial_truth() -> dict:
+    """Truth of the tutorial's simulation (amplitudes and continuum in 1e-17 f_lambda units)."""
+    fwhm_aa = np.sqrt((6563.0 * 200.0 / C_KMS) ** 2 + (6563.0 / 1200.0) ** 2)
+    return {
+        "z": 0.0,
+        "fwhm_kms": 200.0,
+        "sigma_aa": fwhm_aa / (2 * np.sqrt(2 * np.log(2))),
+        "amplitudes": {"Ha": 60.0, "NII_6549": 15.0, "NII_6585": 45.0, "SII_6717": 10.0,
+                       "SII_6731": 15.0},
+        "centres": {"Ha": 6563.0, "NII_6549": 6549.0, "NII_6585": 6585.0, "SII_6717": 6717.0,
+                    "SII_6731": 6731.0},
+        "cont_level": 20.0,
+        "cont_slope": 0.04,
+        "cont_pivot": 6550.0,
+    }
+
+
+def tutorial_spectrum():
+    """The tutorial's 600-pixel synthetic spectrum (seed 42), as a fresh Spectrum."""
+    from unite_stan import spectrum
+    from unite_stan.instrument.generic import SimpleDisperser
+
+    rng = np.random.default_rng(42)
+    wl = np.linspace(6200.0, 6800.0, 600)
+    dlam = 600.0 / 599.0
+    disperser = SimpleDisperser(wavelength=wl * u.AA, R=1200.0, name="grism")
+    t = tutorial_truth()
+    lines = sum(
+        a * np.exp(-0.5 * ((wl - t["centres"][k]) / t["sigma_aa"]) ** 2)
+        for k, a in t["amplitudes"].items()
+    )
+    cont = t["cont_level"] + t["cont_slope"] * (wl - t["cont_pivot"])
+    flux = (lines + cont + rng.normal(0, 3.0, 600)) * 1e-17
+    error = np.full(600, 3.0e-17)
+    half = 0.5 * dlam
+    return spectrum.from_edges(
+        (wl - half) * u.AA, (wl + half) * u.AA, flux * FLUX_UNIT, error * FLUX_UNIT, disperser,
+        name="grism",
+    )
+
+
+def tutorial_fit1(spec=None):
+    """Fit 1 of the tutorial: (spectra, filtered_lc, filtered_cc), scales computed."""
+    from unite_stan import continuum, line, prior, spectrum
+
+    z = line.Redshift("narrow", prior=prior.Uniform(-0.001, 0.001))
+    fw = line.FWHM("narrow", prior=prior.Uniform(50, 500))
+    lc = line.LineConfiguration()
+    lc.add_line("Ha", 6563.0 * u.AA, profile="Gaussian", redshift=z, fwhm_gauss=fw,
+                flux=line.Flux(prior=prior.Uniform(0, 3)))
+    lc.add_lines("NII", np.array([6549.0, 6585.0]) * u.AA, profile="Gaussian", redshift=z,
+                 fwhm_gauss=fw, strength=[1.0, 3.0], flux=line.Flux(prior=prior.Uniform(0, 3)))
+    lc.add_lines("SII", np.array([6717.0, 6731.0]) * u.AA, profile="Gaussian", redshift=z,
+                 fwhm_gauss=fw, strength=[1.0, 1.5], flux=line.Flux(prior=prior.Uniform(0, 3)))
+    cc = continuum.ContinuumConfiguration.from_lines(lc.centers, width=15_000 * u.km / u.s,
+                                                     form=continuum.Linear())
+    spectra = spectrum.Spectra([spec if spec is not None else tutorial_spectrum()], redshift=0.0)
+    flc, fcc = spectra.prepare(lc, cc)
+    spectra.compute_scales(flc, fcc, line_mask_width=3_000 * u.km / u.s,
+                           box_width=2_000 * u.km / u.s)
+    return spectra, flc, fcc
+
+
+def tutorial_fit2(spectra, frozen):
+    """Fit 2 of the tutorial: Ha + NII with kinematics and continuum frozen."""
+    from unite_stan import continuum, line, prior
+
+    lc2 = line.LineConfiguration()
+    z2 = line.Redshift("narrow", prior=frozen["z_narrow"])
+    fw2 = line.FWHM("narrow", prior=frozen["fwhm_gauss_narrow"])
+    lc2.add_line("Ha", 6563.0 * u.AA, profile="Gaussian", redshift=z2, fwhm_gauss=fw2,
+                 flux=line.Flux(prior=prior.Uniform(0, 3)))
+    lc2.add_lines("NII", np.array([6549.0, 6585.0]) * u.AA, profile="Gaussian", redshift=z2,
+                  fwhm_gauss=fw2, strength=[1.0, 3.0], flux=line.Flux(prior=prior.Uniform(0, 3)))
+    naive = continuum.ContinuumConfiguration.from_lines(lc2.centers, width=15_000 * u.km / u.s,
+                                                        form=continuum.Linear())
+    region = continuum.ContinuumRegion(
+        naive[0].low * naive[0].unit, naive[0].high * naive[0].unit, form=continuum.Linear(),
+        params={
+            "scale": continuum.Scale(prior=frozen["scale_a"]),
+            "angle": continuum.ContShape(prior=frozen["angle_a"]),
+            "norm_wav": continuum.NormWavelength(prior=frozen["norm_wav_a"]),
+        },
+    )
+    cc2 = continuum.ContinuumConfiguration([region])
+    return spectra.prepare(lc2, cc2)
+
+
+def truth_frozen():
+    """A frozen dict like freeze_from_samples' output, at the simulation truth."""
+    from unite_stan.prior import Fixed
+
+    return {
+        "z_narrow": Fixed(0.0),
+        "fwhm_gauss_narrow": Fixed(200.0),
+        "scale_a": Fixed(1.24),
+        "angle_a": Fixed(0.002),
+        "norm_wav_a": Fixed(6642.28),
+        "flux_scale_grism": Fixed(1.0),
+        "pix_offset_grism": Fixed(0.0),
+        "r_scale_grism": Fixed(1.0),
+    }
+
+
+@pytest.fixture
+def fit1_config():
+    return tutorial_fit1()

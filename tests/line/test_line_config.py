@@ -1,0 +1,109 @@
+import astropy.units as u
+import numpy as np
+import pytest
+
+from unite_stan import line, prior
+
+
+def tutorial_lines():
+    z = line.Redshift("narrow", prior=prior.Uniform(-0.001, 0.001))
+    fw = line.FWHM("narrow", prior=prior.Uniform(50, 500))
+    lc = line.LineConfiguration()
+    lc.add_line("Ha", 6563.0 * u.AA, profile="Gaussian", redshift=z, fwhm_gauss=fw,
+                flux=line.Flux(prior=prior.Uniform(0, 3)))
+    lc.add_lines("NII", np.array([6549.0, 6585.0]) * u.AA, profile="Gaussian", redshift=z,
+                 fwhm_gauss=fw, strength=[1.0, 3.0], flux=line.Flux(prior=prior.Uniform(0, 3)))
+    lc.add_lines("SII", np.array([6717.0, 6731.0]) * u.AA, profile="Gaussian", redshift=z,
+                 fwhm_gauss=fw, strength=[1.0, 1.5], flux=line.Flux(prior=prior.Uniform(0, 3)))
+    return lc
+
+
+def test_tutorial_site_names():
+    lc = tutorial_lines()
+    assert lc.names == ["Ha", "NII_6549", "NII_6585", "SII_6717", "SII_6731"]
+    assert list(lc.tokens()) == ["z_narrow", "fwhm_gauss_narrow", "flux_Ha", "flux_NII_6549",
+                                 "flux_SII_6717"]
+    assert lc["NII_6585"].strength == 3.0
+    assert lc["NII_6585"].flux is lc["NII_6549"].flux
+
+
+def test_anonymous_tokens_name_after_first_line_with_letter_suffixes():
+    lc = line.LineConfiguration()
+    lc.add_line("X", 5000 * u.AA)
+    assert list(lc.tokens()) == ["z_X", "fwhm_gauss_X", "flux_X"]
+    lc2 = line.LineConfiguration()
+    lc2.add_line("Y", 5000 * u.AA, flux=line.Flux("Y"))
+    lc2.add_line("Y2", 5100 * u.AA, flux=line.Flux())
+    # an anonymous token on a line named like an existing label gets a letter suffix
+    lc3 = line.LineConfiguration()
+    lc3.add_line("A", 5000 * u.AA, flux=line.Flux("B"))
+    lc3.add_line("B", 5100 * u.AA)
+    assert "flux_B_a" in lc3.tokens()
+
+
+def test_add_lines_names_use_g_format():
+    lc = line.LineConfiguration()
+    lc.add_lines("X", np.array([6564.614, 4861.0]) * u.AA)
+    assert lc.names == ["X_6564.61", "X_4861"]
+    assert "flux_X_6564.61" in lc.tokens()
+
+
+def test_duplicate_line_name_is_an_error():
+    lc = line.LineConfiguration()
+    lc.add_line("Ha", 6563 * u.AA)
+    with pytest.raises(ValueError, match=r"duplicate line name 'Ha': line names must be unique"):
+        lc.add_line("Ha", 6564 * u.AA)
+
+
+def test_duplicate_label_in_category_is_an_error():
+    lc = line.LineConfiguration()
+    lc.add_line("A", 5000 * u.AA, redshift=line.Redshift("n"))
+    with pytest.raises(ValueError, match=r"duplicate site name 'z_n'"):
+        lc.add_line("B", 5100 * u.AA, redshift=line.Redshift("n"))
+
+
+def test_unknown_profile_alias_is_an_error():
+    lc = line.LineConfiguration()
+    with pytest.raises(ValueError, match=r"unknown profile 'gauss'; valid profiles are \['Gaussian'\]"):
+        lc.add_line("A", 5000 * u.AA, profile="gauss")
+    lc.add_line("B", 5000 * u.AA, profile="NORMAL")
+    assert isinstance(lc["B"].profile, line.Gaussian)
+
+
+def test_center_validation():
+    lc = line.LineConfiguration()
+    with pytest.raises(TypeError, match="must be a length Quantity"):
+        lc.add_line("A", 5000.0)
+    with pytest.raises(u.UnitConversionError):
+        lc.add_line("A", 5000.0 * u.s)
+    with pytest.raises(ValueError, match="must be a scalar Quantity"):
+        lc.add_line("A", [5000.0, 5001.0] * u.AA)
+
+
+def test_flux_and_tau_together_is_an_error():
+    lc = line.LineConfiguration()
+    with pytest.raises(TypeError, match="either flux \\(emission\\) or tau \\(absorption\\)"):
+        lc.add_line("A", 5000 * u.AA, flux=line.Flux(), tau=line.Tau())
+
+
+def test_wrong_slot_and_wrong_token_class():
+    lc = line.LineConfiguration()
+    with pytest.raises(ValueError, match=r"unknown profile parameter 'fwhm_lorentz'.*expected \['fwhm_gauss'\]"):
+        lc.add_line("A", 5000 * u.AA, fwhm_lorentz=line.FWHM())
+    with pytest.raises(TypeError, match="fwhm_gauss=.* must be a FWHM token"):
+        lc.add_line("A", 5000 * u.AA, fwhm_gauss=line.Flux())
+
+
+def test_add_lines_list_length_mismatch():
+    lc = line.LineConfiguration()
+    with pytest.raises(ValueError, match="strength has 3 entries for 2 lines; give 1 or 2"):
+        lc.add_lines("N", np.array([1.0, 2.0]) * u.AA, strength=[1, 2, 3])
+
+
+def test_centers_and_subset_keep_tokens():
+    lc = tutorial_lines()
+    assert lc.centers.unit == u.AA
+    np.testing.assert_allclose(lc.centers.value, [6563, 6549, 6585, 6717, 6731])
+    sub = lc._subset(["Ha", "NII_6549"])
+    assert sub.names == ["Ha", "NII_6549"]
+    assert sub["Ha"].redshift.name == "z_narrow"

@@ -1,0 +1,148 @@
+"""Rendering: golden programs, stanc on every golden file, numbers only in data, name map."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from importlib.resources import files
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+import pytest
+from conftest import tutorial_fit1, tutorial_fit2, truth_frozen
+
+from unite_stan import continuum, line, model, prior, spectrum
+from unite_stan.instrument.generic import SimpleDisperser
+from unite_stan.stan.naming import NameMap
+
+GOLDEN = Path(__file__).resolve().parents[2] / "stan_models"
+UPDATE = os.environ.get("UNITE_STAN_UPDATE_GOLDEN") == "1"
+
+
+def data_keys(data: dict) -> dict:
+    out = {}
+    for k, v in data.items():
+        a = np.asarray(v)
+        kind = "int" if np.issubdtype(a.dtype, np.integer) else "real"
+        out[k] = f"{kind}[{','.join(str(n) for n in a.shape)}]" if a.ndim else kind
+    return out
+
+
+def fit1_program():
+    spectra, flc, fcc = tutorial_fit1()
+    return model.ModelBuilder(flc, fcc, spectra).build()
+
+
+def fit2_program():
+    spectra, flc, fcc = tutorial_fit1()
+    flc2, fcc2 = tutorial_fit2(spectra, truth_frozen())
+    return model.ModelBuilder(flc2, fcc2, spectra).build()
+
+
+@pytest.mark.parametrize("name, make", [("freeze_tutorial_fit1", fit1_program),
+                                        ("freeze_tutorial_fit2", fit2_program)])
+def test_golden_program_byte_for_byte(name, make):
+    program, _ = make()
+    stan_file = GOLDEN / f"{name}.stan"
+    keys_file = GOLDEN / f"{name}.data_keys.json"
+    keys = data_keys(program.data)
+    if UPDATE:
+        stan_file.write_text(program.code)
+        keys_file.write_text(json.dumps(keys, indent=1) + "\n")
+    assert program.code == stan_file.read_text()
+    assert keys == json.loads(keys_file.read_text())
+
+
+def test_rendering_is_deterministic():
+    a, _ = fit1_program()
+    b, _ = fit1_program()
+    assert a.code == b.code
+    assert a.data.keys() == b.data.keys()
+
+
+def stanc_path() -> Path:
+    return Path(str(files("httpstan") / "stanc"))
+
+
+@pytest.mark.parametrize("stan_file", sorted(GOLDEN.glob("*.stan")), ids=lambda p: p.name)
+def test_stanc_accepts_every_golden_file(stan_file, tmp_path):
+    out = tmp_path / "model.hpp"
+    proc = subprocess.run([str(stanc_path()), str(stan_file), "--o", str(out)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert out.stat().st_size > 10_000
+
+
+def test_golden_fit2_has_only_the_two_fluxes_free():
+    program, args = fit2_program()
+    assert program.free_sites == ["flux_Ha", "flux_NII_6549"]
+    assert args.spectra[0].npix == 363
+
+
+def test_numbers_change_data_not_code():
+    """Different priors, frozen values and spectra give the same program text."""
+    a, _ = fit1_program()
+    spectra, flc, fcc = tutorial_fit1()
+    for entry in flc:
+        entry.flux.prior = prior.Uniform(-1.0, 5.0)
+    flc["Ha"].redshift.prior = prior.Uniform(-0.002, 0.003)
+    spectra.line_scale = spectra.line_scale * 2
+    b, _ = model.ModelBuilder(flc, fcc, spectra).build()
+    assert a.code == b.code
+    assert not np.array_equal(a.data["lit"], b.data["lit"])
+    c, _ = fit2_program()
+    frozen2 = dict(truth_frozen(), scale_a=prior.Fixed(0.9), angle_a=prior.Fixed(-0.01))
+    spectra2, _, _ = tutorial_fit1()
+    flc2, fcc2 = tutorial_fit2(spectra2, frozen2)
+    d, _ = model.ModelBuilder(flc2, fcc2, spectra2).build()
+    assert c.code == d.code
+    assert not np.array_equal(c.data["lit"], d.data["lit"])
+
+
+def odd_line_config(names):
+    lc = line.LineConfiguration()
+    z = line.Redshift("z")
+    for k, n in enumerate(names):
+        lc.add_line(n, (6400.0 + 60 * k) * u.AA, redshift=z,
+                    flux=line.Flux(prior=prior.Uniform(0, 3)))
+    return lc
+
+
+def test_name_map_makes_safe_unique_identifiers():
+    sites = ["flux_X_6564.61", "flux_target", "target", "flux_a b",
+             'flux_"; } model { target += 1e9; //', "z_sys", "for", "xi", "a__b", "flux_X_6564_61"]
+    nm = NameMap(sites)
+    idents = [nm.ident(s) for s in sites]
+    assert len(set(idents)) == len(idents)
+    for s, i in zip(sites, idents, strict=True):
+        assert i.replace("_", "a").isalnum() and i[0].isalpha(), i
+        assert "__" not in i
+        assert nm.site(i) == s
+    assert nm.ident("flux_target") == "flux_target"
+    assert nm.ident("flux_X_6564.61") == "flux_X_6564_61"
+    assert nm.ident("flux_X_6564_61") != "flux_X_6564_61"
+    assert nm.ident("target") != "target"
+    assert nm.ident("z_sys") != "z_sys"
+
+
+def test_hostile_line_names_never_reach_the_program():
+    names = ["X_6564.61", "target", "a b", '"; } model { target += 1e9; //']
+    lc = odd_line_config(names)
+    wl = np.linspace(6300, 6700, 200)
+    disp = SimpleDisperser(wavelength=wl * u.AA, R=1000.0, name='g"; }')
+    flux = np.ones(200) * 1e-17 * u.erg / u.s / u.cm**2 / u.AA
+    spec = spectrum.from_centers(wl * u.AA, flux, flux * 0.1, disp)
+    spectra = spectrum.Spectra([spec])
+    cc = continuum.ContinuumConfiguration.from_lines(lc.centers)
+    spectra.prepare(lc, cc)
+    spectra.line_scale = 1e-16 * u.erg / u.s / u.cm**2
+    spectra.continuum_scale = 1e-17 * u.erg / u.s / u.cm**2 / u.AA
+    program, args = model.ModelBuilder(None, None, spectra).build()
+    assert "target += 1e9" not in program.code
+    assert program.code.count("target +=") == fit1_program()[0].code.count("target +=")
+    header, rest = program.code.split("\nfunctions {", 1)
+    assert '"' not in header and '"' not in rest.split("\ndata {", 1)[1]
+    assert "model {" in program.code and program.code.count("model {") == 1
+    assert set(program.free_sites) >= {f"flux_{n}" for n in names}

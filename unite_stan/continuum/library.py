@@ -1,0 +1,239 @@
+"""Continuum forms: a registry of classes with slots, default priors, units and numpy kernels.
+
+Every form is evaluated on observed-frame wavelengths in canonical units; values are in units of
+``Spectra.continuum_scale``. Each form also names the Stan chunk (``templates/functions/``) that
+implements its pixel-integrated value in the likelihood.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+
+import astropy.units as u
+import numpy as np
+from scipy.special import comb
+
+from unite_stan.prior import Fixed, Prior, Uniform
+
+__all__ = ["ContinuumForm", "Linear", "Polynomial", "PowerLaw", "form_from_dict", "get_form"]
+
+FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
+
+
+class ContinuumForm(ABC):
+    """Base class of continuum forms."""
+
+    #: name of the Stan chunk implementing the form's antiderivative
+    stan_name: str
+    #: whether the pixel-averaged value needs the region's LSF width
+    uses_lsf: bool = False
+
+    @abstractmethod
+    def param_names(self) -> list[str]:
+        """Slot names in order (``'scale'`` first; ``'norm_wav'`` where the form has one)."""
+
+    @property
+    def n_params(self) -> int:
+        return len(self.param_names())
+
+    def default_prior(self, slot: str, center: float) -> Prior:
+        """Default prior of a slot; ``center`` is the region centre (rest frame, region unit)."""
+        if slot == "scale" or slot.endswith("_scale"):
+            return Uniform(0.0, 2.0)
+        if slot == "norm_wav":
+            return Fixed(float(center))
+        return self._shape_prior(slot)
+
+    def _shape_prior(self, slot: str) -> Prior:
+        return Uniform(-10.0, 10.0)
+
+    def param_units(self, flux_unit, wl_unit) -> dict[str, tuple[bool, u.UnitBase]]:
+        """Per slot: (multiplied by continuum_scale in results, unit)."""
+        out = {}
+        for slot in self.param_names():
+            if slot == "scale" or slot.endswith("_scale"):
+                out[slot] = (True, u.Unit(flux_unit))
+            elif slot == "norm_wav":
+                out[slot] = (False, u.Unit(wl_unit))
+            else:
+                out[slot] = (False, u.dimensionless_unscaled)
+        return out
+
+    @abstractmethod
+    def evaluate(
+        self,
+        wavelength: np.ndarray,
+        params: Mapping[str, np.ndarray],
+        *,
+        obs_low: float,
+        obs_high: float,
+        norm_wav: float,
+        lsf_fwhm: float | np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Pointwise value at observed wavelengths (LSF-convolved where the form uses it).
+
+        Parameter values may be arrays (one per posterior draw) broadcasting against
+        ``wavelength``.
+        """
+
+    @abstractmethod
+    def antiderivative(
+        self,
+        wavelength: np.ndarray,
+        params: Mapping[str, np.ndarray],
+        *,
+        obs_low: float,
+        obs_high: float,
+        norm_wav: float,
+        lsf_fwhm: float | np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Antiderivative ``P(λ)`` such that the pixel average is ``ΔP/Δλ``."""
+
+    def _prepare(self, low: float, high: float) -> None:
+        """Hook called by ``ContinuumRegion`` with the region bounds."""
+
+    def to_dict(self) -> dict:
+        return {"type": type(self).__name__}
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other)
+
+    def __hash__(self) -> int:
+        return hash(type(self).__name__)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Linear(ContinuumForm):
+    """``f(λ) = scale + tan(angle)·(λ − norm_wav)``; the slope is ``tan(angle)`` per unit."""
+
+    stan_name = "linear"
+
+    def param_names(self) -> list[str]:
+        return ["scale", "angle", "norm_wav"]
+
+    def _shape_prior(self, slot: str) -> Prior:
+        return Uniform(-math.pi / 2, math.pi / 2)
+
+    def evaluate(self, wavelength, params, *, obs_low, obs_high, norm_wav, lsf_fwhm=None):
+        return params["scale"] + np.tan(params["angle"]) * (wavelength - norm_wav)
+
+    def antiderivative(self, wavelength, params, *, obs_low, obs_high, norm_wav, lsf_fwhm=None):
+        x = wavelength - norm_wav
+        return params["scale"] * x + 0.5 * np.tan(params["angle"]) * x * x
+
+
+class Polynomial(ContinuumForm):
+    """``f(λ) = scale + Σ c_i (λ − norm_wav)^i``, convolved with the region's Gaussian LSF."""
+
+    stan_name = "polynomial"
+    uses_lsf = True
+
+    def __init__(self, degree: int = 1):
+        if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 0:
+            raise ValueError(f"Polynomial(degree={degree!r}): degree must be an integer >= 0")
+        self.degree = int(degree)
+
+    def param_names(self) -> list[str]:
+        return ["scale", *(f"c{i}" for i in range(1, self.degree + 1)), "norm_wav"]
+
+    def param_units(self, flux_unit, wl_unit):
+        out = super().param_units(flux_unit, wl_unit)
+        for i in range(1, self.degree + 1):
+            out[f"c{i}"] = (True, u.Unit(flux_unit) / u.Unit(wl_unit) ** i)
+        return out
+
+    def _coefficients(self, params) -> list:
+        return [params["scale"], *(params[f"c{i}"] for i in range(1, self.degree + 1))]
+
+    @staticmethod
+    def convolved_coefficients(coeffs: list, sigma) -> list:
+        """Coefficients of ``Σ a_n x^n`` convolved with a Gaussian of standard deviation sigma.
+
+        ``x^n → Σ_j C(n, 2j) (2j − 1)!! σ^{2j} x^{n − 2j}``.
+        """
+        out = [0.0 * coeffs[0]] * len(coeffs)
+        for n, a in enumerate(coeffs):
+            for j in range(n // 2 + 1):
+                dfact = math.prod(range(2 * j - 1, 0, -2)) if j else 1
+                out[n - 2 * j] = out[n - 2 * j] + a * comb(n, 2 * j) * dfact * sigma ** (2 * j)
+        return out
+
+    def evaluate(self, wavelength, params, *, obs_low, obs_high, norm_wav, lsf_fwhm=None):
+        sigma = 0.0 if lsf_fwhm is None else np.asarray(lsf_fwhm) * FWHM_TO_SIGMA
+        b = self.convolved_coefficients(self._coefficients(params), sigma)
+        x = wavelength - norm_wav
+        return sum(bn * x**n for n, bn in enumerate(b))
+
+    def antiderivative(self, wavelength, params, *, obs_low, obs_high, norm_wav, lsf_fwhm=None):
+        sigma = 0.0 if lsf_fwhm is None else np.asarray(lsf_fwhm) * FWHM_TO_SIGMA
+        b = self.convolved_coefficients(self._coefficients(params), sigma)
+        x = wavelength - norm_wav
+        return sum(bn * x ** (n + 1) / (n + 1) for n, bn in enumerate(b))
+
+    def to_dict(self) -> dict:
+        return {"type": "Polynomial", "degree": self.degree}
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.degree == other.degree
+
+    def __hash__(self) -> int:
+        return hash(("Polynomial", self.degree))
+
+    def __repr__(self) -> str:
+        return f"Polynomial(degree={self.degree})"
+
+
+class PowerLaw(ContinuumForm):
+    """``f(λ) = scale·(λ / norm_wav)^beta``."""
+
+    stan_name = "powerlaw"
+
+    def param_names(self) -> list[str]:
+        return ["scale", "beta", "norm_wav"]
+
+    def _shape_prior(self, slot: str) -> Prior:
+        return Uniform(-5.0, 5.0)
+
+    def evaluate(self, wavelength, params, *, obs_low, obs_high, norm_wav, lsf_fwhm=None):
+        return params["scale"] * (wavelength / norm_wav) ** params["beta"]
+
+    def antiderivative(self, wavelength, params, *, obs_low, obs_high, norm_wav, lsf_fwhm=None):
+        beta = np.asarray(params["beta"], dtype=float)
+        scale = params["scale"]
+        ratio = wavelength / norm_wav
+        near_log = np.abs(beta + 1.0) < 1e-10
+        safe = np.where(near_log, 0.0, beta + 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            power = (
+                norm_wav
+                * ratio ** np.where(near_log, 1.0, beta + 1.0)
+                / np.where(near_log, 1.0, safe)
+            )
+        return scale * np.where(near_log, norm_wav * np.log(ratio), power)
+
+
+_FORMS: dict[str, type[ContinuumForm]] = {
+    cls.__name__: cls for cls in (Linear, Polynomial, PowerLaw)
+}
+
+
+def get_form(name_or_form: str | ContinuumForm, **kwargs) -> ContinuumForm:
+    """A form instance from an instance or its registered class name (case-sensitive)."""
+    if isinstance(name_or_form, ContinuumForm):
+        return name_or_form
+    if isinstance(name_or_form, str) and name_or_form in _FORMS:
+        return _FORMS[name_or_form](**kwargs)
+    raise ValueError(f"unknown continuum form {name_or_form!r}; valid forms are {sorted(_FORMS)}")
+
+
+def form_from_dict(d: Mapping) -> ContinuumForm:
+    """Rebuild a form from :meth:`ContinuumForm.to_dict` output."""
+    kind = d.get("type") if isinstance(d, Mapping) else None
+    if kind not in _FORMS:
+        raise ValueError(f"unknown continuum form type {kind!r}; valid types are {sorted(_FORMS)}")
+    kwargs = {k: v for k, v in d.items() if k != "type"}
+    return _FORMS[kind](**kwargs)

@@ -1,0 +1,398 @@
+"""Model assembly: :class:`ModelBuilder` turns configurations and spectra into a Stan fit.
+
+``ModelBuilder(lines, continuum, spectra).build()`` returns ``(model, args)`` like unite: ``model``
+is the rendered Stan program (:class:`~unite_stan.stan.render.RenderedProgram`) and ``args`` a
+:class:`ModelArgs` holding every number the program and the result functions need.
+``fit()`` renders, compiles (cached), runs NUTS and returns unite's ``(samples, args)``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import astropy.constants as const
+import astropy.units as u
+import numpy as np
+
+from unite_stan.continuum.config import ContinuumConfiguration
+from unite_stan.line.config import LineConfiguration
+from unite_stan.prior import Fixed, Parameter, Prior, topological_sort
+
+__all__ = ["ModelArgs", "ModelBuilder"]
+
+C_KMS = const.c.to_value(u.km / u.s)
+INTEGRATION_MODES = ("analytic", "convolution")
+
+
+@dataclass
+class ModelArgs:
+    """Everything a built model needs: trimmed spectra, priors, scales and unit factors.
+
+    Treat as opaque, as in unite; the result functions read it.
+    """
+
+    line_config: LineConfiguration
+    spectra: list  # trimmed Spectrum objects
+    redshift: float
+    cont_config: ContinuumConfiguration | None
+    cont_resolved_params: list[dict[str, Parameter]]
+    all_priors: dict[str, Prior]
+    dependency_order: list[str]
+    name_to_token: dict[str, Parameter]
+    canonical_unit: u.UnitBase
+    spec_to_canonical: list[float]
+    cont_low: np.ndarray  # rest frame, canonical unit
+    cont_high: np.ndarray
+    cont_center: np.ndarray
+    cont_nw_conv: np.ndarray  # region unit -> canonical unit
+    cont_forms: list
+    norm_factors: list[float]
+    line_flux_scales: list[float]
+    continuum_scales: list[float]
+    flux_units: list[u.UnitBase]
+    line_scale_quantity: u.Quantity | None
+    continuum_scale_quantity: u.Quantity | None
+    line_labels: list[str]
+    continuum_labels: list[str]
+    spec_calibration: list[dict[str, str]]  # per spectrum: slot -> site name
+    integration_mode: str = "analytic"
+    n_super: int = 10
+    conv_half_width: int | None = None
+    init_values: dict[str, float] = field(default_factory=dict)
+    # filled by fit()
+    program: Any = None
+    dataset: Any = None
+    run_info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.spectra)
+
+    @property
+    def free_sites(self) -> list[str]:
+        """Sampled (non-Fixed) sites in dependency order."""
+        return [n for n in self.dependency_order if not isinstance(self.all_priors[n], Fixed)]
+
+    @property
+    def fixed_sites(self) -> list[str]:
+        return [n for n in self.dependency_order if isinstance(self.all_priors[n], Fixed)]
+
+    @property
+    def line_entries(self) -> list:
+        return list(self.line_config)
+
+    @property
+    def cont_regions(self) -> list:
+        return list(self.cont_config) if self.cont_config is not None else []
+
+
+class ModelBuilder:
+    """Build and fit a model of lines and continuum for a set of spectra.
+
+    Parameters
+    ----------
+    line_config : LineConfiguration or None
+        Required unless ``spectra`` is already prepared (then None falls back to the prepared
+        configuration).
+    continuum_config : ContinuumConfiguration or None
+        As for lines; None on unprepared spectra means no continuum.
+    spectra : Spectra
+        If not yet prepared, ``spectra.prepare(line_config, continuum_config)`` is called.
+        If no scales were computed, ``compute_scales`` runs with defaults (with a warning).
+    """
+
+    def __init__(self, line_config, continuum_config, spectra):
+        from unite_stan.spectrum.spectra import Spectra
+
+        if not isinstance(spectra, Spectra):
+            raise TypeError(f"spectra must be a Spectra object, not {type(spectra).__name__}")
+        if spectra.is_prepared:
+            lines = line_config if line_config is not None else spectra.prepared_line_config
+            cont = (
+                continuum_config if continuum_config is not None else spectra.prepared_cont_config
+            )
+        else:
+            if line_config is None:
+                raise ValueError(
+                    "line_config is None and the spectra are not prepared: pass a "
+                    "LineConfiguration (or call spectra.prepare(...) first)"
+                )
+            lines, cont = spectra.prepare(line_config, continuum_config)
+        if not isinstance(lines, LineConfiguration):
+            raise TypeError(f"line_config must be a LineConfiguration, not {type(lines).__name__}")
+        if cont is not None and not isinstance(cont, ContinuumConfiguration):
+            raise TypeError(
+                f"continuum_config must be a ContinuumConfiguration or None, not "
+                f"{type(cont).__name__}"
+            )
+        if len(lines) == 0:
+            raise ValueError("the line configuration is empty: no line lies in any spectrum")
+        if spectra.line_scale is None:
+            warnings.warn(
+                "Spectra has no line_scale/continuum_scale yet: calling "
+                "spectra.compute_scales(lines, continuum) with default settings",
+                UserWarning,
+                stacklevel=2,
+            )
+            spectra.compute_scales(lines, cont)
+        self.line_config = lines
+        self.continuum_config = cont
+        self.spectra = spectra
+        self._tokens = self._collect_tokens()
+        self._priors = {name: tok.prior for name, tok in self._tokens.items()}
+        param_to_name = {tok: name for name, tok in self._tokens.items()}
+        self._order = topological_sort(self._priors, param_to_name)
+
+    # ---- parameters ---------------------------------------------------------------------
+
+    def _collect_tokens(self) -> dict[str, Parameter]:
+        tokens: dict[str, Parameter] = {}
+
+        def add(name: str, token: Parameter, where: str) -> None:
+            other = tokens.get(name)
+            if other is not None and other is not token:
+                raise ValueError(
+                    f"site name {name!r} is used by two different parameters ({where}); "
+                    "give one of them another label"
+                )
+            tokens[name] = token
+
+        for name, token in self.line_config.tokens().items():
+            add(name, token, "lines")
+        for disperser in self.spectra.instrument:
+            for token in disperser.calibration_tokens.values():
+                add(token.name, token, f"disperser {disperser.name!r}")
+        if self.continuum_config is not None:
+            for name, token in self.continuum_config.tokens().items():
+                add(name, token, "continuum")
+        return tokens
+
+    # ---- build --------------------------------------------------------------------------
+
+    def build(
+        self,
+        *,
+        integration_mode: str = "analytic",
+        n_super: int = 10,
+        conv_half_width: int | None = None,
+    ):
+        """Assemble the model: ``(program, ModelArgs)``.
+
+        Parameters
+        ----------
+        integration_mode : {'analytic'}
+            Pixel integration by analytic CDF differences. (``'convolution'`` is unite's
+            fine-grid mode; unite_stan does not provide it yet and says so.)
+        """
+        from unite_stan.stan.render import render_program
+
+        if integration_mode not in INTEGRATION_MODES:
+            raise ValueError(
+                f"integration_mode={integration_mode!r}; valid modes are {INTEGRATION_MODES}"
+            )
+        if integration_mode == "convolution":
+            raise NotImplementedError(
+                "integration_mode='convolution' is not available in unite_stan yet; use the "
+                "default 'analytic' pixel integration"
+            )
+        for entry in self.line_config:
+            if entry.tau is not None:
+                raise NotImplementedError(
+                    f"line {entry.name!r} is an absorption line (tau=...); absorption lines are "
+                    "not available in unite_stan yet"
+                )
+        args = self._make_args(integration_mode, n_super, conv_half_width)
+        return render_program(args), args
+
+    def _make_args(self, integration_mode, n_super, conv_half_width) -> ModelArgs:
+        spectra = self.spectra
+        z_sys = float(spectra.redshift)
+        canonical = u.Unit(spectra.canonical_unit)
+        cont = self.continuum_config
+        regions = list(cont) if cont is not None else []
+
+        trimmed = []
+        for spec in spectra:
+            if regions:
+                keep = np.zeros(spec.npix, dtype=bool)
+                for region in regions:
+                    lo = (region.low * region.unit).to_value(spec.unit) * (1 + z_sys)
+                    hi = (region.high * region.unit).to_value(spec.unit) * (1 + z_sys)
+                    keep |= spec.pixel_mask(lo, hi)
+                if not keep.any():
+                    warnings.warn(
+                        f"spectrum {spec.name!r} has no pixel inside any continuum region and "
+                        "is dropped from the model",
+                        UserWarning,
+                        stacklevel=3,
+                    )
+                    continue
+                spec = spec._select(keep) if not keep.all() else spec
+            trimmed.append(spec)
+        if not trimmed:
+            raise ValueError("no spectrum has pixels inside the continuum regions: nothing to fit")
+
+        line_scale = spectra.line_scale
+        cont_scale = spectra.continuum_scale
+        norm_factors, line_fs, cont_fs, to_canon = [], [], [], []
+        for spec in trimmed:
+            flux = np.asarray(spec.flux)
+            nz = np.abs(flux[flux != 0])
+            if nz.size:
+                norm = float(np.median(nz))
+            else:
+                norm = float(np.max(spec.error)) if spec.npix else 1.0
+            norm_factors.append(norm if norm > 0 else 1.0)
+            to_canon.append(float((1 * spec.unit).to_value(canonical)))
+            line_fs.append(float(line_scale.to_value(spec.flux_unit * canonical)))
+            cont_fs.append(
+                float(cont_scale.to_value(spec.flux_unit)) if cont_scale is not None else 1.0
+            )
+
+        cont_low = np.array([(r.low * r.unit).to_value(canonical) for r in regions])
+        cont_high = np.array([(r.high * r.unit).to_value(canonical) for r in regions])
+        calib = []
+        for spec in trimmed:
+            d = spec.disperser
+            calib.append({slot: tok.name for slot, tok in d.calibration_tokens.items()})
+
+        init_values = {
+            name: float(prior.init)
+            for name, prior in self._priors.items()
+            if getattr(prior, "init", None) is not None
+        }
+        args = ModelArgs(
+            line_config=self.line_config,
+            spectra=trimmed,
+            redshift=z_sys,
+            cont_config=cont,
+            cont_resolved_params=cont.resolved_params if cont is not None else [],
+            all_priors=dict(self._priors),
+            dependency_order=list(self._order),
+            name_to_token=dict(self._tokens),
+            canonical_unit=canonical,
+            spec_to_canonical=to_canon,
+            cont_low=cont_low,
+            cont_high=cont_high,
+            cont_center=0.5 * (cont_low + cont_high),
+            cont_nw_conv=np.array([(1 * r.unit).to_value(canonical) for r in regions]),
+            cont_forms=[r.form for r in regions],
+            norm_factors=norm_factors,
+            line_flux_scales=line_fs,
+            continuum_scales=cont_fs,
+            flux_units=[s.flux_unit for s in trimmed],
+            line_scale_quantity=line_scale,
+            continuum_scale_quantity=cont_scale,
+            line_labels=[e.name for e in self.line_config],
+            continuum_labels=[
+                f"{type(r.form).__name__.lower()}_{r.low:.4g}_{r.high:.4g}" for r in regions
+            ],
+            spec_calibration=calib,
+            integration_mode=integration_mode,
+            n_super=n_super,
+            conv_half_width=conv_half_width,
+            init_values=init_values,
+        )
+        _check_inits(args)
+        return args
+
+    # ---- fit ----------------------------------------------------------------------------
+
+    def fit(
+        self,
+        num_warmup: int = 250,
+        num_samples: int = 1000,
+        num_chains: int = 1,
+        seed: int = 0,
+        progress_bar: bool = True,
+        integration_mode: str = "analytic",
+        n_super: int = 10,
+        conv_half_width: int | None = None,
+        init_strategy=None,
+        chain_method: str = "parallel",
+        *,
+        backend: str = "auto",
+        adapt_delta: float = 0.8,
+        max_treedepth: int = 10,
+        parallel_chains: int | None = None,
+        pilot: bool = True,
+    ):
+        """Sample the posterior with NUTS; returns unite's ``(samples, args)``.
+
+        Parameters
+        ----------
+        num_warmup, num_samples, num_chains, seed, progress_bar
+            As in unite. ``samples`` maps each sampled site to a flat chain-major array of
+            ``num_chains * num_samples`` draws, plus ``log_prob`` and ``log_likelihood``.
+        init_strategy : dict, optional
+            Site name → start value (constrained units) for every chain; overrides priors'
+            ``init``. (NumPyro init strategies do not apply to Stan.)
+        chain_method : {'parallel', 'sequential'}
+            ``'sequential'`` runs one chain at a time.
+        backend : {'auto', 'embedded', 'cmdstan'}
+            Stan backend; 'auto' uses CmdStan when an installation is found, else the embedded
+            (httpstan) backend.
+        adapt_delta, max_treedepth, parallel_chains
+            Stan's sampler controls.
+        pilot : bool
+            Find the posterior mode and sample in coordinates whitened by its Laplace
+            approximation (default). ``False`` samples unite's own unconstrained coordinates.
+        """
+        from unite_stan.stan.run import run_nuts
+
+        program, args = self.build(
+            integration_mode=integration_mode, n_super=n_super, conv_half_width=conv_half_width
+        )
+        if chain_method not in ("parallel", "sequential", "vectorized"):
+            raise ValueError(
+                f"chain_method={chain_method!r}; valid values are 'parallel', 'sequential', "
+                "'vectorized'"
+            )
+        if chain_method == "sequential":
+            parallel_chains = 1
+        samples = run_nuts(
+            program,
+            args,
+            num_warmup=num_warmup,
+            num_samples=num_samples,
+            num_chains=num_chains,
+            seed=seed,
+            progress=progress_bar,
+            init_values=init_strategy,
+            backend=backend,
+            adapt_delta=adapt_delta,
+            max_treedepth=max_treedepth,
+            parallel_chains=parallel_chains,
+            pilot=pilot,
+        )
+        return samples, args
+
+
+def _check_inits(args: ModelArgs) -> None:
+    """Validate priors' ``init`` against bounds that are expressions, when resolvable."""
+    if not args.init_values:
+        return
+    context: dict[Parameter, float] = {}
+    for name in args.dependency_order:
+        prior = args.all_priors[name]
+        token = args.name_to_token[name]
+        if isinstance(prior, Fixed):
+            try:
+                context[token] = float(prior.resolved_value(context))
+            except KeyError:
+                pass
+            continue
+        if name not in args.init_values:
+            continue
+        try:
+            family, params = prior.to_dist(context)
+        except KeyError:
+            continue
+        low, high = params[-2], params[-1]
+        value = args.init_values[name]
+        if not low < value < high:
+            raise ValueError(
+                f"init={value:g} of {name!r} lies outside its prior bounds ({low:g}, {high:g})"
+            )
+        context[token] = value

@@ -1,0 +1,244 @@
+"""Run NUTS on a rendered program: compile (cached), pilot, sample, convert to xarray.
+
+Shared by every backend: only compile/log-density/sample calls go through the backend adapter.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import xarray as xr
+
+from unite_stan.compute import resolve_site_values
+from unite_stan.prior import Fixed, TruncatedNormal, Uniform
+
+__all__ = ["draws_to_dataset", "run_nuts", "unconstrain"]
+
+SAMPLE_STATS = {
+    "accept_stat__": "acceptance_rate",
+    "stepsize__": "step_size",
+    "treedepth__": "tree_depth",
+    "n_leapfrog__": "n_steps",
+    "divergent__": "diverging",
+    "energy__": "energy",
+}
+
+
+def unconstrain(args, values: dict[str, float]) -> np.ndarray:
+    """unite's unconstrained coordinates (logit of the position in the bounds) of free sites.
+
+    ``values`` must hold every free site; bounds that are expressions are resolved from it.
+    """
+    context = {}
+    out = []
+    for name in args.dependency_order:
+        prior = args.all_priors[name]
+        token = args.name_to_token[name]
+        if isinstance(prior, Fixed):
+            context[token] = float(prior.resolved_value(context))
+            continue
+        value = float(values[name])
+        context[token] = value
+        if isinstance(prior, (Uniform, TruncatedNormal)):
+            low, high = prior.low.evaluate(context), prior.high.evaluate(context)
+        else:  # pragma: no cover
+            raise TypeError(f"unsupported prior {prior!r}")
+        if not low < value < high:
+            raise ValueError(
+                f"start value {value:g} of {name!r} is outside its prior bounds ({low:g}, {high:g})"
+            )
+        s = (value - low) / (high - low)
+        out.append(np.log(s) - np.log1p(-s))
+    return np.array(out)
+
+
+def run_nuts(
+    program,
+    args,
+    *,
+    num_warmup: int,
+    num_samples: int,
+    num_chains: int,
+    seed: int,
+    progress: bool,
+    init_values: dict | None,
+    backend: str,
+    adapt_delta: float,
+    max_treedepth: int,
+    parallel_chains: int | None,
+    pilot: bool,
+) -> dict[str, np.ndarray]:
+    """Compile, pilot and sample; fills ``args.program``, ``args.dataset``, ``args.run_info``."""
+    from unite_stan.diagnostics import warn_convergence
+    from unite_stan.stan.backends import get_backend
+    from unite_stan.stan.pilot import dispersed_inits, laplace_pilot
+
+    for what, v in (
+        ("num_warmup", num_warmup),
+        ("num_samples", num_samples),
+        ("num_chains", num_chains),
+    ):
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, np.integer))
+            or v < (0 if what == "num_warmup" else 1)
+        ):
+            raise ValueError(f"{what}={v!r} must be a positive integer")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be a non-negative integer")
+
+    engine = get_backend(backend)
+    t0 = time.perf_counter()
+    compiled = engine.compile(program.code, progress=progress)
+    compile_seconds = time.perf_counter() - t0
+    n_free = len(program.free_sites)
+    rng = np.random.default_rng(seed)
+
+    explicit = dict(args.init_values)
+    if init_values:
+        unknown = sorted(set(init_values) - set(program.free_sites))
+        if unknown:
+            raise ValueError(
+                f"init values given for {unknown}, which are not sampled sites; sampled sites "
+                f"are {program.free_sites}"
+            )
+        explicit.update({k: float(v) for k, v in init_values.items()})
+
+    starts = []
+    for _ in range(max(num_chains, 4)):
+        u0 = rng.uniform(-2.0, 2.0, size=n_free)
+        if explicit:
+            current = {n: _from_unc(args, n, u0) for n in program.free_sites}
+            current.update(explicit)
+            u0 = unconstrain(args, current)
+        starts.append(u0)
+
+    pilot_info = {"used": False}
+    loc, chol = np.zeros(n_free), np.eye(n_free)
+    t1 = time.perf_counter()
+    if pilot and n_free > 0:
+        density = engine.log_density(compiled, program.data)
+        result = laplace_pilot(density, starts[:4])
+        loc, chol = result.loc, result.chol
+        pilot_info = {
+            "used": result.kind != "identity",
+            "kind": result.kind,
+            "message": result.message,
+            "mode_log_density": result.mode_log_density,
+            "n_evaluations": result.n_evaluations,
+            "seconds": result.seconds,
+        }
+        if result.kind == "identity":
+            loc = np.zeros(n_free)
+        xi_inits = (
+            dispersed_inits(result, num_chains, rng)
+            if result.kind != "identity" and not explicit
+            else [_to_xi(loc, chol, u0) for u0 in starts[:num_chains]]
+        )
+    else:
+        xi_inits = [starts[c].copy() for c in range(num_chains)]
+    pilot_seconds = time.perf_counter() - t1
+
+    run_program = program.with_coordinates(loc, chol)
+    inits = [{"xi": np.asarray(x, dtype=float)} for x in xi_inits]
+    raw = engine.sample(
+        compiled,
+        run_program.data,
+        num_warmup=int(num_warmup),
+        num_samples=int(num_samples),
+        num_chains=int(num_chains),
+        seed=int(seed),
+        inits=inits,
+        adapt_delta=adapt_delta,
+        max_treedepth=max_treedepth,
+        parallel_chains=parallel_chains,
+        progress=progress,
+    )
+    ds = draws_to_dataset(raw, run_program, args)
+    ds.attrs.update(
+        {
+            "compile_seconds": compile_seconds,
+            "pilot_seconds": pilot_seconds,
+            "pilot": str(pilot_info.get("kind", "off")),
+            "pilot_message": str(pilot_info.get("message", "")),
+            "max_treedepth": int(max_treedepth),
+            "adapt_delta": float(adapt_delta),
+            "build_record": str(getattr(compiled.record, "artifact", "")),
+        }
+    )
+    args.program = run_program
+    args.dataset = ds
+    args.run_info = {"pilot": pilot_info, "build_record": compiled.record}
+    warn_convergence(ds, list(program.free_sites))
+
+    samples = {name: ds[name].values.reshape(-1) for name in program.free_sites}
+    samples["log_prob"] = ds["lp__"].values.reshape(-1)
+    samples["log_likelihood"] = ds["log_likelihood"].sum("spectrum").values.reshape(-1)
+    return samples
+
+
+def _from_unc(args, name: str, u_all: np.ndarray) -> float:
+    """Constrained value of one free site from a vector of unconstrained starts."""
+    free = args.free_sites
+    values = {}
+    context = {}
+    for n in args.dependency_order:
+        prior = args.all_priors[n]
+        token = args.name_to_token[n]
+        if isinstance(prior, Fixed):
+            context[token] = float(prior.resolved_value(context))
+            continue
+        low, high = prior.low.evaluate(context), prior.high.evaluate(context)
+        s = 1.0 / (1.0 + np.exp(-u_all[free.index(n)]))
+        values[n] = low + (high - low) * s
+        context[token] = values[n]
+    return values[name]
+
+
+def _to_xi(loc: np.ndarray, chol: np.ndarray, u0: np.ndarray) -> np.ndarray:
+    return np.linalg.solve(chol, u0 - loc)
+
+
+def draws_to_dataset(raw, program, args) -> xr.Dataset:
+    """Stan output → ``xarray.Dataset`` with dims (chain, draw), variables named by site."""
+    columns = {c: k for k, c in enumerate(raw.columns)}
+    n_chain, n_draw = raw.values.shape[:2]
+    coords = {"chain": np.arange(n_chain), "draw": np.arange(n_draw)}
+    data_vars = {}
+
+    def col(name):
+        return raw.values[:, :, columns[name]]
+
+    samples = {}
+    for site in program.free_sites:
+        samples[site] = col(program.name_map.ident(site)).reshape(-1)
+    values = resolve_site_values(samples, args)
+    for site in args.dependency_order:
+        data_vars[site] = (("chain", "draw"), values[site].reshape(n_chain, n_draw))
+    data_vars["lp__"] = (("chain", "draw"), col("lp__"))
+    n_spec = len(args.spectra)
+    loglik = np.stack([col(f"log_lik_spec.{s + 1}") for s in range(n_spec)], axis=-1)
+    data_vars["log_likelihood"] = (("chain", "draw", "spectrum"), loglik)
+    for stan_name, name in SAMPLE_STATS.items():
+        if stan_name in columns:
+            v = col(stan_name)
+            if name == "diverging":
+                v = v.astype(bool)
+            elif name in ("tree_depth", "n_steps"):
+                v = v.astype(int)
+            data_vars[name] = (("chain", "draw"), v)
+    coords["spectrum"] = [s.name for s in args.spectra]
+    ds = xr.Dataset(data_vars, coords=coords)
+    ds.attrs.update(
+        {
+            "backend": raw.backend,
+            "program_hash": program.code_hash,
+            "seed": int(raw.seed),
+            "warmup_seconds": float(np.max(raw.warmup_seconds)),
+            "sampling_seconds": float(np.max(raw.sampling_seconds)),
+            "free_parameters": list(program.free_sites),
+            "fixed_parameters": list(program.fixed_sites),
+        }
+    )
+    return ds
