@@ -86,3 +86,22 @@ def test_default_priors_of_tokens():
     assert repr(Redshift().prior) == "Uniform(low=-0.0025, high=0.0025)"
     assert repr(Flux().prior) == "Uniform(low=-3, high=3)"
     assert math.isclose(FWHM().prior.high.value, 1000.0)
+
+
+def test_frozen_value_outside_dependent_prior_bounds_is_an_error():
+    import astropy.units as u
+    from conftest import tutorial_spectrum
+
+    from unite_stan import line, model, spectrum
+
+    narrow = line.FWHM("narrow", prior=prior.Fixed(1200.0))
+    broad = line.FWHM("broad", prior=prior.Uniform(narrow, 1000.0))
+    lc = line.LineConfiguration()
+    lc.add_line("Ha", 6563 * u.AA, fwhm_gauss=narrow)
+    lc.add_line("Ha_broad", 6563 * u.AA, fwhm_gauss=broad)
+    spectra = spectrum.Spectra([tutorial_spectrum()])
+    spectra.line_scale = 1e-15 * u.erg / u.s / u.cm**2
+    spectra.continuum_scale = 1e-16 * u.erg / u.s / u.cm**2 / u.AA
+    with pytest.raises(ValueError, match=r"prior of 'fwhm_gauss_broad' .* resolves to the empty "
+                       r"interval \[1200, 1000\] with the fixed value\(s\) fwhm_gauss_narrow=1200"):
+        model.ModelBuilder(lc, None, spectra).build()

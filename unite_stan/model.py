@@ -369,8 +369,39 @@ class ModelBuilder:
         return samples, args
 
 
+def _check_resolved_bounds(args: ModelArgs) -> None:
+    """Bounds that depend only on Fixed values must still describe a non-empty interval.
+
+    Catches, e.g., a frozen FWHM that puts a dependent prior's lower bound above its upper one.
+    """
+    context: dict[Parameter, float] = {}
+    fixed_names: dict[Parameter, str] = {}
+    for name in args.dependency_order:
+        prior = args.all_priors[name]
+        token = args.name_to_token[name]
+        deps = prior.dependencies()
+        if not deps <= set(context):
+            continue
+        if isinstance(prior, Fixed):
+            context[token] = float(prior.resolved_value(context))
+            fixed_names[token] = name
+            continue
+        if not deps:
+            continue
+        _, params = prior.to_dist(context)
+        low, high = params[-2], params[-1]
+        if not low < high:
+            frozen = ", ".join(f"{fixed_names[t]}={context[t]:g}" for t in sorted(
+                deps, key=lambda t: fixed_names[t]))
+            raise ValueError(
+                f"prior of {name!r} ({prior!r}) resolves to the empty interval "
+                f"[{low:g}, {high:g}] with the fixed value(s) {frozen}: low must be < high"
+            )
+
+
 def _check_inits(args: ModelArgs) -> None:
     """Validate priors' ``init`` against bounds that are expressions, when resolvable."""
+    _check_resolved_bounds(args)
     if not args.init_values:
         return
     context: dict[Parameter, float] = {}

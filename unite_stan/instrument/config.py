@@ -1,0 +1,219 @@
+""":class:`InstrumentConfig`: the dispersers of a fit and the site names of their calibration
+tokens."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator
+
+from unite_stan.instrument.base import Disperser
+from unite_stan.instrument.tokens import CALIBRATION_SLOTS, FluxScale, PixOffset, RScale
+from unite_stan.prior import Fixed, Parameter
+
+__all__ = ["FluxScale", "InstrumentConfig", "PixOffset", "RScale"]
+
+
+def _letters(k: int) -> str:
+    """Excel-style suffix: 0 → a, 25 → z, 26 → aa."""
+    s = ""
+    k += 1
+    while k:
+        k, r = divmod(k - 1, 26)
+        s = chr(ord("a") + r) + s
+    return s
+
+
+def _distinct(dispersers: Iterable[Disperser]) -> list[Disperser]:
+    out: list[Disperser] = []
+    for i, d in enumerate(dispersers):
+        if not isinstance(d, Disperser):
+            raise TypeError(
+                f"dispersers[{i}]={d!r} ({type(d).__name__}) is not a Disperser; use e.g. "
+                "SimpleDisperser or GenericDisperser from unite_stan.instrument.generic"
+            )
+        if not any(d is seen for seen in out):
+            out.append(d)
+    return out
+
+
+def _check_names(dispersers: list[Disperser]) -> None:
+    empty = [i for i, d in enumerate(dispersers) if not d.name]
+    if empty:
+        raise ValueError(
+            f"Dispersers at indices {empty} have empty names; every disperser needs a unique, "
+            "non-empty name (it names the calibration parameters, e.g. r_scale_<name>). Pass "
+            "name=... when creating it, e.g. SimpleDisperser(wavelength, R=1200.0, name='grism')"
+        )
+    by_name: dict[str, list[int]] = {}
+    for i, d in enumerate(dispersers):
+        by_name.setdefault(d.name, []).append(i)
+    duplicated = {name: idx for name, idx in by_name.items() if len(idx) > 1}
+    if duplicated:
+        details = "; ".join(f"{name!r} at indices {idx}" for name, idx in duplicated.items())
+        raise ValueError(
+            f"Disperser names must be unique, but different dispersers share a name: {details}. "
+            "Give each disperser its own name=... (spectra taken with the same disperser should "
+            "share one disperser instance)"
+        )
+
+
+def _assign_site_names(dispersers: list[Disperser]) -> dict[str, Parameter]:
+    """Name every calibration token (§2.2) and return site name → token.
+
+    Labelled tokens keep ``{slot}_{label}``. Anonymous tokens are named from the current set
+    of dispersers each time, so the names always describe this configuration: a token used by
+    a single disperser gets ``{slot}_{disperser name}``, a shared one ``{slot}_{a|b|…}``.
+    """
+    users: dict[str, dict[Parameter, list[Disperser]]] = {s: {} for s in CALIBRATION_SLOTS}
+    for d in dispersers:
+        for slot, token in d.calibration_tokens.items():
+            users[slot].setdefault(token, []).append(d)
+
+    taken: dict[str, Parameter] = {}
+
+    def claim(name: str, token: Parameter) -> None:
+        other = taken.get(name)
+        if other is not None and other is not token:
+            raise ValueError(
+                f"duplicate calibration site name {name!r}: two different "
+                f"{type(token).__name__} tokens are labelled {token.label!r}; use distinct "
+                "labels, or share one token instance to share the parameter"
+            )
+        taken[name] = token
+
+    for slot, tokens in users.items():
+        for token in tokens:
+            if token.label is not None:
+                token.name = f"{slot}_{token.label}"
+                claim(token.name, token)
+    shared: list[tuple[str, Parameter]] = []
+    for slot, tokens in users.items():
+        for token, owners in tokens.items():
+            if token.label is not None:
+                continue
+            name = f"{slot}_{owners[0].name}"
+            if len(owners) == 1 and name not in taken:
+                token.name = name
+                claim(name, token)
+            else:
+                shared.append((slot, token))
+    counters = dict.fromkeys(CALIBRATION_SLOTS, 0)
+    for slot, token in shared:
+        while (name := f"{slot}_{_letters(counters[slot])}") in taken:
+            counters[slot] += 1
+        counters[slot] += 1
+        token.name = name
+        claim(name, token)
+
+    return {token.name: token for d in dispersers for token in d.calibration_tokens.values()}
+
+
+class InstrumentConfig:
+    """The distinct dispersers of a fit, with site names for their calibration tokens.
+
+    ``Spectra`` builds one internally; build one directly to inspect names or run
+    :meth:`validate`.
+
+    Parameters
+    ----------
+    dispersers : iterable of Disperser
+        Each distinct instance once (repeating an instance is harmless). Names must be
+        non-empty and unique.
+
+    Raises
+    ------
+    ValueError
+        If there is no disperser, a name is empty or repeated, or two distinct tokens carry
+        the same label in one slot.
+    TypeError
+        If an element is not a :class:`~unite_stan.instrument.base.Disperser`.
+
+    Examples
+    --------
+    >>> import astropy.units as u, numpy as np
+    >>> from unite_stan.instrument.generic import SimpleDisperser
+    >>> grism = SimpleDisperser(np.linspace(6200, 6800, 600) * u.AA, R=1200.0, name='grism')
+    >>> InstrumentConfig([grism]).names
+    ['grism']
+    >>> grism.r_scale.name
+    'r_scale_grism'
+    """
+
+    def __init__(self, dispersers: Iterable[Disperser]):
+        if isinstance(dispersers, Disperser):
+            dispersers = [dispersers]
+        distinct = _distinct(dispersers)
+        if not distinct:
+            raise ValueError("InstrumentConfig needs at least one disperser; got none")
+        _check_names(distinct)
+        self._dispersers = distinct
+        self._params = _assign_site_names(distinct)
+
+    @property
+    def names(self) -> list[str]:
+        """Disperser names, in order."""
+        return [d.name for d in self._dispersers]
+
+    @property
+    def dispersers(self) -> list[Disperser]:
+        """The distinct dispersers, in order (a copy of the list)."""
+        return list(self._dispersers)
+
+    @property
+    def calibration_params(self) -> dict[str, Parameter]:
+        """Site name → calibration token, by disperser order then slot order."""
+        return dict(self._params)
+
+    def validate(self) -> None:
+        """Warn about calibration set-ups that leave parameters unidentifiable.
+
+        With several dispersers, at least one must hold its ``flux_scale`` fixed (otherwise the
+        flux scales are degenerate with every line flux and continuum scale) and at least one
+        its ``pix_offset`` (otherwise the offsets are degenerate with the redshifts). A
+        :class:`UserWarning` is issued for each violated condition.
+        """
+        if len(self._dispersers) < 2:
+            return
+        for slot, what in (
+            ("flux_scale", "line fluxes and continuum scales"),
+            ("pix_offset", "redshifts"),
+        ):
+            if not any(isinstance(getattr(d, slot).prior, Fixed) for d in self._dispersers):
+                warnings.warn(
+                    f"No disperser among {self.names} has a Fixed {slot}: the {slot} "
+                    f"parameters are then degenerate with the {what}. Fix one of them, e.g. "
+                    f"leave {slot}=None on a reference disperser.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+
+    def __len__(self) -> int:
+        return len(self._dispersers)
+
+    def __iter__(self) -> Iterator[Disperser]:
+        return iter(self._dispersers)
+
+    def __getitem__(self, key: int | str) -> Disperser:
+        if isinstance(key, str):
+            for d in self._dispersers:
+                if d.name == key:
+                    return d
+            raise KeyError(f"no disperser named {key!r}; valid names are {self.names}")
+        return self._dispersers[key]
+
+    def __add__(self, other: InstrumentConfig) -> InstrumentConfig:
+        if not isinstance(other, InstrumentConfig):
+            return NotImplemented
+        return InstrumentConfig(self._dispersers + other._dispersers)
+
+    def __repr__(self) -> str:
+        return f"InstrumentConfig({self.names})"
+
+    def __str__(self) -> str:
+        lines = [f"InstrumentConfig: {len(self)} disperser(s)"]
+        for d in self._dispersers:
+            tokens = ", ".join(t.name for t in d.calibration_tokens.values())
+            lines.append(f"  {d.name} ({type(d).__name__}, {d.unit!s}): {tokens}")
+        lines.append("Calibration priors:")
+        lines.extend(f"  {name}: {token.prior!r}" for name, token in self._params.items())
+        return "\n".join(lines)

@@ -1,0 +1,30 @@
+"""Observed spectra: :class:`Spectrum`, the loaders, and :class:`Spectra` (the set of spectra of
+one fit, with coverage filtering and scale estimation).
+
+Sub-modules: :mod:`~unite_stan.spectrum.spectrum`, :mod:`~unite_stan.spectrum.loaders` and
+:mod:`~unite_stan.spectrum.spectra`.
+"""
+
+from unite_stan.spectrum import loaders, spectra, spectrum
+from unite_stan.spectrum.loaders import from_arrays, from_centers, from_edges
+from unite_stan.spectrum.spectra import (
+    RegionDiagnostic,
+    ScaleDiagnosticList,
+    Spectra,
+    SpectrumScaleDiagnostic,
+)
+from unite_stan.spectrum.spectrum import Spectrum
+
+__all__ = [
+    "RegionDiagnostic",
+    "ScaleDiagnosticList",
+    "Spectra",
+    "Spectrum",
+    "SpectrumScaleDiagnostic",
+    "from_arrays",
+    "from_centers",
+    "from_edges",
+    "loaders",
+    "spectra",
+    "spectrum",
+]
