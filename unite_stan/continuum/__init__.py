@@ -1,6 +1,6 @@
 """Continuum regions, forms and tokens."""
 
-from unite_stan.continuum import config, library
+from unite_stan.continuum import config, fit, library
 from unite_stan.continuum.config import (
     ContinuumConfiguration,
     ContinuumRegion,
@@ -8,6 +8,7 @@ from unite_stan.continuum.config import (
     NormWavelength,
     Scale,
 )
+from unite_stan.continuum.fit import ContinuumFitResult, fit_continuum_form
 from unite_stan.continuum.library import (
     ContinuumForm,
     Linear,
@@ -20,6 +21,7 @@ from unite_stan.continuum.library import (
 __all__ = [
     "ContShape",
     "ContinuumConfiguration",
+    "ContinuumFitResult",
     "ContinuumForm",
     "ContinuumRegion",
     "Linear",
@@ -28,6 +30,8 @@ __all__ = [
     "PowerLaw",
     "Scale",
     "config",
+    "fit",
+    "fit_continuum_form",
     "form_from_dict",
     "get_form",
     "library",

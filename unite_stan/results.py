@@ -1,0 +1,493 @@
+"""Result tables, FITS output and parameter freezing for a fitted model (unite's ``results``).
+
+Every function takes the ``(samples, args)`` pair returned by
+:meth:`~unite_stan.model.ModelBuilder.fit`: ``samples`` maps each sampled site to a flat array of
+draws (plus ``log_prob`` and ``log_likelihood``), ``args`` is the
+:class:`~unite_stan.model.ModelArgs` of the fit. Fixed parameters are resolved per draw from
+``args``, so tables and frozen values always cover every parameter of the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import astropy.units as u
+import numpy as np
+from astropy.io import fits
+from astropy.table import QTable
+
+from unite_stan.compute import evaluate_model, line_arrays, resolve_site_values
+from unite_stan.prior import Fixed
+from unite_stan.stan.render import RenderedProgram
+
+__all__ = [
+    "count_parameters",
+    "freeze_from_samples",
+    "make_hdul",
+    "make_parameter_table",
+    "make_spectra_tables",
+    "summary",
+]
+
+CENFUNCS = ("median", "mean", "map", "mle")
+"""Names accepted by :func:`freeze_from_samples` (besides a callable)."""
+
+_LOG_DENSITIES = ("log_prob", "log_likelihood")
+# Upper bound on the elements of one (draws × pixel edges × components) block evaluated at once
+# by make_spectra_tables; bounds the forward model's temporaries, not the returned tables.
+_CHUNK_ELEMENTS = 20_000_000
+
+
+# ---- parameters --------------------------------------------------------------------------
+
+
+def count_parameters(model_fn, model_args) -> int:
+    """Number of free scalar parameters of a model (Fixed parameters excluded).
+
+    Parameters
+    ----------
+    model_fn : RenderedProgram
+        The program returned by :meth:`~unite_stan.model.ModelBuilder.build` (unite's model
+        function). Only its type is checked: the count comes from ``model_args``.
+    model_args : ModelArgs
+        The model's arguments.
+
+    Returns
+    -------
+    int
+        Number of sampled sites; every site of a unite_stan model is a scalar.
+    """
+    if not isinstance(model_fn, RenderedProgram):
+        raise TypeError(
+            f"model_fn={model_fn!r} ({type(model_fn).__name__}) is not a model: pass the first "
+            "element of ModelBuilder(...).build()"
+        )
+    return len(model_args.free_sites)
+
+
+def make_parameter_table(samples: dict, args, *, percentiles=None) -> QTable:
+    """Table of every parameter, one row per draw or per percentile.
+
+    Parameters
+    ----------
+    samples : dict
+        Site name → 1-D array of draws for every sampled site; ``log_prob`` and
+        ``log_likelihood`` are tabulated when present.
+    args : ModelArgs
+        The model's arguments.
+    percentiles : array_like, optional
+        Fractions in (0, 1). If given, the table has one row per percentile (linear
+        interpolation over all draws, as :func:`numpy.percentile`) and a leading
+        ``percentile`` column; otherwise one row per draw.
+
+    Returns
+    -------
+    astropy.table.QTable
+        Columns, each group in the model's dependency order: redshift sites; FWHM sites (velocity
+        slots 0 and 1 of a profile, km/s); flux sites (× line scale, in spectrum-0 flux unit ×
+        canonical unit) followed by ``rew_{line}`` rest-frame equivalent widths of emission lines
+        (canonical unit); tau sites; continuum sites (scale-like slots × continuum scale in
+        spectrum-0 flux unit, ``norm_wav`` in the region unit, others raw); every other site
+        (calibration, shape parameters) raw; then ``log_prob`` and ``log_likelihood``. Fixed
+        parameters are constant columns. ``meta`` holds ``LFLXSCL``, ``LFLXUNT``, ``CNTSCL``,
+        ``CNTUNT``, ``NRMFCTRS`` and ``ZSYS``.
+
+    Notes
+    -----
+    The equivalent width of an emission line is ``F / (C·(1 + z_sys + δz))`` with ``C`` the
+    continuum at the line's observed centre (summed over the regions containing the median
+    centre, pointwise, without LSF). Lines outside every region, or with zero continuum in every
+    draw, get no column. Absorption lines are not supported by the model yet.
+    """
+    pct = _check_percentiles(percentiles)
+    values = resolve_site_values(samples, args)
+    groups = _site_groups(args)
+    table = QTable(meta=_scale_meta(args))
+    if pct is not None:
+        table["percentile"] = pct
+
+    def add(name: str, data: np.ndarray, unit=None) -> None:
+        column = _summarise(np.asarray(data, dtype=float), pct)
+        table[name] = column if unit is None else column * unit
+
+    for name in groups["redshift"]:
+        add(name, values[name])
+    for name in groups["fwhm"]:
+        add(name, values[name], u.km / u.s)
+    flux_unit = args.flux_units[0] * args.canonical_unit
+    for name in groups["flux"]:
+        add(name, values[name] * args.line_flux_scales[0], flux_unit)
+    for line_name, rew in _emission_rews(values, args).items():
+        add(f"rew_{line_name}", rew, args.canonical_unit)
+    for name in groups["tau"]:
+        add(name, values[name])
+    cont_units = _continuum_units(args)
+    for name in groups["continuum"]:
+        factor, unit = cont_units[name]
+        add(name, values[name] * factor, unit)
+    for name in groups["other"]:
+        add(name, values[name])
+    for key in _LOG_DENSITIES:
+        if key in samples:
+            add(key, samples[key])
+    return table
+
+
+def _check_percentiles(percentiles) -> np.ndarray | None:
+    if percentiles is None:
+        return None
+    pct = np.atleast_1d(np.asarray(percentiles, dtype=float))
+    if pct.ndim != 1 or pct.size == 0:
+        raise ValueError(
+            f"percentiles={percentiles!r}: give a 1-D sequence of fractions in (0, 1), "
+            "e.g. [0.16, 0.5, 0.84]"
+        )
+    bad = [float(p) for p in pct if not 0.0 < p < 1.0]
+    if bad:
+        raise ValueError(
+            f"percentiles={pct.tolist()}: {bad[0]!r} is not a fraction in (0, 1) (the "
+            "percentiles are fractions, e.g. 0.5 for the median, not 50)"
+        )
+    return pct
+
+
+def _summarise(draws: np.ndarray, pct: np.ndarray | None) -> np.ndarray:
+    """Percentiles over the first (draw) axis, or the draws themselves."""
+    if pct is None:
+        return draws
+    return np.percentile(draws, 100.0 * pct, axis=0)
+
+
+def _site_groups(args) -> dict[str, list[str]]:
+    """Sites by table group, each in dependency order; a site joins its first matching group."""
+    entries = list(args.line_config)
+    members = {
+        "redshift": {e.redshift.name for e in entries},
+        "fwhm": {
+            e.fwhms[slot].name
+            for e in entries
+            for slot in e.profile.param_names()[:2]
+            if slot.startswith("fwhm")
+        },
+        "flux": {e.flux.name for e in entries if e.flux is not None},
+        "tau": {e.tau.name for e in entries if e.tau is not None},
+        "continuum": {tok.name for slots in args.cont_resolved_params for tok in slots.values()},
+    }
+    groups: dict[str, list[str]] = {key: [] for key in (*members, "other")}
+    for name in args.dependency_order:
+        group = next((key for key, names in members.items() if name in names), "other")
+        groups[group].append(name)
+    return groups
+
+
+def _continuum_units(args) -> dict[str, tuple[float, u.UnitBase | None]]:
+    """Continuum site → (factor, unit) from its form's ``param_units``; None for raw values."""
+    out: dict[str, tuple[float, u.UnitBase | None]] = {}
+    for region, slots in zip(args.cont_regions, args.cont_resolved_params, strict=True):
+        units = region.form.param_units(args.flux_units[0], region.unit)
+        for slot, token in slots.items():
+            if token.name in out:
+                continue
+            scaled, unit = units[slot]
+            factor = args.continuum_scales[0] if scaled else 1.0
+            out[token.name] = (factor, None if unit == u.dimensionless_unscaled else unit)
+    return out
+
+
+def _continuum_at(
+    values: dict[str, np.ndarray], args, wavelength: np.ndarray, regions
+) -> np.ndarray:
+    """Sum of the given regions' continua at observed wavelengths (canonical unit).
+
+    ``wavelength`` has one value per draw; the result is in units of continuum_scale,
+    pointwise and without LSF.
+    """
+    z_sys = args.redshift
+    total = np.zeros_like(wavelength)
+    for r in regions:
+        params = {slot: values[tok.name] for slot, tok in args.cont_resolved_params[r].items()}
+        norm_wav = params.get("norm_wav", np.ones_like(wavelength))
+        total = total + args.cont_forms[r].evaluate(
+            wavelength,
+            params,
+            obs_low=args.cont_low[r] * (1 + z_sys),
+            obs_high=args.cont_high[r] * (1 + z_sys),
+            norm_wav=norm_wav * args.cont_nw_conv[r] * (1 + z_sys),
+            lsf_fwhm=None,
+        )
+    return total
+
+
+def _emission_rews(values: dict[str, np.ndarray], args) -> dict[str, np.ndarray]:
+    """Line name → per-draw rest-frame equivalent width (canonical unit) of emission lines."""
+    if not args.cont_regions:
+        return {}
+    lines = line_arrays(values, args)
+    z_sys = args.redshift
+    obs_low = args.cont_low * (1 + z_sys)
+    obs_high = args.cont_high * (1 + z_sys)
+    rews = {}
+    for j, entry in enumerate(args.line_config):
+        if entry.is_absorption:
+            continue
+        centre = lines["centre"][:, j]
+        median = np.median(centre)
+        regions = np.flatnonzero((median >= obs_low) & (median <= obs_high))
+        if regions.size == 0:
+            continue
+        continuum = _continuum_at(values, args, centre, regions) * args.continuum_scales[0]
+        if np.all(continuum == 0):
+            continue
+        flux = lines["amp"][:, j] * args.line_flux_scales[0]
+        rest_factor = 1 + z_sys + values[entry.redshift.name]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rews[entry.name] = flux / (continuum * rest_factor)
+    return rews
+
+
+def _scale_meta(args) -> dict:
+    return {
+        "LFLXSCL": float(args.line_flux_scales[0]),
+        "LFLXUNT": (args.flux_units[0] * args.canonical_unit).to_string(),
+        "CNTSCL": float(args.continuum_scales[0]),
+        "CNTUNT": u.Unit(args.flux_units[0]).to_string(),
+        "NRMFCTRS": [float(n) for n in args.norm_factors],
+        "ZSYS": float(args.redshift),
+    }
+
+
+# ---- spectra -----------------------------------------------------------------------------
+
+
+def make_spectra_tables(
+    samples: dict,
+    args,
+    *,
+    insert_nan: bool = False,
+    percentiles=None,
+    return_hdul: bool = False,
+):
+    """Posterior-predictive model of every spectrum, decomposed into lines and continua.
+
+    Parameters
+    ----------
+    samples : dict
+        Site name → 1-D array of draws for every sampled site.
+    args : ModelArgs
+        The model's arguments.
+    insert_nan : bool
+        Insert two all-NaN rows in every gap between consecutive continuum regions (at one
+        pixel step beyond the last pixel before and the first pixel after the gap), so that
+        plotted lines break there.
+    percentiles : array_like, optional
+        Fractions in (0, 1); model columns then hold these percentiles over the draws
+        (``numpy.percentile``, linear interpolation) instead of every draw.
+    return_hdul : bool
+        Return an :class:`~astropy.io.fits.HDUList` (empty primary HDU and one binary table per
+        spectrum, ``EXTNAME`` = upper-cased spectrum name) instead of the dict.
+
+    Returns
+    -------
+    dict of str to astropy.table.QTable, or astropy.io.fits.HDUList
+        Spectrum name → table with one row per pixel whose centre lies in a continuum region
+        (every pixel without continuum). Columns: ``wavelength`` (pixel centres, disperser
+        unit); ``model_total``; one column per line (named by the line) and per continuum
+        region (named by its label); ``observed_flux``, ``observed_error``, ``scaled_error``.
+        Model columns have shape ``(n_pix, n_percentiles)`` or ``(n_pix, n_draws)``, in the
+        spectrum's flux unit. ``meta`` holds ``SPECNAME`` and ``NORMFAC``.
+    """
+    pct = _check_percentiles(percentiles)
+    tables = {}
+    for s, (prediction, model) in enumerate(_predict(samples, args)):
+        spec = args.spectra[s]
+        rows = prediction.in_region
+        columns = {"wavelength": prediction.wavelength[rows]}
+        for name, draws in model.items():
+            columns[name] = _summarise(draws, pct).T
+        columns["observed_flux"] = prediction.observed_flux[rows]
+        columns["observed_error"] = prediction.observed_error[rows]
+        columns["scaled_error"] = np.broadcast_to(prediction.scaled_error, rows.shape)[rows]
+        if insert_nan:
+            step = (np.asarray(spec.high) - np.asarray(spec.low))[rows]
+            columns = _insert_gap_rows(columns, step, args, s)
+        table = QTable(meta={"SPECNAME": spec.name, "NORMFAC": float(args.norm_factors[s])})
+        for name, data in columns.items():
+            table[name] = data * (spec.unit if name == "wavelength" else spec.flux_unit)
+        tables[spec.name] = table
+    if return_hdul:
+        return fits.HDUList([fits.PrimaryHDU(), *(_table_hdu(t) for t in tables.values())])
+    return tables
+
+
+def _predict(samples: dict, args):
+    """Per spectrum: (first-chunk prediction, model column name → (n_draws, n_rows) array).
+
+    The forward model runs on blocks of draws so that its temporaries stay bounded.
+    """
+    n_draws = len(next(iter(resolve_site_values(samples, args).values())))
+    n_components = 1 + len(args.line_labels) + len(args.continuum_labels)
+    per_draw = n_components * sum(len(spec.edges) for spec in args.spectra)
+    chunk = max(1, _CHUNK_ELEMENTS // max(per_draw, 1))
+    first, models = None, []
+    for start in range(0, max(n_draws, 1), chunk):
+        block = slice(start, min(start + chunk, n_draws))
+        predictions = evaluate_model(samples, args, draws=block)
+        if first is None:
+            first = predictions
+            for p in predictions:
+                n_rows = int(p.in_region.sum())
+                names = ["model_total", *p.lines, *p.continua]
+                models.append({name: np.empty((n_draws, n_rows)) for name in names})
+        for p, model in zip(predictions, models, strict=True):
+            model["model_total"][block] = p.total[:, p.in_region]
+            for name, col in (*p.lines.items(), *p.continua.items()):
+                model[name][block] = col[:, p.in_region]
+    return list(zip(first, models, strict=True))
+
+
+def _insert_gap_rows(
+    columns: dict[str, np.ndarray], step: np.ndarray, args, s: int
+) -> dict[str, np.ndarray]:
+    """Add two NaN rows per gap between consecutive regions that has pixels on both sides.
+
+    ``step`` is the width of each row's pixel, the distance of a NaN row from its neighbour.
+    """
+    to_native = (1 + args.redshift) / args.spec_to_canonical[s]
+    wave = columns["wavelength"]
+    gap_low = np.maximum.accumulate(args.cont_high)[:-1] * to_native
+    gap_high = args.cont_low[1:] * to_native
+    positions, new_waves = [], []
+    for lo, hi in zip(gap_low, gap_high, strict=True):
+        if not hi > lo:
+            continue
+        left = np.flatnonzero(wave <= lo)
+        right = np.flatnonzero(wave >= hi)
+        if left.size == 0 or right.size == 0:
+            continue
+        i, k = left[-1], right[0]
+        before, after = wave[i] + step[i], wave[k] - step[k]
+        if before > after:  # gap narrower than a pixel: keep the wavelengths sorted
+            before = after = 0.5 * (wave[i] + wave[k])
+        positions += [i + 1, i + 1]
+        new_waves += [before, after]
+    if not positions:
+        return columns
+    out = {}
+    for name, data in columns.items():
+        fill = new_waves if name == "wavelength" else np.nan
+        out[name] = np.insert(data, positions, fill, axis=0)
+    return out
+
+
+def _table_hdu(table: QTable, name: str | None = None) -> fits.BinTableHDU:
+    hdu = fits.table_to_hdu(table)
+    hdu.header["EXTNAME"] = (name if name is not None else table.meta["SPECNAME"]).upper()
+    return hdu
+
+
+def make_hdul(samples: dict, args, *, insert_nan: bool = False, percentiles=None) -> fits.HDUList:
+    """All results of a fit as one FITS :class:`~astropy.io.fits.HDUList`.
+
+    Parameters
+    ----------
+    samples, args
+        As for :func:`make_parameter_table`.
+    insert_nan, percentiles
+        As for :func:`make_spectra_tables`; ``percentiles`` also applies to the parameter table.
+
+    Returns
+    -------
+    astropy.io.fits.HDUList
+        Primary HDU (header ``ZSYS``, ``LFLXSCL``, ``LFLXUNT``, ``CNTSCL``, ``CNTUNT``,
+        ``NSPEC``), the ``PARAMETERS`` table, then one table per spectrum.
+    """
+    params = make_parameter_table(samples, args, percentiles=percentiles)
+    spectra = make_spectra_tables(
+        samples, args, insert_nan=insert_nan, percentiles=percentiles, return_hdul=True
+    )
+    primary = fits.PrimaryHDU()
+    for key in ("ZSYS", "LFLXSCL", "LFLXUNT", "CNTSCL", "CNTUNT"):
+        primary.header[key] = params.meta[key]
+    primary.header["NSPEC"] = len(args.spectra)
+    return fits.HDUList([primary, _table_hdu(params, "PARAMETERS"), *spectra[1:]])
+
+
+# ---- freezing and diagnostics ------------------------------------------------------------
+
+
+def freeze_from_samples(
+    samples: dict, args, *, cenfunc: str | Callable[[np.ndarray], float] = "median"
+) -> dict[str, Fixed]:
+    """One :class:`~unite_stan.prior.Fixed` prior per parameter, from the posterior draws.
+
+    Parameters
+    ----------
+    samples : dict
+        Site name → 1-D array of draws, with ``log_prob`` / ``log_likelihood`` for ``'map'`` /
+        ``'mle'``.
+    args : ModelArgs
+        The model's arguments.
+    cenfunc : {'median', 'mean', 'map', 'mle'} or callable
+        How to summarise: per-parameter median or mean; ``'map'`` / ``'mle'`` take every
+        parameter from the single draw with the largest ``log_prob`` / ``log_likelihood``; a
+        callable maps a 1-D array of draws to a number.
+
+    Returns
+    -------
+    dict of str to Fixed
+        Every site of ``args.dependency_order`` (including parameters that were already Fixed,
+        and the calibration tokens), in that order.
+    """
+    if isinstance(cenfunc, str):
+        if cenfunc not in CENFUNCS:
+            raise ValueError(
+                f"cenfunc={cenfunc!r}; valid values are {list(CENFUNCS)} or a callable"
+            )
+    elif not callable(cenfunc):
+        raise TypeError(
+            f"cenfunc={cenfunc!r} ({type(cenfunc).__name__}) must be one of {list(CENFUNCS)} or "
+            "a callable"
+        )
+    values = resolve_site_values(samples, args)
+    if cenfunc in ("map", "mle"):
+        key = "log_prob" if cenfunc == "map" else "log_likelihood"
+        if key not in samples:
+            raise ValueError(
+                f"cenfunc={cenfunc!r} needs samples[{key!r}], which is missing; samples from "
+                "ModelBuilder.fit() always have it"
+            )
+        best = int(np.nanargmax(np.asarray(samples[key], dtype=float)))
+        return {name: _fixed(name, v[best], cenfunc) for name, v in values.items()}
+    reduce = {"median": np.median, "mean": np.mean}.get(cenfunc, cenfunc)
+    return {name: _fixed(name, reduce(v), cenfunc) for name, v in values.items()}
+
+
+def _fixed(name: str, value, cenfunc) -> Fixed:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim != 0 or not np.isfinite(arr):
+        raise ValueError(
+            f"cenfunc={cenfunc!r} gave {value!r} for {name!r}; it must give one finite number"
+        )
+    return Fixed(float(arr))
+
+
+def summary(args):
+    """Posterior summary of the free parameters with convergence diagnostics.
+
+    Parameters
+    ----------
+    args : ModelArgs
+        The model's arguments after :meth:`~unite_stan.model.ModelBuilder.fit`.
+
+    Returns
+    -------
+    astropy.table.Table
+        :func:`unite_stan.diagnostics.summary` of ``args.dataset`` over its free parameters.
+    """
+    if getattr(args, "dataset", None) is None:
+        raise ValueError(
+            "args.dataset is None: no draws are attached; run ModelBuilder.fit() first"
+        )
+    from unite_stan import diagnostics
+
+    return diagnostics.summary(args.dataset, args.dataset.attrs.get("free_parameters"))
