@@ -20,10 +20,20 @@ def tutorial_truth() -> dict:
         "z": 0.0,
         "fwhm_kms": 200.0,
         "sigma_aa": fwhm_aa / (2 * np.sqrt(2 * np.log(2))),
-        "amplitudes": {"Ha": 60.0, "NII_6549": 15.0, "NII_6585": 45.0, "SII_6717": 10.0,
-                       "SII_6731": 15.0},
-        "centres": {"Ha": 6563.0, "NII_6549": 6549.0, "NII_6585": 6585.0, "SII_6717": 6717.0,
-                    "SII_6731": 6731.0},
+        "amplitudes": {
+            "Ha": 60.0,
+            "NII_6549": 15.0,
+            "NII_6585": 45.0,
+            "SII_6717": 10.0,
+            "SII_6731": 15.0,
+        },
+        "centres": {
+            "Ha": 6563.0,
+            "NII_6549": 6549.0,
+            "NII_6585": 6585.0,
+            "SII_6717": 6717.0,
+            "SII_6731": 6731.0,
+        },
         "cont_level": 20.0,
         "cont_slope": 0.04,
         "cont_pivot": 6550.0,
@@ -49,7 +59,11 @@ def tutorial_spectrum():
     error = np.full(600, 3.0e-17)
     half = 0.5 * dlam
     return spectrum.from_edges(
-        (wl - half) * u.AA, (wl + half) * u.AA, flux * FLUX_UNIT, error * FLUX_UNIT, disperser,
+        (wl - half) * u.AA,
+        (wl + half) * u.AA,
+        flux * FLUX_UNIT,
+        error * FLUX_UNIT,
+        disperser,
         name="grism",
     )
 
@@ -61,18 +75,40 @@ def tutorial_fit1(spec=None):
     z = line.Redshift("narrow", prior=prior.Uniform(-0.001, 0.001))
     fw = line.FWHM("narrow", prior=prior.Uniform(50, 500))
     lc = line.LineConfiguration()
-    lc.add_line("Ha", 6563.0 * u.AA, profile="Gaussian", redshift=z, fwhm_gauss=fw,
-                flux=line.Flux(prior=prior.Uniform(0, 3)))
-    lc.add_lines("NII", np.array([6549.0, 6585.0]) * u.AA, profile="Gaussian", redshift=z,
-                 fwhm_gauss=fw, strength=[1.0, 3.0], flux=line.Flux(prior=prior.Uniform(0, 3)))
-    lc.add_lines("SII", np.array([6717.0, 6731.0]) * u.AA, profile="Gaussian", redshift=z,
-                 fwhm_gauss=fw, strength=[1.0, 1.5], flux=line.Flux(prior=prior.Uniform(0, 3)))
-    cc = continuum.ContinuumConfiguration.from_lines(lc.centers, width=15_000 * u.km / u.s,
-                                                     form=continuum.Linear())
+    lc.add_line(
+        "Ha",
+        6563.0 * u.AA,
+        profile="Gaussian",
+        redshift=z,
+        fwhm_gauss=fw,
+        flux=line.Flux(prior=prior.Uniform(0, 3)),
+    )
+    lc.add_lines(
+        "NII",
+        np.array([6549.0, 6585.0]) * u.AA,
+        profile="Gaussian",
+        redshift=z,
+        fwhm_gauss=fw,
+        strength=[1.0, 3.0],
+        flux=line.Flux(prior=prior.Uniform(0, 3)),
+    )
+    lc.add_lines(
+        "SII",
+        np.array([6717.0, 6731.0]) * u.AA,
+        profile="Gaussian",
+        redshift=z,
+        fwhm_gauss=fw,
+        strength=[1.0, 1.5],
+        flux=line.Flux(prior=prior.Uniform(0, 3)),
+    )
+    cc = continuum.ContinuumConfiguration.from_lines(
+        lc.centers, width=15_000 * u.km / u.s, form=continuum.Linear()
+    )
     spectra = spectrum.Spectra([spec if spec is not None else tutorial_spectrum()], redshift=0.0)
     flc, fcc = spectra.prepare(lc, cc)
-    spectra.compute_scales(flc, fcc, line_mask_width=3_000 * u.km / u.s,
-                           box_width=2_000 * u.km / u.s)
+    spectra.compute_scales(
+        flc, fcc, line_mask_width=3_000 * u.km / u.s, box_width=2_000 * u.km / u.s
+    )
     return spectra, flc, fcc
 
 
@@ -83,14 +119,30 @@ def tutorial_fit2(spectra, frozen):
     lc2 = line.LineConfiguration()
     z2 = line.Redshift("narrow", prior=frozen["z_narrow"])
     fw2 = line.FWHM("narrow", prior=frozen["fwhm_gauss_narrow"])
-    lc2.add_line("Ha", 6563.0 * u.AA, profile="Gaussian", redshift=z2, fwhm_gauss=fw2,
-                 flux=line.Flux(prior=prior.Uniform(0, 3)))
-    lc2.add_lines("NII", np.array([6549.0, 6585.0]) * u.AA, profile="Gaussian", redshift=z2,
-                  fwhm_gauss=fw2, strength=[1.0, 3.0], flux=line.Flux(prior=prior.Uniform(0, 3)))
-    naive = continuum.ContinuumConfiguration.from_lines(lc2.centers, width=15_000 * u.km / u.s,
-                                                        form=continuum.Linear())
+    lc2.add_line(
+        "Ha",
+        6563.0 * u.AA,
+        profile="Gaussian",
+        redshift=z2,
+        fwhm_gauss=fw2,
+        flux=line.Flux(prior=prior.Uniform(0, 3)),
+    )
+    lc2.add_lines(
+        "NII",
+        np.array([6549.0, 6585.0]) * u.AA,
+        profile="Gaussian",
+        redshift=z2,
+        fwhm_gauss=fw2,
+        strength=[1.0, 3.0],
+        flux=line.Flux(prior=prior.Uniform(0, 3)),
+    )
+    naive = continuum.ContinuumConfiguration.from_lines(
+        lc2.centers, width=15_000 * u.km / u.s, form=continuum.Linear()
+    )
     region = continuum.ContinuumRegion(
-        naive[0].low * naive[0].unit, naive[0].high * naive[0].unit, form=continuum.Linear(),
+        naive[0].low * naive[0].unit,
+        naive[0].high * naive[0].unit,
+        form=continuum.Linear(),
         params={
             "scale": continuum.Scale(prior=frozen["scale_a"]),
             "angle": continuum.ContShape(prior=frozen["angle_a"]),

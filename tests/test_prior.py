@@ -67,7 +67,9 @@ def test_topological_sort_cycle_is_an_error():
     a, b = FWHM("a"), FWHM("b")
     a.prior = prior.Uniform(b, 1000)
     b.prior = prior.Uniform(a, 1000)
-    with pytest.raises(ValueError, match="Circular dependency between the priors of: fwhm_a, fwhm_b"):
+    with pytest.raises(
+        ValueError, match="Circular dependency between the priors of: fwhm_a, fwhm_b"
+    ):
         prior.topological_sort({"fwhm_a": a.prior, "fwhm_b": b.prior}, {a: "fwhm_a", b: "fwhm_b"})
 
 
@@ -76,8 +78,11 @@ def test_round_trip_dict_with_expression():
     a.name = "fwhm_gauss_a"
     p = prior.Uniform(a * 2, 1000, init=None)
     d = p.to_dict()
-    assert d == {"type": "Uniform", "low": {"op": "*", "left": {"ref": "fwhm_gauss_a"},
-                                            "right": 2.0}, "high": 1000.0}
+    assert d == {
+        "type": "Uniform",
+        "low": {"op": "*", "left": {"ref": "fwhm_gauss_a"}, "right": 2.0},
+        "high": 1000.0,
+    }
     q = prior.prior_from_dict(d, {"fwhm_gauss_a": a})
     assert q.low.evaluate({a: 5.0}) == 10.0
 
@@ -102,6 +107,9 @@ def test_frozen_value_outside_dependent_prior_bounds_is_an_error():
     spectra = spectrum.Spectra([tutorial_spectrum()])
     spectra.line_scale = 1e-15 * u.erg / u.s / u.cm**2
     spectra.continuum_scale = 1e-16 * u.erg / u.s / u.cm**2 / u.AA
-    with pytest.raises(ValueError, match=r"prior of 'fwhm_gauss_broad' .* resolves to the empty "
-                       r"interval \[1200, 1000\] with the fixed value\(s\) fwhm_gauss_narrow=1200"):
+    with pytest.raises(
+        ValueError,
+        match=r"prior of 'fwhm_gauss_broad' .* resolves to the empty "
+        r"interval \[1200, 1000\] with the fixed value\(s\) fwhm_gauss_narrow=1200",
+    ):
         model.ModelBuilder(lc, None, spectra).build()

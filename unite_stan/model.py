@@ -391,8 +391,10 @@ def _check_resolved_bounds(args: ModelArgs) -> None:
         _, params = prior.to_dist(context)
         low, high = params[-2], params[-1]
         if not low < high:
-            frozen = ", ".join(f"{fixed_names[t]}={context[t]:g}" for t in sorted(
-                deps, key=lambda t: fixed_names[t]))
+            frozen = ", ".join(
+                f"{fixed_names[t]}={context[t]:g}"
+                for t in sorted(deps, key=lambda t: fixed_names[t])
+            )
             raise ValueError(
                 f"prior of {name!r} ({prior!r}) resolves to the empty interval "
                 f"[{low:g}, {high:g}] with the fixed value(s) {frozen}: low must be < high"

@@ -206,7 +206,7 @@ class Prior(ABC):
         """Serialisable description; tokens become ``{'ref': site_name}``."""
 
     def to_dist(self, context: Mapping[Parameter, Any]):
-        """Resolved ``(family, arguments)`` given values of the dependencies (``None`` for Fixed)."""
+        """``(family, arguments)`` with bounds resolved from ``context`` (None for Fixed)."""
         return None
 
     @classmethod

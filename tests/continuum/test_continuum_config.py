@@ -10,8 +10,9 @@ from unite_stan import continuum, prior
 
 def test_from_lines_tutorial_region():
     centers = np.array([6563.0, 6549.0, 6585.0, 6717.0, 6731.0]) * u.AA
-    cc = continuum.ContinuumConfiguration.from_lines(centers, width=15_000 * u.km / u.s,
-                                                     form=continuum.Linear())
+    cc = continuum.ContinuumConfiguration.from_lines(
+        centers, width=15_000 * u.km / u.s, form=continuum.Linear()
+    )
     assert len(cc) == 1
     assert f"{cc[0].low:.1f}" == "6385.2"
     assert f"{cc[0].high:.1f}" == "6899.4"
@@ -29,8 +30,17 @@ def test_regions_lettered_per_slot_and_named_regions():
     r2 = continuum.ContinuumRegion(4000 * u.AA, 4100 * u.AA, form=continuum.PowerLaw())
     r3 = continuum.ContinuumRegion(6000 * u.AA, 6100 * u.AA, name="red")
     cc = continuum.ContinuumConfiguration([r1, r2, r3])
-    assert list(cc.tokens()) == ["scale_a", "beta_a", "norm_wav_a", "scale_b", "angle_a",
-                                 "norm_wav_b", "scale_red", "angle_red", "norm_wav_red"]
+    assert list(cc.tokens()) == [
+        "scale_a",
+        "beta_a",
+        "norm_wav_a",
+        "scale_b",
+        "angle_a",
+        "norm_wav_b",
+        "scale_red",
+        "angle_red",
+        "norm_wav_red",
+    ]
     # auto tokens are re-created (re-lettered) in a new configuration
     cc2 = continuum.ContinuumConfiguration([r3, r1])
     assert list(cc2.tokens())[:3] == ["scale_a", "angle_a", "norm_wav_a"]
@@ -41,7 +51,9 @@ def test_region_validation():
         continuum.ContinuumRegion(5100 * u.AA, 5000 * u.AA)
     with pytest.raises(TypeError, match="must be a length Quantity"):
         continuum.ContinuumRegion(5000, 5100 * u.AA)
-    with pytest.raises(ValueError, match=r"unknown slot 'slope'.*expected \['scale', 'angle', 'norm_wav'\]"):
+    with pytest.raises(
+        ValueError, match=r"unknown slot 'slope'.*expected \['scale', 'angle', 'norm_wav'\]"
+    ):
         continuum.ContinuumRegion(5000 * u.AA, 5100 * u.AA, params={"slope": continuum.ContShape()})
     with pytest.raises(TypeError, match="slot 'scale' needs a Scale token"):
         continuum.ContinuumRegion(5000 * u.AA, 5100 * u.AA, params={"scale": continuum.ContShape()})
@@ -63,17 +75,26 @@ def test_antiderivative_matches_numerical_integral(form, params):
     a, b = 6500.0, 6531.0
     kw = {"obs_low": 6400.0, "obs_high": 6800.0, "norm_wav": nw, "lsf_fwhm": lsf}
     exact = form.antiderivative(np.array(b), params, **kw) - form.antiderivative(
-        np.array(a), params, **kw)
+        np.array(a), params, **kw
+    )
     if form.uses_lsf:
         sigma = lsf / (2 * np.sqrt(2 * np.log(2)))
 
         def conv(x):
             plain = dict(kw, lsf_fwhm=None)
-            return quad(lambda t: form.evaluate(np.array(x - t), params, **plain)
-                        * np.exp(-0.5 * (t / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi)),
-                        -10 * sigma, 10 * sigma)[0]
+            return quad(
+                lambda t: (
+                    form.evaluate(np.array(x - t), params, **plain)
+                    * np.exp(-0.5 * (t / sigma) ** 2)
+                    / (sigma * np.sqrt(2 * np.pi))
+                ),
+                -10 * sigma,
+                10 * sigma,
+            )[0]
     else:
+
         def conv(x):
             return form.evaluate(np.array(x), params, **kw)
+
     numeric = quad(conv, a, b)[0]
     assert float(exact) == pytest.approx(numeric, rel=1e-9)

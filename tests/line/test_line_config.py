@@ -9,20 +9,45 @@ def tutorial_lines():
     z = line.Redshift("narrow", prior=prior.Uniform(-0.001, 0.001))
     fw = line.FWHM("narrow", prior=prior.Uniform(50, 500))
     lc = line.LineConfiguration()
-    lc.add_line("Ha", 6563.0 * u.AA, profile="Gaussian", redshift=z, fwhm_gauss=fw,
-                flux=line.Flux(prior=prior.Uniform(0, 3)))
-    lc.add_lines("NII", np.array([6549.0, 6585.0]) * u.AA, profile="Gaussian", redshift=z,
-                 fwhm_gauss=fw, strength=[1.0, 3.0], flux=line.Flux(prior=prior.Uniform(0, 3)))
-    lc.add_lines("SII", np.array([6717.0, 6731.0]) * u.AA, profile="Gaussian", redshift=z,
-                 fwhm_gauss=fw, strength=[1.0, 1.5], flux=line.Flux(prior=prior.Uniform(0, 3)))
+    lc.add_line(
+        "Ha",
+        6563.0 * u.AA,
+        profile="Gaussian",
+        redshift=z,
+        fwhm_gauss=fw,
+        flux=line.Flux(prior=prior.Uniform(0, 3)),
+    )
+    lc.add_lines(
+        "NII",
+        np.array([6549.0, 6585.0]) * u.AA,
+        profile="Gaussian",
+        redshift=z,
+        fwhm_gauss=fw,
+        strength=[1.0, 3.0],
+        flux=line.Flux(prior=prior.Uniform(0, 3)),
+    )
+    lc.add_lines(
+        "SII",
+        np.array([6717.0, 6731.0]) * u.AA,
+        profile="Gaussian",
+        redshift=z,
+        fwhm_gauss=fw,
+        strength=[1.0, 1.5],
+        flux=line.Flux(prior=prior.Uniform(0, 3)),
+    )
     return lc
 
 
 def test_tutorial_site_names():
     lc = tutorial_lines()
     assert lc.names == ["Ha", "NII_6549", "NII_6585", "SII_6717", "SII_6731"]
-    assert list(lc.tokens()) == ["z_narrow", "fwhm_gauss_narrow", "flux_Ha", "flux_NII_6549",
-                                 "flux_SII_6717"]
+    assert list(lc.tokens()) == [
+        "z_narrow",
+        "fwhm_gauss_narrow",
+        "flux_Ha",
+        "flux_NII_6549",
+        "flux_SII_6717",
+    ]
     assert lc["NII_6585"].strength == 3.0
     assert lc["NII_6585"].flux is lc["NII_6549"].flux
 
@@ -64,7 +89,9 @@ def test_duplicate_label_in_category_is_an_error():
 
 def test_unknown_profile_alias_is_an_error():
     lc = line.LineConfiguration()
-    with pytest.raises(ValueError, match=r"unknown profile 'gauss'; valid profiles are \['Gaussian'\]"):
+    with pytest.raises(
+        ValueError, match=r"unknown profile 'gauss'; valid profiles are \['Gaussian'\]"
+    ):
         lc.add_line("A", 5000 * u.AA, profile="gauss")
     lc.add_line("B", 5000 * u.AA, profile="NORMAL")
     assert isinstance(lc["B"].profile, line.Gaussian)
@@ -88,7 +115,9 @@ def test_flux_and_tau_together_is_an_error():
 
 def test_wrong_slot_and_wrong_token_class():
     lc = line.LineConfiguration()
-    with pytest.raises(ValueError, match=r"unknown profile parameter 'fwhm_lorentz'.*expected \['fwhm_gauss'\]"):
+    with pytest.raises(
+        ValueError, match=r"unknown profile parameter 'fwhm_lorentz'.*expected \['fwhm_gauss'\]"
+    ):
         lc.add_line("A", 5000 * u.AA, fwhm_lorentz=line.FWHM())
     with pytest.raises(TypeError, match="fwhm_gauss=.* must be a FWHM token"):
         lc.add_line("A", 5000 * u.AA, fwhm_gauss=line.Flux())

@@ -11,7 +11,7 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 import pytest
-from conftest import tutorial_fit1, tutorial_fit2, truth_frozen
+from conftest import truth_frozen, tutorial_fit1, tutorial_fit2
 
 from unite_stan import continuum, line, model, prior, spectrum
 from unite_stan.instrument.generic import SimpleDisperser
@@ -41,8 +41,9 @@ def fit2_program():
     return model.ModelBuilder(flc2, fcc2, spectra).build()
 
 
-@pytest.mark.parametrize("name, make", [("freeze_tutorial_fit1", fit1_program),
-                                        ("freeze_tutorial_fit2", fit2_program)])
+@pytest.mark.parametrize(
+    "name, make", [("freeze_tutorial_fit1", fit1_program), ("freeze_tutorial_fit2", fit2_program)]
+)
 def test_golden_program_byte_for_byte(name, make):
     program, _ = make()
     stan_file = GOLDEN / f"{name}.stan"
@@ -69,8 +70,12 @@ def stanc_path() -> Path:
 @pytest.mark.parametrize("stan_file", sorted(GOLDEN.glob("*.stan")), ids=lambda p: p.name)
 def test_stanc_accepts_every_golden_file(stan_file, tmp_path):
     out = tmp_path / "model.hpp"
-    proc = subprocess.run([str(stanc_path()), str(stan_file), "--o", str(out)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [str(stanc_path()), str(stan_file), "--o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 10_000
 
@@ -105,14 +110,25 @@ def odd_line_config(names):
     lc = line.LineConfiguration()
     z = line.Redshift("z")
     for k, n in enumerate(names):
-        lc.add_line(n, (6400.0 + 60 * k) * u.AA, redshift=z,
-                    flux=line.Flux(prior=prior.Uniform(0, 3)))
+        lc.add_line(
+            n, (6400.0 + 60 * k) * u.AA, redshift=z, flux=line.Flux(prior=prior.Uniform(0, 3))
+        )
     return lc
 
 
 def test_name_map_makes_safe_unique_identifiers():
-    sites = ["flux_X_6564.61", "flux_target", "target", "flux_a b",
-             'flux_"; } model { target += 1e9; //', "z_sys", "for", "xi", "a__b", "flux_X_6564_61"]
+    sites = [
+        "flux_X_6564.61",
+        "flux_target",
+        "target",
+        "flux_a b",
+        'flux_"; } model { target += 1e9; //',
+        "z_sys",
+        "for",
+        "xi",
+        "a__b",
+        "flux_X_6564_61",
+    ]
     nm = NameMap(sites)
     idents = [nm.ident(s) for s in sites]
     assert len(set(idents)) == len(idents)

@@ -91,8 +91,9 @@ class ContinuumForm(ABC):
     ) -> np.ndarray:
         """Antiderivative ``P(λ)`` such that the pixel average is ``ΔP/Δλ``."""
 
-    def _prepare(self, low: float, high: float) -> None:
-        """Hook called by ``ContinuumRegion`` with the region bounds."""
+    def _prepare(self, low: float, high: float) -> None:  # noqa: B027 - optional hook
+        """Hook called by ``ContinuumRegion`` with the region bounds (forms with knots or
+        templates check them here)."""
 
     def to_dict(self) -> dict:
         return {"type": type(self).__name__}

@@ -154,7 +154,6 @@ def render_program(args) -> RenderedProgram:
 
     entries = list(args.line_config)
     profiles = sorted({e.profile.stan_name for e in entries})
-    regions = args.cont_regions
     forms = sorted({f.stan_name for f in args.cont_forms})
     lsf_forms = sorted({f.stan_name for f in args.cont_forms if f.uses_lsf})
     pix_offset_free = any(

@@ -1,0 +1,242 @@
+"""The freeze tutorial end to end on the default backend: convergence, truth, log_prob, freeze.
+
+Compiles the tutorial's two programs once per session (the package's compile cache makes
+later sessions free) and samples them with the tutorial's settings.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import astropy.units as u
+import numpy as np
+import pytest
+from conftest import tutorial_fit1, tutorial_fit2, tutorial_truth
+from scipy.stats import norm
+
+from unite_stan import diagnostics, model, results
+from unite_stan.prior import Fixed
+
+pytestmark = pytest.mark.stan
+C_KMS = 299792.458
+FREE1 = [
+    "angle_a",
+    "flux_Ha",
+    "flux_NII_6549",
+    "flux_SII_6717",
+    "fwhm_gauss_narrow",
+    "scale_a",
+    "z_narrow",
+]
+
+
+@pytest.fixture(scope="session")
+def fit1():
+    spectra, flc, fcc = tutorial_fit1()
+    samples, args = model.ModelBuilder(flc, fcc, spectra).fit(
+        num_warmup=500, num_samples=1000, num_chains=2, progress_bar=False
+    )
+    return spectra, flc, fcc, samples, args
+
+
+@pytest.fixture(scope="session")
+def fit2(fit1):
+    spectra, flc, fcc, samples1, args1 = fit1
+    frozen = results.freeze_from_samples(samples1, args1)
+    flc2, fcc2 = tutorial_fit2(spectra, frozen)
+    samples2, args2 = model.ModelBuilder(flc2, fcc2, spectra).fit(
+        num_warmup=300, num_samples=800, num_chains=2, progress_bar=False
+    )
+    return frozen, samples2, args2
+
+
+def test_fit1_converges(fit1):
+    *_, samples, args = fit1
+    ds = args.dataset
+    table = diagnostics.summary(ds, FREE1)
+    for row in table:
+        assert row["r_hat"] < 1.01, (row["name"], row["r_hat"])
+        assert row["ess_bulk"] >= 400, (row["name"], row["ess_bulk"])
+    assert int(ds["diverging"].sum()) == 0
+    assert sorted(samples) == sorted(FREE1 + ["log_prob", "log_likelihood"])
+    assert all(samples[k].shape == (2000,) for k in samples)
+
+
+def interval_contains(draws, truth, level=0.95):
+    lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return lo <= truth <= hi, (lo, truth, hi)
+
+
+def test_fit1_recovers_truth(fit1):
+    spectra, *_, samples, args = fit1
+    t = tutorial_truth()
+    line_scale = spectra.line_scale.to_value(u.erg / u.s / u.cm**2)
+    cont_scale = spectra.continuum_scale.to_value(u.erg / u.s / u.cm**2 / u.AA)
+    checks = {
+        "z_narrow": (samples["z_narrow"], 0.0),
+        "fwhm_gauss_narrow": (samples["fwhm_gauss_narrow"], 200.0),
+        "scale_a": (
+            samples["scale_a"] * cont_scale,
+            (t["cont_level"] + t["cont_slope"] * (6642.2845 - 6550.0)) * 1e-17,
+        ),
+        "slope": (np.tan(samples["angle_a"]) * cont_scale, t["cont_slope"] * 1e-17),
+    }
+    area = t["sigma_aa"] * np.sqrt(2 * np.pi) * 1e-17
+    for site, name in [
+        ("flux_Ha", "Ha"),
+        ("flux_NII_6549", "NII_6549"),
+        ("flux_SII_6717", "SII_6717"),
+    ]:
+        checks[site] = (samples[site] * line_scale, t["amplitudes"][name] * area)
+    for site, (draws, truth) in checks.items():
+        ok, detail = interval_contains(draws, truth)
+        assert ok, (site, detail)
+
+
+def numpy_log_prob(spectra, args, values):
+    """unite's log joint on its unconstrained scale, written independently with scipy."""
+    spec = args.spectra[0]
+    flux, err = np.asarray(spec.flux), np.asarray(spec.scaled_error)
+    norm_factor = np.median(np.abs(flux[flux != 0]))
+    line_scale = spectra.line_scale.to_value(spec.flux_unit * u.AA)
+    cont_scale = spectra.continuum_scale.to_value(spec.flux_unit)
+    e = np.asarray(spec.edges)
+    lsf = e / 1200.0
+    lines = np.zeros(e.size - 1)
+    for entry in args.line_config:
+        centre = entry.wavelength.to_value(u.AA) * (1 + values[entry.redshift.name])
+        w = centre * values[entry.fwhms["fwhm_gauss"].name] / C_KMS
+        sigma = np.sqrt(lsf**2 + w**2) / (2 * np.sqrt(2 * np.log(2)))
+        lines += values[entry.flux.name] * entry.strength * np.diff(norm.cdf((e - centre) / sigma))
+    width = np.diff(e)
+    mid = 0.5 * (e[1:] + e[:-1])
+    lo, hi = 6549 * (1 - 7500 / C_KMS), 6731 * (1 + 7500 / C_KMS)
+    cont = np.where(
+        (mid >= lo) & (mid <= hi),
+        values["scale_a"] + np.tan(values["angle_a"]) * (mid - values["norm_wav_a"]),
+        0.0,
+    )
+    mu = (line_scale * lines / width + cont_scale * cont)[spec.pixel_idx] / norm_factor
+    loglik = norm.logpdf(flux / norm_factor, mu, err / norm_factor).sum()
+    log_prior_jac = 0.0
+    for name in args.free_sites:
+        prior = args.all_priors[name]
+        low, high = prior.low.value, prior.high.value
+        s = (values[name] - low) / (high - low)
+        log_prior_jac += np.log(s * (1 - s))
+    return loglik + log_prior_jac, loglik
+
+
+def test_log_prob_and_log_likelihood_match_independent_numpy(fit1):
+    spectra, *_, samples, args = fit1
+    fixed = {n: args.all_priors[n].resolved_value({}) for n in args.fixed_sites}
+    for k in (0, 777, 1999):
+        values = dict(fixed, **{n: samples[n][k] for n in args.free_sites})
+        lp, ll = numpy_log_prob(spectra, args, values)
+        assert samples["log_prob"][k] == pytest.approx(lp, rel=1e-9, abs=1e-8)
+        assert samples["log_likelihood"][k] == pytest.approx(ll, rel=1e-9, abs=1e-8)
+    # unite's convention: log_prob - log_likelihood = sum ln(s(1-s)), about -17.7 here
+    assert np.median(samples["log_prob"] - samples["log_likelihood"]) == pytest.approx(
+        -17.7, abs=1.5
+    )
+
+
+def test_fit1_tutorial_numbers(fit1):
+    spectra, flc, fcc, samples, args = fit1
+    assert f"{fcc[0].center:.1f}" == "6642.3"
+    assert spectra.continuum_scale.value == pytest.approx(1.896e-16, rel=1e-3)
+    assert spectra.line_scale.value == pytest.approx(2.748e-14, rel=1e-3)
+    assert args.spectra[0].npix == 414
+    program, _ = model.ModelBuilder(flc, fcc, spectra).build()
+    assert results.count_parameters(program, args) == 7
+    frozen = results.freeze_from_samples(samples, args)
+    assert sorted(frozen) == [
+        "angle_a",
+        "flux_Ha",
+        "flux_NII_6549",
+        "flux_SII_6717",
+        "flux_scale_grism",
+        "fwhm_gauss_narrow",
+        "norm_wav_a",
+        "pix_offset_grism",
+        "r_scale_grism",
+        "scale_a",
+        "z_narrow",
+    ]
+    assert f"{frozen['norm_wav_a'].resolved_value({}):.1f}" == "6642.3"
+    assert all(isinstance(v, Fixed) for v in frozen.values())
+
+
+def test_dataset_layout(fit1):
+    *_, samples, args = fit1
+    ds = args.dataset
+    assert dict(ds.sizes) == {"chain": 2, "draw": 1000, "spectrum": 1}
+    for site in args.dependency_order:
+        assert ds[site].dims == ("chain", "draw")
+    assert np.all(ds["norm_wav_a"].values == args.all_priors["norm_wav_a"].resolved_value({}))
+    for stat in ("lp__", "diverging", "tree_depth", "step_size", "energy", "n_steps"):
+        assert stat in ds
+    assert ds["log_likelihood"].dims == ("chain", "draw", "spectrum")
+    np.testing.assert_array_equal(ds["z_narrow"].values.reshape(-1), samples["z_narrow"])
+    assert ds.attrs["seed"] == 0
+    assert ds.attrs["free_parameters"] == FREE1
+    assert ds.attrs["pilot"] == "dense"
+
+
+def test_same_seed_same_draws_and_no_recompile(fit1):
+    spectra, flc, fcc, samples, args = fit1
+    again, args2 = model.ModelBuilder(flc, fcc, spectra).fit(
+        num_warmup=500, num_samples=1000, num_chains=2, progress_bar=False
+    )
+    for k in samples:
+        np.testing.assert_array_equal(samples[k], again[k])
+    assert args2.run_info["build_record"] == args.run_info["build_record"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a deliberately short run
+        other, _ = model.ModelBuilder(flc, fcc, spectra).fit(
+            num_warmup=200, num_samples=100, num_chains=2, seed=1, progress_bar=False
+        )
+    assert not np.array_equal(other["z_narrow"], samples["z_narrow"][:100])
+
+
+def test_fit2_workflow(fit2):
+    frozen, samples2, args2 = fit2
+    assert sorted(samples2) == ["flux_Ha", "flux_NII_6549", "log_likelihood", "log_prob"]
+    assert args2.spectra[0].npix == 363
+    table = results.make_parameter_table(samples2, args2, percentiles=np.array([0.16, 0.5, 0.84]))
+    assert np.all(table["z_narrow"] == table["z_narrow"][0])
+    assert table["norm_wav_a"][1].value == pytest.approx(frozen["norm_wav_a"].resolved_value({}))
+    ds = args2.dataset
+    assert int(ds["diverging"].sum()) == 0
+    summary = diagnostics.summary(ds, ["flux_Ha", "flux_NII_6549"])
+    assert max(summary["r_hat"]) < 1.01
+
+
+def test_other_data_and_priors_reuse_the_build(fit1):
+    """New noise, new priors and new scales: numbers only, so no recompile."""
+    from conftest import tutorial_spectrum
+
+    from unite_stan import prior
+
+    *_, args1 = fit1
+    spec = tutorial_spectrum()
+    spec2 = type(spec)(
+        spec.low * spec.unit,
+        spec.high * spec.unit,
+        (spec.flux * 1.1) * spec.flux_unit,
+        spec.error * spec.flux_unit,
+        spec.disperser,
+        name="grism",
+    )
+    spectra, flc, fcc = tutorial_fit1(spec2)
+    flc["Ha"].flux.prior = prior.Uniform(0.0, 5.0)
+    flc["Ha"].fwhms["fwhm_gauss"].prior = prior.Uniform(20.0, 800.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a short run: convergence is not the point
+        samples, args = model.ModelBuilder(flc, fcc, spectra).fit(
+            num_warmup=300, num_samples=300, num_chains=2, progress_bar=False, seed=3
+        )
+    assert args.run_info["build_record"] == args1.run_info["build_record"]
+    assert args.dataset.attrs["program_hash"] == args1.dataset.attrs["program_hash"]
+    assert args.dataset.attrs["compile_seconds"] < 5.0
+    assert not np.array_equal(args.program.data["lit"], args1.program.data["lit"])
