@@ -1,0 +1,444 @@
+"""Embedded backend: compile a toy program once, then sample, evaluate and check against numpy."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from unite_stan.stan import cache
+from unite_stan.stan.backends import get_backend
+from unite_stan.stan.backends.base import SAMPLER_COLUMNS
+from unite_stan.stan.backends.embedded import EmbeddedBackend, adaptation_windows
+from unite_stan.stan.pilot import dispersed_inits, laplace_pilot
+
+TOY = """data { int<lower=0> N; vector[N] y; real mu0; }
+parameters { real mu; real<lower=0> sigma; }
+model {
+  target += normal_lpdf(mu | mu0, 10);
+  target += lognormal_lpdf(sigma | 0, 1);
+  target += normal_lpdf(y | mu, sigma);
+}
+generated quantities { real y_rep = normal_rng(mu, sigma); }
+"""
+
+COLUMNS = [*SAMPLER_COLUMNS, "mu", "sigma", "y_rep"]
+
+
+def toy_data(seed=0, n=40, mean=3.0, sd=2.0):
+    y = np.random.default_rng(seed).normal(mean, sd, n)
+    return {"N": n, "y": y, "mu0": 0.0}
+
+
+def numpy_log_density(u, data):
+    """Toy log density on the unconstrained scale (mu, log sigma), Jacobian included."""
+    mu, log_sigma = u
+    sigma = np.exp(log_sigma)
+    return (
+        stats.norm.logpdf(mu, data["mu0"], 10)
+        + stats.lognorm.logpdf(sigma, 1.0)
+        + stats.norm.logpdf(data["y"], mu, sigma).sum()
+        + log_sigma
+    )
+
+
+def grid_posterior_mean_sd(data):
+    """Posterior mean and sd of mu by brute-force integration on a (mu, log sigma) grid."""
+    y = data["y"]
+    mu = np.linspace(y.mean() - 3, y.mean() + 3, 801)
+    log_sigma = np.linspace(np.log(y.std()) - 1.5, np.log(y.std()) + 1.5, 801)
+    m, s = np.meshgrid(mu, log_sigma, indexing="ij")
+    sigma = np.exp(s)
+    log_post = (
+        stats.norm.logpdf(m, data["mu0"], 10)
+        + stats.lognorm.logpdf(sigma, 1.0)
+        + s
+        - len(y) * s
+        - 0.5 * ((y[None, None, :] - m[..., None]) ** 2).sum(-1) / sigma**2
+    )
+    weight = np.exp(log_post - log_post.max())
+    weight /= weight.sum()
+    mean = (weight * m).sum()
+    return mean, np.sqrt((weight * (m - mean) ** 2).sum())
+
+
+def mcse(draws):
+    """Monte Carlo standard error of the mean by batch means (20 batches per chain)."""
+    batches = draws.reshape(draws.shape[0], 20, -1).mean(axis=2).ravel()
+    return batches.std(ddof=1) / np.sqrt(batches.size)
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return EmbeddedBackend()
+
+
+@pytest.fixture(scope="module")
+def toy(backend):
+    return backend.compile(TOY, progress=False)
+
+
+@pytest.fixture(scope="module")
+def toy_draws(backend, toy):
+    return backend.sample(
+        toy,
+        toy_data(),
+        num_warmup=1000,
+        num_samples=1000,
+        num_chains=4,
+        seed=20240611,
+        inits=None,
+        progress=False,
+    )
+
+
+@pytest.mark.stan
+def test_build_record(toy):
+    record = toy.record
+    assert toy.backend == record.backend == "embedded"
+    assert toy.code == TOY
+    assert os.path.isfile(record.artifact)
+    assert record.directory == cache.entry_dir("embedded", record.program_hash)
+    assert (record.directory / "model.stan").read_text() == TOY
+    assert "httpstan 4" in record.backend_identity and "stanc3" in record.backend_identity
+    assert "-O3" in record.options["cxxflags"] and "-DSTAN_THREADS" in record.options["cxxflags"]
+    assert "g++" in record.command and "stan_services.o" in record.command
+    assert record.compile_seconds > 0
+    assert hasattr(toy.handle, "hmc_nuts_diag_e_adapt_wrapper")
+
+
+@pytest.mark.stan
+def test_columns_shapes_and_adaptation(toy_draws):
+    draws = toy_draws
+    assert draws.columns == COLUMNS
+    assert draws.values.shape == (4, 1000, len(COLUMNS)) and draws.values.dtype == np.float64
+    assert draws.backend == "embedded" and draws.seed == 20240611
+    assert draws.step_size.shape == (4,) and np.all(draws.step_size > 0)
+    np.testing.assert_array_equal(draws.step_size, draws.column("stepsize__")[:, 0])
+    assert draws.inv_metric.shape == (4, 2) and np.all(draws.inv_metric > 0)
+    # The metric adapts to the posterior variances of (mu, log sigma), far from its start at 1.
+    assert np.all(draws.inv_metric < 0.5)
+    assert np.all(draws.warmup_seconds > 0) and np.all(draws.sampling_seconds > 0)
+    assert np.all(draws.column("sigma") > 0)
+    assert set(np.unique(draws.column("divergent__"))) <= {0.0, 1.0}
+
+
+@pytest.mark.stan
+def test_posterior_mean_matches_grid_integration(toy_draws):
+    mean, sd = grid_posterior_mean_sd(toy_data())
+    mu = toy_draws.column("mu")
+    assert abs(mu.mean() - mean) < 4 * mcse(mu)
+    assert mu.std() == pytest.approx(sd, rel=0.1)
+    y_rep = toy_draws.column("y_rep")
+    assert y_rep.std() > mu.std()
+
+
+@pytest.mark.stan
+def test_same_seed_and_inits_give_identical_draws_at_any_parallelism(backend, toy):
+    data = toy_data()
+    inits = [{"mu": 1.0, "sigma": 1.5}, {"mu": np.float64(5.0), "sigma": np.array(3.0)}]
+    runs = [
+        backend.sample(
+            toy,
+            data,
+            num_warmup=200,
+            num_samples=100,
+            num_chains=2,
+            seed=7,
+            inits=inits,
+            parallel_chains=parallel,
+            progress=False,
+        )
+        for parallel in (1, 2)
+    ]
+    np.testing.assert_array_equal(runs[0].values, runs[1].values)
+    np.testing.assert_array_equal(runs[0].inv_metric, runs[1].inv_metric)
+    # Chains use chain ids 1 and 2, so they differ from each other.
+    assert not np.array_equal(runs[0].values[0], runs[0].values[1])
+    other = backend.sample(
+        toy,
+        data,
+        num_warmup=200,
+        num_samples=100,
+        num_chains=2,
+        seed=8,
+        inits=inits,
+        progress=False,
+    )
+    assert not np.array_equal(other.values, runs[0].values)
+
+
+@pytest.mark.stan
+def test_new_data_reuses_the_build(backend, toy):
+    built_at = os.stat(toy.record.artifact).st_mtime_ns
+    again = backend.compile(TOY, progress=False)
+    assert again.record == toy.record
+    assert again.handle is toy.handle
+    shifted = toy_data(seed=1, mean=-4.0)
+    draws = backend.sample(
+        again,
+        shifted,
+        num_warmup=300,
+        num_samples=300,
+        num_chains=2,
+        seed=1,
+        inits=None,
+        progress=False,
+    )
+    assert draws.column("mu").mean() == pytest.approx(shifted["y"].mean(), abs=1.0)
+    assert os.stat(again.record.artifact).st_mtime_ns == built_at
+
+
+@pytest.mark.stan
+def test_log_density_matches_numpy_including_jacobian(backend, toy, toy_draws):
+    data = toy_data()
+    log_density = backend.log_density(toy, data)
+    assert log_density.dim == 2
+    assert log_density.unconstrained_names == ["mu", "sigma"]
+    for u in ([0.5, 0.1], [3.2, np.log(2.0)], [-10.0, 2.5]):
+        u = np.array(u)
+        value, gradient = log_density(u)
+        assert value == pytest.approx(numpy_log_density(u, data), rel=1e-12)
+        assert log_density.log_prob(u) == pytest.approx(value, rel=1e-14)
+        step = 1e-6
+        numeric = [
+            (numpy_log_density(u + step * e, data) - numpy_log_density(u - step * e, data))
+            / (2 * step)
+            for e in np.eye(2)
+        ]
+        np.testing.assert_allclose(gradient, numeric, rtol=1e-6)
+    # lp__ is the same density (target += keeps every constant).
+    row = toy_draws.values[0, 0]
+    u = np.array([row[COLUMNS.index("mu")], np.log(row[COLUMNS.index("sigma")])])
+    assert log_density(u)[0] == pytest.approx(row[COLUMNS.index("lp__")], rel=1e-12)
+    constrained = log_density.write_array(np.array([0.5, 0.1]))
+    assert list(constrained) == ["mu", "sigma", "y_rep"]
+    assert constrained["sigma"] == pytest.approx(np.exp(0.1))
+    with pytest.raises(ValueError, match=r"needs \(2,\)"):
+        log_density(np.zeros(3))
+
+
+@pytest.mark.stan
+def test_log_density_from_other_threads(backend, toy):
+    log_density = backend.log_density(toy, toy_data())
+    expected = log_density(np.array([1.0, 0.3]))
+    results = []
+
+    def evaluate():
+        results.append(log_density(np.array([1.0, 0.3])))
+
+    threads = [threading.Thread(target=evaluate) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 3
+    for value, gradient in results:
+        assert value == expected[0]
+        np.testing.assert_array_equal(gradient, expected[1])
+
+
+@pytest.mark.stan
+def test_short_warmup_still_adapts_the_metric(backend, toy):
+    draws = backend.sample(
+        toy,
+        toy_data(),
+        num_warmup=100,
+        num_samples=50,
+        num_chains=2,
+        seed=3,
+        inits=None,
+        progress=False,
+    )
+    assert np.all(draws.inv_metric != 1.0)
+    assert not any("aren't enough warmup" in m for chain in draws.messages for m in chain)
+
+
+@pytest.mark.stan
+def test_seed_range(backend, toy):
+    draws = backend.sample(
+        toy,
+        toy_data(),
+        num_warmup=50,
+        num_samples=10,
+        num_chains=1,
+        seed=2**32 - 1,
+        inits=None,
+        progress=False,
+    )
+    assert draws.values.shape == (1, 10, len(COLUMNS))
+    with pytest.raises(ValueError, match=r"seed=4294967296: must be in \[0, 2\*\*32\)"):
+        backend.sample(
+            toy,
+            toy_data(),
+            num_warmup=50,
+            num_samples=10,
+            num_chains=1,
+            seed=2**32,
+            inits=None,
+            progress=False,
+        )
+
+
+@pytest.mark.stan
+def test_failing_chain_raises_with_stan_message(backend, toy):
+    with pytest.raises(RuntimeError, match=r"chain 2: .*Lower bounded variable is -1") as failure:
+        backend.sample(
+            toy,
+            toy_data(),
+            num_warmup=50,
+            num_samples=10,
+            num_chains=2,
+            seed=1,
+            inits=[{"mu": 0.0, "sigma": 1.0}, {"mu": 0.0, "sigma": -1.0}],
+            progress=False,
+        )
+    assert "chain 1" not in str(failure.value)
+
+
+@pytest.mark.stan
+def test_invalid_arguments_and_data(backend, toy):
+    with pytest.raises(ValueError, match="got 1 init dicts for num_chains=2"):
+        backend.sample(
+            toy,
+            toy_data(),
+            num_warmup=10,
+            num_samples=10,
+            num_chains=2,
+            seed=1,
+            inits=[{}],
+            progress=False,
+        )
+    data = {**toy_data(), "mu0": True}
+    with pytest.raises(ValueError, match="'mu0' has dtype bool"):
+        backend.sample(
+            toy,
+            data,
+            num_warmup=10,
+            num_samples=10,
+            num_chains=1,
+            seed=1,
+            inits=None,
+            progress=False,
+        )
+    with pytest.raises(RuntimeError, match="variable does not exist.*variable name=mu0"):
+        backend.sample(
+            toy,
+            {"N": 1, "y": np.zeros(1)},
+            num_warmup=10,
+            num_samples=10,
+            num_chains=1,
+            seed=1,
+            inits=None,
+            progress=False,
+        )
+
+
+@pytest.mark.stan
+def test_progress_bar(backend, toy, capsys):
+    backend.sample(
+        toy,
+        toy_data(),
+        num_warmup=100,
+        num_samples=100,
+        num_chains=2,
+        seed=1,
+        inits=None,
+        progress=True,
+    )
+    err = capsys.readouterr().err
+    assert "Sampling 2 chains" in err and "400/400" in err
+
+
+@pytest.mark.stan
+def test_pilot_on_the_compiled_model_then_sample_from_its_inits(backend, toy):
+    data = toy_data()
+    log_density = backend.log_density(toy, data)
+    pilot = laplace_pilot(log_density, [np.zeros(2)])
+    assert pilot.kind == "dense", pilot.message
+    assert pilot.loc[0] == pytest.approx(data["y"].mean(), abs=0.05)
+    assert pilot.chol[0, 0] == pytest.approx(data["y"].std() / np.sqrt(data["N"]), rel=0.1)
+    xis = dispersed_inits(pilot, 2, np.random.default_rng(0))
+    inits = []
+    for xi in xis:
+        mu, log_sigma = pilot.unwhiten(xi)
+        inits.append({"mu": mu, "sigma": np.exp(log_sigma)})
+    draws = backend.sample(
+        toy,
+        data,
+        num_warmup=200,
+        num_samples=200,
+        num_chains=2,
+        seed=5,
+        inits=inits,
+        progress=False,
+    )
+    assert draws.column("mu").mean() == pytest.approx(pilot.loc[0], abs=0.3)
+
+
+def test_stanc_error_is_a_value_error_naming_the_line(tmp_path, monkeypatch):
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path))
+    backend = EmbeddedBackend()
+    # Put the shim in place so only stanc runs.
+    monkeypatch.setattr(EmbeddedBackend, "_shim", lambda self, progress: _fake_shim_record())
+    broken = "parameters { real mu; }\nmodel {\n  mu ~ normal(0, 1)\n}\n"
+    with pytest.raises(ValueError, match=r"stanc rejected(.|\n)*line 4"):
+        backend.compile(broken, progress=False)
+    leftovers = [p for p in (tmp_path / "embedded").iterdir() if p.suffix != ".lock"]
+    assert leftovers == []
+
+
+def _fake_shim_record():
+    from unite_stan.stan.backends.base import BuildRecord
+
+    return BuildRecord("0" * 64, "embedded", "", {}, "", 0.0, "/nonexistent/shim.o")
+
+
+def compile_in_child(root: str) -> tuple[str, str]:
+    os.environ[cache.ENV_VAR] = root
+    record = EmbeddedBackend().compile(TOY, progress=False).record
+    return record.created, record.artifact
+
+
+@pytest.mark.stan
+def test_concurrent_processes_compile_once_and_models_coexist(toy, tmp_path, monkeypatch):
+    # Reuse the shim already built for the session (it does not depend on the cache root), so
+    # only the toy program itself compiles here.
+    shim_key = toy.record.options["shim"]
+    (tmp_path / "embedded").mkdir()
+    os.symlink(toy.record.directory.parent / shim_key, tmp_path / "embedded" / shim_key)
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        results = pool.map(compile_in_child, [str(tmp_path)] * 2)
+    assert results[0] == results[1]
+    entries = [p for p in (tmp_path / "embedded").iterdir() if p.is_dir() and not p.is_symlink()]
+    assert len(entries) == 1 and results[0][1].startswith(str(entries[0]))
+
+    # The second library of the same program, loaded in this process beside the first.
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path))
+    backend = EmbeddedBackend()
+    second = backend.compile(TOY, progress=False)
+    assert second.record.artifact == results[0][1] != toy.record.artifact
+    u = np.array([0.3, 0.2])
+    assert backend.log_density(second, toy_data())(u)[0] == pytest.approx(
+        backend.log_density(toy, toy_data())(u)[0], rel=1e-14
+    )
+
+
+def test_adaptation_windows_follow_cmdstan():
+    assert adaptation_windows(1000) == (75, 50, 25)
+    assert adaptation_windows(150) == (75, 50, 25)
+    assert adaptation_windows(100) == (15, 10, 75)
+    assert adaptation_windows(149) == (22, 14, 113)
+    assert adaptation_windows(10) == (75, 50, 25)  # Stan adapts nothing below 20 anyway
+    with pytest.raises(ValueError, match="num_warmup=-1"):
+        adaptation_windows(-1)
+
+
+def test_get_backend_names():
+    assert get_backend("embedded").name == "embedded"
+    with pytest.raises(ValueError, match="unknown Stan backend 'pystan'; valid: auto"):
+        get_backend("pystan")

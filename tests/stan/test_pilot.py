@@ -1,0 +1,139 @@
+"""Laplace pilot on analytic densities: exact answers for Gaussians, fallbacks otherwise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from unite_stan.stan.pilot import PilotResult, dispersed_inits, laplace_pilot
+
+
+def gaussian(mean, covariance):
+    precision = np.linalg.inv(covariance)
+
+    def log_density(x):
+        r = x - mean
+        return -0.5 * r @ precision @ r, -precision @ r
+
+    return log_density
+
+
+def test_correlated_gaussian_mean_and_covariance():
+    mean = np.array([1.5, -2.0])
+    covariance = np.array([[2.0, 1.2], [1.2, 1.0]])
+    pilot = laplace_pilot(gaussian(mean, covariance), [np.zeros(2), np.full(2, 5.0)])
+    assert pilot.kind == "dense" and pilot.message == ""
+    np.testing.assert_allclose(pilot.loc, mean, atol=1e-4)
+    np.testing.assert_allclose(pilot.chol @ pilot.chol.T, covariance, atol=1e-4)
+    assert np.allclose(pilot.chol, np.tril(pilot.chol))
+    assert pilot.mode_log_density == pytest.approx(0.0, abs=1e-8)
+    assert pilot.n_evaluations > 2 and pilot.seconds >= 0
+
+
+def test_badly_scaled_gaussian():
+    mean = np.array([3e-4, 10.0, -1e3])
+    sd = np.array([1e-4, 1.0, 1e2])
+    pilot = laplace_pilot(gaussian(mean, np.diag(sd**2)), [np.zeros(3)])
+    assert pilot.kind == "dense"
+    np.testing.assert_allclose((pilot.loc - mean) / sd, 0.0, atol=1e-4)
+    np.testing.assert_allclose(np.diag(pilot.chol) / sd, 1.0, rtol=1e-4)
+    np.testing.assert_allclose(pilot.chol - np.diag(np.diag(pilot.chol)), 0.0, atol=1e-12)
+
+
+def test_tiny_scale_gets_a_matching_finite_difference_step():
+    # sd 1e-8 with a quartic term: a step of 1e-5 would measure the quartic, not the curvature.
+    mean, sd = np.array([3e-9, 10.0]), np.array([1e-8, 1.0])
+
+    def log_density(x):
+        z = (x - mean) / sd
+        value = -0.5 * np.sum(z**2) - 0.1 * z[0] ** 4
+        gradient = -z / sd - np.array([0.4 * z[0] ** 3 / sd[0], 0.0])
+        return value, gradient
+
+    pilot = laplace_pilot(log_density, [np.zeros(2)])
+    assert pilot.kind == "dense"
+    np.testing.assert_allclose((pilot.loc - mean) / sd, 0.0, atol=1e-4)
+    np.testing.assert_allclose(np.diag(pilot.chol) / sd, 1.0, rtol=1e-4)
+
+
+def test_best_start_wins():
+    # Two separated bumps; the start near the higher one must win.
+    def log_density(x):
+        a = np.exp(-0.5 * (x[0] + 3) ** 2)
+        b = 2.0 * np.exp(-0.5 * (x[0] - 3) ** 2)
+        value = np.log(a + b)
+        gradient = np.array([(-(x[0] + 3) * a - (x[0] - 3) * b) / (a + b)])
+        return value, gradient
+
+    pilot = laplace_pilot(log_density, [np.array([-3.5]), np.array([2.5])])
+    assert pilot.loc[0] == pytest.approx(3.0, abs=1e-3)
+
+
+def test_saddle_falls_back_to_diagonal_with_message():
+    # Concave in x0, convex in x1 inside |x1| < 3 (outside: no support).
+    def log_density(x):
+        if abs(x[1]) >= 3:
+            return -np.inf, np.full(2, np.nan)
+        return -0.5 * x[0] ** 2 + 0.5 * x[1] ** 2, np.array([-x[0], x[1]])
+
+    pilot = laplace_pilot(log_density, [np.array([1.0, 0.5])])
+    assert pilot.kind == "diagonal"
+    assert "not positive definite" in pilot.message
+    assert np.all(np.isfinite(pilot.chol)) and np.all(np.diag(pilot.chol) > 0)
+
+
+def test_nowhere_finite_falls_back_to_identity_at_first_start():
+    start = np.array([1.0, 0.5])
+    pilot = laplace_pilot(lambda x: (np.nan, np.zeros(2)), [start, np.zeros(2)])
+    assert pilot.kind == "identity"
+    np.testing.assert_array_equal(pilot.loc, start)
+    np.testing.assert_array_equal(pilot.chol, np.eye(2))
+    assert "no point with a finite log density" in pilot.message
+    assert pilot.mode_log_density == -np.inf
+
+
+def test_flat_direction_without_positive_curvature_is_identity():
+    pilot = laplace_pilot(lambda x: (0.0, np.zeros(2)), [np.ones(2)])
+    assert pilot.kind == "identity"
+    assert "no positive diagonal" in pilot.message
+
+
+@pytest.mark.parametrize(
+    ("starts", "match"),
+    [
+        ([], "starts is empty"),
+        ([np.zeros(2), np.zeros(3)], "start 1 has shape"),
+        ([np.zeros((2, 2))], "start 0 has shape"),
+        ([np.array([np.nan, 0.0])], "start 0 is not finite"),
+    ],
+)
+def test_programmer_errors_raise(starts, match):
+    with pytest.raises(ValueError, match=match):
+        laplace_pilot(gaussian(np.zeros(2), np.eye(2)), starts)
+
+
+def test_hessian_step_must_be_positive():
+    with pytest.raises(ValueError, match="hessian_step=0"):
+        laplace_pilot(gaussian(np.zeros(2), np.eye(2)), [np.zeros(2)], hessian_step=0)
+
+
+def test_dispersed_inits_follow_the_laplace_approximation():
+    mean = np.array([1.0, -1.0])
+    covariance = np.array([[4.0, -1.0], [-1.0, 1.0]])
+    pilot = laplace_pilot(gaussian(mean, covariance), [np.zeros(2)])
+    inits = dispersed_inits(pilot, 4000, np.random.default_rng(3))
+    assert len(inits) == 4000 and inits[0].shape == (2,)
+    points = np.array([pilot.unwhiten(xi) for xi in inits])
+    np.testing.assert_allclose(points.mean(axis=0), mean, atol=0.1)
+    np.testing.assert_allclose(np.cov(points.T), covariance, atol=0.25)
+    again = dispersed_inits(pilot, 4000, 3)
+    np.testing.assert_array_equal(np.array(inits), np.array(again))
+    assert all(np.all(xi == 0) for xi in dispersed_inits(pilot, 2, 0, scale=0.0))
+
+
+def test_dispersed_inits_validate_arguments():
+    pilot = PilotResult(np.zeros(1), np.eye(1), "identity", 0.0, 0, 0.0, "")
+    with pytest.raises(ValueError, match="n_chains=0"):
+        dispersed_inits(pilot, 0, 1)
+    with pytest.raises(ValueError, match="scale=-1"):
+        dispersed_inits(pilot, 1, 1, scale=-1)

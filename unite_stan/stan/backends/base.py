@@ -1,0 +1,334 @@
+"""The interface every Stan backend implements, and the objects it hands downstream.
+
+A backend turns Stan program text into a :class:`CompiledModel` (through the compile cache),
+evaluates the model's log density (:class:`LogDensity`) and runs NUTS (:class:`RawDraws`).
+Nothing here imports a Stan toolchain, so the types are usable where none is installed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "SAMPLER_COLUMNS",
+    "Backend",
+    "BuildRecord",
+    "CompiledModel",
+    "LogDensity",
+    "RawDraws",
+    "check_sample_arguments",
+]
+
+#: Per-draw sampler diagnostics, in the order Stan writes them before the model's own columns.
+SAMPLER_COLUMNS = (
+    "lp__",
+    "accept_stat__",
+    "stepsize__",
+    "treedepth__",
+    "n_leapfrog__",
+    "divergent__",
+    "energy__",
+)
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    """What was built, how, and where; stored as ``build.json`` beside each artifact.
+
+    Attributes
+    ----------
+    program_hash : str
+        sha256 (hex) of the canonical program text, the backend identity and the options.
+    backend : str
+        ``'embedded'`` or ``'cmdstan'``.
+    backend_identity : str
+        Versions of everything that shapes the artifact (Stan, stanc, compiler).
+    options : dict
+        Compiler flags and other build options (part of the key).
+    created : str
+        ISO 8601 time the build finished.
+    compile_seconds : float
+        Wall time of the build.
+    artifact : str
+        Absolute path of the shared library or executable.
+    command : str
+        The exact command line(s) that produced the artifact.
+    warnings : str
+        Warnings stanc printed for the program, ``''`` if none.
+    """
+
+    program_hash: str
+    backend: str
+    backend_identity: str
+    options: dict
+    created: str
+    compile_seconds: float
+    artifact: str
+    command: str = ""
+    warnings: str = ""
+
+    def to_json(self) -> str:
+        """Serialise to the JSON text stored in ``build.json``."""
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> BuildRecord:
+        """Parse the text of a ``build.json``.
+
+        Raises
+        ------
+        ValueError
+            If the text is not a JSON object holding exactly the record's fields.
+        """
+        try:
+            fields = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"build record is not valid JSON: {err}") from None
+        names = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(fields, dict) or not set(fields) <= names:
+            raise ValueError(f"build record must be a JSON object with keys among {sorted(names)}")
+        try:
+            return cls(**fields)
+        except TypeError as err:
+            raise ValueError(f"build record is incomplete: {err}") from None
+
+    @property
+    def directory(self) -> Path:
+        """The cache entry holding the artifact."""
+        return Path(self.artifact).parent
+
+
+@dataclass
+class CompiledModel:
+    """A built program ready to run.
+
+    Attributes
+    ----------
+    backend : str
+        Name of the backend that built it.
+    record : BuildRecord
+        How and where it was built.
+    handle : Any
+        The loaded extension module (embedded) or a ``cmdstanpy.CmdStanModel``.
+    code : str
+        The Stan program text.
+    """
+
+    backend: str
+    record: BuildRecord
+    handle: Any
+    code: str
+
+
+class LogDensity(ABC):
+    """The model's log density on its unconstrained parameter vector, for one data set.
+
+    The density includes the log-Jacobian of the constraining transforms and drops the constants
+    that ``~`` statements drop, so it equals the ``lp__`` column of the draws.
+
+    Attributes
+    ----------
+    dim : int
+        Number of unconstrained parameters.
+    """
+
+    dim: int
+
+    @abstractmethod
+    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """Log density and its gradient at ``x`` (shape ``(dim,)``).
+
+        Points Stan rejects (a failed constraint or ``reject`` in the model) give ``-inf`` and a
+        gradient of NaN rather than an exception.
+        """
+
+    @abstractmethod
+    def log_prob(self, x: np.ndarray) -> float:
+        """Log density at ``x`` without the gradient."""
+
+    def write_array(self, x: np.ndarray) -> dict[str, float]:
+        """Constrained parameters, transformed parameters and generated quantities at ``x``.
+
+        Keys are Stan's flat column names (``'xi.1'``), as in :attr:`RawDraws.columns`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement write_array")
+
+    def _check(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape != (self.dim,):
+            raise ValueError(
+                f"unconstrained parameter vector has shape {x.shape}; "
+                f"this model needs ({self.dim},)"
+            )
+        return x
+
+
+@dataclass
+class RawDraws:
+    """Draws as Stan writes them, for every chain, before any post-processing.
+
+    Attributes
+    ----------
+    columns : list of str
+        Stan's flat column names: :data:`SAMPLER_COLUMNS`, then parameters, transformed
+        parameters and generated quantities (``'xi.1'``, ``'z_narrow'``).
+    values : numpy.ndarray
+        float64, shape ``(num_chains, num_samples, len(columns))``.
+    step_size : numpy.ndarray
+        ``(num_chains,)`` adapted step size.
+    inv_metric : numpy.ndarray
+        ``(num_chains, dim)`` adapted diagonal inverse metric (``(num_chains, dim, dim)`` if dense).
+    warmup_seconds, sampling_seconds : numpy.ndarray
+        ``(num_chains,)`` wall time of each phase.
+    seed : int
+        The seed the chains were run with (chain ``c`` uses chain id ``c + 1``).
+    backend : str
+        Name of the backend that ran them.
+    messages : list of list of str
+        Stan's informational messages per chain (warnings about rejections and adaptation).
+    """
+
+    columns: list[str]
+    values: np.ndarray
+    step_size: np.ndarray
+    inv_metric: np.ndarray
+    warmup_seconds: np.ndarray
+    sampling_seconds: np.ndarray
+    seed: int
+    backend: str
+    messages: list[list[str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.values.ndim != 3 or self.values.shape[2] != len(self.columns):
+            raise ValueError(
+                f"values has shape {self.values.shape}; "
+                f"expected (chains, draws, {len(self.columns)})"
+            )
+
+    def column(self, name: str) -> np.ndarray:
+        """Values of one column, shape ``(num_chains, num_samples)``."""
+        try:
+            index = self.columns.index(name)
+        except ValueError:
+            raise KeyError(f"no column {name!r}; columns are {self.columns}") from None
+        return self.values[:, :, index]
+
+
+class Backend(ABC):
+    """Builds and runs Stan programs.
+
+    Attributes
+    ----------
+    name : str
+        ``'embedded'`` or ``'cmdstan'``.
+    """
+
+    name: str
+
+    @abstractmethod
+    def identity(self) -> str:
+        """Versions of everything that shapes a build; part of the cache key."""
+
+    @abstractmethod
+    def compile(self, code: str, *, progress: bool = True) -> CompiledModel:
+        """Build ``code``, or reuse the cached build of the same program.
+
+        Raises
+        ------
+        ValueError
+            If stanc rejects the program (the message names the line).
+        """
+
+    @abstractmethod
+    def log_density(self, model: CompiledModel, data: dict) -> LogDensity:
+        """The log density of ``model`` given ``data``."""
+
+    @abstractmethod
+    def sample(
+        self,
+        model: CompiledModel,
+        data: dict,
+        *,
+        num_warmup: int,
+        num_samples: int,
+        num_chains: int,
+        seed: int,
+        inits: list[dict[str, np.ndarray]] | None,
+        adapt_delta: float = 0.8,
+        max_treedepth: int = 10,
+        parallel_chains: int | None = None,
+        progress: bool = True,
+    ) -> RawDraws:
+        """Run NUTS with a diagonal metric adapted during warmup.
+
+        Parameters
+        ----------
+        model : CompiledModel
+            Built by this backend.
+        data : dict
+            Stan data: python or numpy numbers and arrays, passed to Stan unchanged.
+        num_warmup, num_samples, num_chains : int
+            Iterations per chain and number of chains.
+        seed : int
+            In ``[0, 2**32)``; chain ``c`` runs with this seed and chain id ``c + 1``, so the
+            same seed and inits give identical draws.
+        inits : list of dict, optional
+            One dict per chain mapping a parameter name to its initial (constrained) value;
+            ``None`` lets Stan draw uniformly in ``(-2, 2)`` on the unconstrained scale.
+        adapt_delta, max_treedepth
+            NUTS target acceptance statistic and maximal tree depth.
+        parallel_chains : int, optional
+            Chains run at the same time; default ``min(num_chains, os.cpu_count())``.
+        progress : bool
+            Show a progress bar.
+
+        Raises
+        ------
+        RuntimeError
+            If a chain fails; the message carries Stan's error messages.
+        """
+
+
+def check_sample_arguments(
+    *,
+    num_warmup: int,
+    num_samples: int,
+    num_chains: int,
+    seed: int,
+    inits: list[dict[str, Any]] | None,
+    adapt_delta: float,
+    max_treedepth: int,
+    parallel_chains: int | None,
+) -> None:
+    """Validate the arguments of :meth:`Backend.sample`, naming the bad value.
+
+    Raises
+    ------
+    ValueError
+        For any value outside its valid range.
+    """
+    if num_warmup < 0:
+        raise ValueError(f"num_warmup={num_warmup}: must be >= 0")
+    if num_samples < 1:
+        raise ValueError(f"num_samples={num_samples}: must be >= 1")
+    if num_chains < 1:
+        raise ValueError(f"num_chains={num_chains}: must be >= 1")
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed={seed}: must be in [0, 2**32)")
+    if inits is not None and len(inits) != num_chains:
+        raise ValueError(
+            f"got {len(inits)} init dicts for num_chains={num_chains}: need one per chain"
+        )
+    if not 0 < adapt_delta < 1:
+        raise ValueError(f"adapt_delta={adapt_delta}: must be in (0, 1)")
+    if max_treedepth < 1:
+        raise ValueError(f"max_treedepth={max_treedepth}: must be >= 1")
+    if parallel_chains is not None and parallel_chains < 1:
+        raise ValueError(f"parallel_chains={parallel_chains}: must be >= 1 or None")

@@ -1,0 +1,317 @@
+"""Laplace pilot: the posterior mode and an affine map that whitens the posterior around it.
+
+NUTS with a diagonal metric struggles when posterior scales differ by orders of magnitude or
+parameters are strongly correlated (a line's redshift and a continuum slope). The pilot finds
+the mode on the unconstrained scale with L-BFGS, takes the Hessian there by finite differences
+of the gradient, and returns ``loc`` and lower-triangular ``chol`` with
+``chol @ chol.T`` = inverse Hessian. Sampling ``xi`` with ``u = loc + chol @ xi`` then sees a
+posterior close to a standard normal.
+
+A bad posterior never raises here: the pilot degrades to a diagonal map, or to the identity,
+and says why in :attr:`PilotResult.message`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+import scipy.optimize
+
+__all__ = ["PilotResult", "dispersed_inits", "laplace_pilot"]
+
+# Finite-difference steps larger than this fraction of a coordinate's posterior scale are
+# redone smaller: the Hessian must describe the mode, not the wider neighbourhood.
+_MAX_STEP_PER_SCALE = 1e-2
+# Newton polishing after L-BFGS: at most this many steps, stopping once the gradient in
+# whitened units is this small; the Hessian is recomputed if the mode moved further than
+# _REHESSIAN_DISTANCE posterior standard deviations.
+_NEWTON_STEPS = 5
+_NEWTON_TOLERANCE = 1e-8
+_REHESSIAN_DISTANCE = 0.1
+
+
+@dataclass
+class PilotResult:
+    """Outcome of :func:`laplace_pilot`.
+
+    Attributes
+    ----------
+    loc : numpy.ndarray
+        ``(d,)`` mode on the unconstrained scale (the first start when no optimisation worked).
+    chol : numpy.ndarray
+        ``(d, d)`` lower-triangular ``L`` with ``L @ L.T`` = inverse Hessian at the mode
+        (``'dense'``), its diagonal approximation (``'diagonal'``), or the identity.
+    kind : str
+        ``'dense'``, ``'diagonal'`` or ``'identity'``.
+    mode_log_density : float
+        Log density at ``loc`` (``-inf`` when no start could be evaluated).
+    n_evaluations : int
+        Log-density evaluations used, optimisation and Hessian together.
+    seconds : float
+        Wall time.
+    message : str
+        Why a fallback happened; ``''`` for a dense result.
+    """
+
+    loc: np.ndarray
+    chol: np.ndarray
+    kind: str
+    mode_log_density: float
+    n_evaluations: int
+    seconds: float
+    message: str
+
+    def unwhiten(self, xi: np.ndarray) -> np.ndarray:
+        """Unconstrained point ``loc + chol @ xi`` of whitened coordinates ``xi``."""
+        return self.loc + self.chol @ np.asarray(xi, dtype=np.float64)
+
+
+class _Counted:
+    """Wraps the log density: counts calls and turns it into a finite-valued objective."""
+
+    def __init__(self, log_density: Callable[[np.ndarray], tuple[float, np.ndarray]]):
+        self.log_density = log_density
+        self.count = 0
+
+    def gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        self.count += 1
+        value, gradient = self.log_density(x)
+        return float(value), np.asarray(gradient, dtype=np.float64)
+
+    def objective(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        value, gradient = self.gradient(x)
+        if not (np.isfinite(value) and np.all(np.isfinite(gradient))):
+            # L-BFGS-B backtracks from an infinite value; NaN would derail it.
+            return np.inf, np.zeros_like(x)
+        return -value, -gradient
+
+
+def laplace_pilot(
+    log_density: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    starts: Sequence[np.ndarray],
+    *,
+    hessian_step: float = 1e-5,
+) -> PilotResult:
+    """Find the mode of ``log_density`` and the Cholesky factor of its inverse Hessian.
+
+    Parameters
+    ----------
+    log_density : callable
+        ``x -> (log density, gradient)`` on the unconstrained scale, e.g. a
+        :class:`~unite_stan.stan.backends.base.LogDensity`. It may return ``-inf`` for points
+        outside the support.
+    starts : sequence of numpy.ndarray
+        Starting points, each of shape ``(d,)``; L-BFGS runs from each and the best finite
+        result wins.
+    hessian_step : float
+        Finite-difference step, relative to ``max(1, |x_i|)``; a step is shortened to 1 % of a
+        coordinate's posterior scale when that is smaller.
+
+    Returns
+    -------
+    PilotResult
+
+    Raises
+    ------
+    ValueError
+        If ``starts`` is empty, the starts differ in shape or are not finite vectors, or
+        ``hessian_step`` is not positive.
+    """
+    start_time = time.perf_counter()
+    points = _check_starts(starts)
+    if not hessian_step > 0:
+        raise ValueError(f"hessian_step={hessian_step}: must be > 0")
+    counted = _Counted(log_density)
+    dim = points[0].size
+
+    def result(loc, chol, kind, value, message) -> PilotResult:
+        return PilotResult(
+            loc=loc,
+            chol=chol,
+            kind=kind,
+            mode_log_density=value,
+            n_evaluations=counted.count,
+            seconds=time.perf_counter() - start_time,
+            message=message,
+        )
+
+    best_x, best_value, best_gradient, failures = None, -np.inf, None, []
+    for index, start in enumerate(points):
+        found = scipy.optimize.minimize(
+            counted.objective, start, jac=True, method="L-BFGS-B", options={"maxiter": 5000}
+        )
+        if np.isfinite(found.fun) and -found.fun > best_value:
+            best_x, best_value, best_gradient = found.x, -found.fun, -found.jac
+        elif not np.isfinite(found.fun):
+            failures.append(f"start {index}: {found.message}")
+    if best_x is None:
+        return result(
+            points[0].copy(),
+            np.eye(dim),
+            "identity",
+            -np.inf,
+            "optimisation found no point with a finite log density ("
+            + "; ".join(failures)
+            + "); using the identity map at the first start",
+        )
+
+    hessian = _hessian(counted, best_x, hessian_step)
+    if hessian is None:
+        return result(
+            best_x,
+            np.eye(dim),
+            "identity",
+            best_value,
+            "the gradient is not finite next to the mode; using the identity map",
+        )
+    chol = _dense_chol(hessian)
+    if chol is not None:
+        mode, value = _newton_polish(counted, best_x, best_value, best_gradient, chol)
+        moved = scipy.linalg.solve_triangular(chol, mode - best_x, lower=True)
+        if np.linalg.norm(moved) > _REHESSIAN_DISTANCE:
+            hessian = _hessian(counted, mode, hessian_step)
+            moved_chol = None if hessian is None else _dense_chol(hessian)
+            if moved_chol is not None:
+                chol = moved_chol
+        return result(mode, chol, "dense", value, "")
+
+    diagonal = np.diag(hessian)
+    positive = np.isfinite(diagonal) & (diagonal > 0)
+    if not positive.any():
+        return result(
+            best_x,
+            np.eye(dim),
+            "identity",
+            best_value,
+            "the Hessian at the mode has no positive diagonal element; using the identity map",
+        )
+    scales = np.ones(dim)
+    scales[positive] = 1.0 / np.sqrt(diagonal[positive])
+    message = "the Hessian at the mode is not positive definite; using its diagonal"
+    if not positive.all():
+        message += f" (scale 1 for coordinates {np.flatnonzero(~positive).tolist()})"
+    return result(best_x, np.diag(scales), "diagonal", best_value, message)
+
+
+def dispersed_inits(
+    pilot: PilotResult,
+    n_chains: int,
+    rng: np.random.Generator | int | None,
+    scale: float = 1.0,
+) -> list[np.ndarray]:
+    """Initial whitened coordinates ``xi ~ N(0, scale**2 I)``, one vector per chain.
+
+    With the pilot's map, ``pilot.unwhiten(xi)`` are draws of the Laplace approximation
+    (widened by ``scale``), so chains start apart rather than all at the mode.
+
+    Parameters
+    ----------
+    pilot : PilotResult
+    n_chains : int
+    rng : numpy.random.Generator or int or None
+        Random generator, or a seed for one.
+    scale : float
+        Standard deviation in whitened units.
+
+    Raises
+    ------
+    ValueError
+        If ``n_chains < 1`` or ``scale < 0``.
+    """
+    if n_chains < 1:
+        raise ValueError(f"n_chains={n_chains}: must be >= 1")
+    if not scale >= 0:
+        raise ValueError(f"scale={scale}: must be >= 0")
+    generator = np.random.default_rng(rng)
+    return [scale * generator.standard_normal(pilot.loc.size) for _ in range(n_chains)]
+
+
+def _newton_polish(
+    counted: _Counted, x: np.ndarray, value: float, gradient: np.ndarray, chol: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Newton steps with a fixed Hessian while they raise the log density.
+
+    L-BFGS stops early along directions whose scale is many orders of magnitude above the
+    smallest one; with the Hessian in hand, each step is exact for a Gaussian.
+    """
+    for _ in range(_NEWTON_STEPS):
+        whitened_gradient = chol.T @ gradient
+        if np.linalg.norm(whitened_gradient) < _NEWTON_TOLERANCE:
+            break
+        candidate = x + chol @ whitened_gradient
+        candidate_value, candidate_gradient = counted.gradient(candidate)
+        if not (candidate_value > value and np.all(np.isfinite(candidate_gradient))):
+            break
+        x, value, gradient = candidate, candidate_value, candidate_gradient
+    return x, value
+
+
+def _check_starts(starts: Sequence[np.ndarray]) -> list[np.ndarray]:
+    points = [np.asarray(start, dtype=np.float64) for start in starts]
+    if not points:
+        raise ValueError("starts is empty: give at least one starting point")
+    shape = points[0].shape
+    for index, point in enumerate(points):
+        if point.ndim != 1 or point.shape != shape or point.size == 0:
+            raise ValueError(
+                f"start {index} has shape {point.shape}; every start must have shape {shape} "
+                "(a non-empty vector)"
+            )
+        if not np.all(np.isfinite(point)):
+            raise ValueError(f"start {index} is not finite: {point}")
+    return points
+
+
+def _hessian(counted: _Counted, x: np.ndarray, relative_step: float) -> np.ndarray | None:
+    """Symmetrised Hessian of ``-log_density`` at ``x``, or ``None`` if a gradient is not finite."""
+    steps = relative_step * np.maximum(1.0, np.abs(x))
+    hessian = _central_differences(counted, x, steps)
+    if hessian is None:
+        return None
+    diagonal = np.diag(hessian)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scales = np.where(diagonal > 0, 1.0 / np.sqrt(diagonal), np.inf)
+    if np.any(steps > _MAX_STEP_PER_SCALE * scales):
+        steps = np.minimum(steps, _MAX_STEP_PER_SCALE * scales)
+        hessian = _central_differences(counted, x, steps)
+    return hessian
+
+
+def _central_differences(counted: _Counted, x: np.ndarray, steps: np.ndarray) -> np.ndarray | None:
+    dim = x.size
+    hessian = np.empty((dim, dim))
+    for i in range(dim):
+        shift = np.zeros(dim)
+        shift[i] = steps[i]
+        value_up, gradient_up = counted.gradient(x + shift)
+        value_down, gradient_down = counted.gradient(x - shift)
+        if not all(
+            np.isfinite(v).all() for v in (value_up, value_down, gradient_up, gradient_down)
+        ):
+            return None
+        hessian[:, i] = -(gradient_up - gradient_down) / (2 * steps[i])
+    return 0.5 * (hessian + hessian.T)
+
+
+def _dense_chol(hessian: np.ndarray) -> np.ndarray | None:
+    """Lower-triangular ``L`` with ``L @ L.T = inv(hessian)``, or ``None`` if not PD."""
+    diagonal = np.diag(hessian)
+    if not np.all(diagonal > 0):
+        return None
+    # Unit-diagonal scaling keeps the factorisation accurate when scales differ by 1e4 or more.
+    scale = 1.0 / np.sqrt(diagonal)
+    scaled = hessian * np.outer(scale, scale)
+    try:
+        factor = scipy.linalg.cholesky(scaled, lower=True)
+    except np.linalg.LinAlgError:
+        return None
+    inverse = scipy.linalg.cho_solve((factor, True), np.eye(hessian.shape[0]))
+    try:
+        chol_scaled = scipy.linalg.cholesky(0.5 * (inverse + inverse.T), lower=True)
+    except np.linalg.LinAlgError:
+        return None
+    return scale[:, None] * chol_scaled
