@@ -30,8 +30,20 @@ def test_flat_column_name(cmdstan, httpstan):
     assert flat_column_name(cmdstan) == httpstan
 
 
-def test_auto_picks_cmdstan_only_when_installed():
+def test_auto_picks_cmdstan_only_when_installed(monkeypatch):
+    monkeypatch.delenv("UNITE_STAN_BACKEND", raising=False)
     assert get_backend("auto").name == ("cmdstan" if AVAILABLE else "embedded")
+
+
+def test_environment_variable_sets_what_auto_means(monkeypatch):
+    monkeypatch.setenv("UNITE_STAN_BACKEND", "embedded")
+    assert get_backend("auto").name == "embedded"
+    monkeypatch.setenv("UNITE_STAN_BACKEND", "stan")
+    with pytest.raises(
+        ValueError,
+        match="UNITE_STAN_BACKEND='stan' is not a Stan backend; valid: auto, embedded, cmdstan",
+    ):
+        get_backend("auto")
 
 
 @pytest.mark.skipif(AVAILABLE, reason="CmdStan is installed here")

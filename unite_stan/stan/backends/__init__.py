@@ -5,6 +5,8 @@ Backends are imported lazily: choosing one never loads the other's toolchain.
 
 from __future__ import annotations
 
+import os
+
 from unite_stan.stan.backends.base import Backend, BuildRecord, CompiledModel, LogDensity, RawDraws
 
 __all__ = [
@@ -20,6 +22,8 @@ __all__ = [
 
 #: Names accepted by :func:`get_backend`.
 BACKENDS = ("auto", "embedded", "cmdstan")
+#: Environment variable that sets the backend ``'auto'`` stands for.
+ENV_VAR = "UNITE_STAN_BACKEND"
 
 
 def cmdstan_available() -> tuple[bool, str]:
@@ -47,7 +51,8 @@ def get_backend(name: str = "auto") -> Backend:
     Parameters
     ----------
     name : {'auto', 'embedded', 'cmdstan'}
-        ``'auto'`` picks CmdStan when it is installed, else the embedded backend.
+        ``'auto'`` uses the ``UNITE_STAN_BACKEND`` environment variable when it is set, else
+        CmdStan when it is installed, else the embedded backend.
 
     Raises
     ------
@@ -59,6 +64,12 @@ def get_backend(name: str = "auto") -> Backend:
     """
     if name not in BACKENDS:
         raise ValueError(f"unknown Stan backend {name!r}; valid: {', '.join(BACKENDS)}")
+    if name == "auto":
+        name = os.environ.get(ENV_VAR, "").strip() or "auto"
+        if name not in BACKENDS:
+            raise ValueError(
+                f"{ENV_VAR}={name!r} is not a Stan backend; valid: {', '.join(BACKENDS)}"
+            )
     if name == "auto":
         name = "cmdstan" if cmdstan_available()[0] else "embedded"
     if name == "embedded":
