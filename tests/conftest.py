@@ -68,9 +68,9 @@ def tutorial_spectrum():
     )
 
 
-def tutorial_fit1(spec=None):
-    """Fit 1 of the tutorial: (spectra, filtered_lc, filtered_cc), scales computed."""
-    from unite_stan import continuum, line, prior, spectrum
+def tutorial_lines():
+    """Fit 1's line configuration: Ha, [NII] and [SII] sharing one redshift and one FWHM."""
+    from unite_stan import line, prior
 
     z = line.Redshift("narrow", prior=prior.Uniform(-0.001, 0.001))
     fw = line.FWHM("narrow", prior=prior.Uniform(50, 500))
@@ -83,24 +83,27 @@ def tutorial_fit1(spec=None):
         fwhm_gauss=fw,
         flux=line.Flux(prior=prior.Uniform(0, 3)),
     )
-    lc.add_lines(
-        "NII",
-        np.array([6549.0, 6585.0]) * u.AA,
-        profile="Gaussian",
-        redshift=z,
-        fwhm_gauss=fw,
-        strength=[1.0, 3.0],
-        flux=line.Flux(prior=prior.Uniform(0, 3)),
-    )
-    lc.add_lines(
-        "SII",
-        np.array([6717.0, 6731.0]) * u.AA,
-        profile="Gaussian",
-        redshift=z,
-        fwhm_gauss=fw,
-        strength=[1.0, 1.5],
-        flux=line.Flux(prior=prior.Uniform(0, 3)),
-    )
+    for name, centres, strength in (
+        ("NII", [6549.0, 6585.0], [1.0, 3.0]),
+        ("SII", [6717.0, 6731.0], [1.0, 1.5]),
+    ):
+        lc.add_lines(
+            name,
+            np.array(centres) * u.AA,
+            profile="Gaussian",
+            redshift=z,
+            fwhm_gauss=fw,
+            strength=strength,
+            flux=line.Flux(prior=prior.Uniform(0, 3)),
+        )
+    return lc
+
+
+def tutorial_fit1(spec=None):
+    """Fit 1 of the tutorial: (spectra, filtered_lc, filtered_cc), scales computed."""
+    from unite_stan import continuum, spectrum
+
+    lc = tutorial_lines()
     cc = continuum.ContinuumConfiguration.from_lines(
         lc.centers, width=15_000 * u.km / u.s, form=continuum.Linear()
     )

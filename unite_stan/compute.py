@@ -12,7 +12,7 @@ import numpy as np
 
 from unite_stan.prior import Fixed
 
-__all__ = ["SpectrumPrediction", "evaluate_model", "resolve_site_values"]
+__all__ = ["SpectrumPrediction", "evaluate_model", "line_arrays", "resolve_site_values"]
 
 C_KMS = 299792.458
 
@@ -97,9 +97,9 @@ def evaluate_model(samples: dict, args, *, draws: slice | np.ndarray | None = No
     units. As in unite's analytic mode, lines are pixel-averaged profiles and continua are
     evaluated at pixel centres.
     """
-    values = resolve_site_values(samples, args)
     if draws is not None:
-        values = {k: v[draws] for k, v in values.items()}
+        samples = {k: np.asarray(v)[draws] for k, v in samples.items()}
+    values = resolve_site_values(samples, args)
     lines = line_arrays(values, args)
     entries = list(args.line_config)
     regions = args.cont_regions

@@ -76,14 +76,17 @@ class ModelArgs:
 
     @property
     def fixed_sites(self) -> list[str]:
+        """Fixed sites (literal values or expressions) in dependency order."""
         return [n for n in self.dependency_order if isinstance(self.all_priors[n], Fixed)]
 
     @property
     def line_entries(self) -> list:
+        """The lines of the model (``LineEntry`` objects), in configuration order."""
         return list(self.line_config)
 
     @property
     def cont_regions(self) -> list:
+        """The continuum regions of the model (empty without a continuum)."""
         return list(self.cont_config) if self.cont_config is not None else []
 
 

@@ -1,41 +1,9 @@
 import astropy.units as u
 import numpy as np
 import pytest
+from conftest import tutorial_lines
 
-from unite_stan import line, prior
-
-
-def tutorial_lines():
-    z = line.Redshift("narrow", prior=prior.Uniform(-0.001, 0.001))
-    fw = line.FWHM("narrow", prior=prior.Uniform(50, 500))
-    lc = line.LineConfiguration()
-    lc.add_line(
-        "Ha",
-        6563.0 * u.AA,
-        profile="Gaussian",
-        redshift=z,
-        fwhm_gauss=fw,
-        flux=line.Flux(prior=prior.Uniform(0, 3)),
-    )
-    lc.add_lines(
-        "NII",
-        np.array([6549.0, 6585.0]) * u.AA,
-        profile="Gaussian",
-        redshift=z,
-        fwhm_gauss=fw,
-        strength=[1.0, 3.0],
-        flux=line.Flux(prior=prior.Uniform(0, 3)),
-    )
-    lc.add_lines(
-        "SII",
-        np.array([6717.0, 6731.0]) * u.AA,
-        profile="Gaussian",
-        redshift=z,
-        fwhm_gauss=fw,
-        strength=[1.0, 1.5],
-        flux=line.Flux(prior=prior.Uniform(0, 3)),
-    )
-    return lc
+from unite_stan import line
 
 
 def test_tutorial_site_names():

@@ -9,6 +9,7 @@ import astropy.constants as const
 import astropy.units as u
 import numpy as np
 
+from unite_stan._naming import letter_suffix
 from unite_stan.continuum.library import ContinuumForm, Linear, get_form
 from unite_stan.prior import Fixed, Parameter, Uniform
 
@@ -125,15 +126,6 @@ class ContinuumRegion:
         )
 
 
-def _letters(k: int) -> str:
-    s = ""
-    k += 1
-    while k:
-        k, r = divmod(k - 1, 26)
-        s = chr(ord("a") + r) + s
-    return s
-
-
 class ContinuumConfiguration:
     """Continuum regions, sorted by ``low``, with every slot resolved to a named token.
 
@@ -188,10 +180,10 @@ class ContinuumConfiguration:
                         name = f"{slot}_{region.name}"
                     else:
                         k = counters.get(slot, 0)
-                        name = f"{slot}_{_letters(k)}"
+                        name = f"{slot}_{letter_suffix(k)}"
                         while name in taken:
                             k += 1
-                            name = f"{slot}_{_letters(k)}"
+                            name = f"{slot}_{letter_suffix(k)}"
                         counters[slot] = k + 1
                     if name in taken and taken[name] is not token:
                         raise ValueError(

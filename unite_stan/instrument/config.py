@@ -6,21 +6,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Iterator
 
+from unite_stan._naming import letter_suffix
 from unite_stan.instrument.base import Disperser
 from unite_stan.instrument.tokens import CALIBRATION_SLOTS, FluxScale, PixOffset, RScale
 from unite_stan.prior import Fixed, Parameter
 
 __all__ = ["FluxScale", "InstrumentConfig", "PixOffset", "RScale"]
-
-
-def _letters(k: int) -> str:
-    """Excel-style suffix: 0 → a, 25 → z, 26 → aa."""
-    s = ""
-    k += 1
-    while k:
-        k, r = divmod(k - 1, 26)
-        s = chr(ord("a") + r) + s
-    return s
 
 
 def _distinct(dispersers: Iterable[Disperser]) -> list[Disperser]:
@@ -99,7 +90,7 @@ def _assign_site_names(dispersers: list[Disperser]) -> dict[str, Parameter]:
                 shared.append((slot, token))
     counters = dict.fromkeys(CALIBRATION_SLOTS, 0)
     for slot, token in shared:
-        while (name := f"{slot}_{_letters(counters[slot])}") in taken:
+        while (name := f"{slot}_{letter_suffix(counters[slot])}") in taken:
             counters[slot] += 1
         counters[slot] += 1
         token.name = name

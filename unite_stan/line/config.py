@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import astropy.units as u
 import numpy as np
 
+from unite_stan._naming import letter_suffix
 from unite_stan.line.library import Profile, resolve_profile
 from unite_stan.prior import Parameter, TruncatedNormal, Uniform
 
@@ -64,16 +65,6 @@ class LineEntry:
         return self.tau is not None
 
 
-def _letters(k: int) -> str:
-    """Excel-style suffix: 0 → a, 25 → z, 26 → aa."""
-    s = ""
-    k += 1
-    while k:
-        k, r = divmod(k - 1, 26)
-        s = chr(ord("a") + r) + s
-    return s
-
-
 @dataclass
 class _Registry:
     """Site names handed out in one configuration, per category (prefix)."""
@@ -100,7 +91,7 @@ class _Registry:
             base = f"{prefix}_{line_name}"
             name, k = base, 0
             while name in category:
-                name = f"{base}_{_letters(k)}"
+                name = f"{base}_{letter_suffix(k)}"
                 k += 1
         token.name = name
         category[name] = token

@@ -6,6 +6,7 @@ Shared by every backend: only compile/log-density/sample calls go through the ba
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import numpy as np
 import xarray as xr
@@ -96,6 +97,12 @@ def run_nuts(
     rng = np.random.default_rng(seed)
 
     explicit = dict(args.init_values)
+    if init_values is not None and not isinstance(init_values, Mapping):
+        raise TypeError(
+            f"init_strategy={init_values!r}: unite_stan takes a dict of start values "
+            "{site name: value in the parameter's units}; NumPyro init strategies do not apply "
+            "to Stan"
+        )
     if init_values:
         unknown = sorted(set(init_values) - set(program.free_sites))
         if unknown:

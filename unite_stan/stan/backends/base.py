@@ -250,7 +250,6 @@ class Backend(ABC):
     def log_density(self, model: CompiledModel, data: dict) -> LogDensity:
         """The log density of ``model`` given ``data``."""
 
-    @abstractmethod
     def sample(
         self,
         model: CompiledModel,
@@ -294,6 +293,47 @@ class Backend(ABC):
         RuntimeError
             If a chain fails; the message carries Stan's error messages.
         """
+        check_sample_arguments(
+            num_warmup=num_warmup,
+            num_samples=num_samples,
+            num_chains=num_chains,
+            seed=seed,
+            inits=inits,
+            adapt_delta=adapt_delta,
+            max_treedepth=max_treedepth,
+            parallel_chains=parallel_chains,
+        )
+        return self._sample(
+            model,
+            data,
+            num_warmup=num_warmup,
+            num_samples=num_samples,
+            num_chains=num_chains,
+            seed=seed,
+            inits=inits,
+            adapt_delta=adapt_delta,
+            max_treedepth=max_treedepth,
+            parallel_chains=parallel_chains,
+            progress=progress,
+        )
+
+    @abstractmethod
+    def _sample(
+        self,
+        model: CompiledModel,
+        data: dict,
+        *,
+        num_warmup: int,
+        num_samples: int,
+        num_chains: int,
+        seed: int,
+        inits: list[dict[str, np.ndarray]] | None,
+        adapt_delta: float,
+        max_treedepth: int,
+        parallel_chains: int | None,
+        progress: bool,
+    ) -> RawDraws:
+        """Backend-specific NUTS run; arguments are already validated by :meth:`sample`."""
 
 
 def check_sample_arguments(

@@ -27,7 +27,6 @@ from unite_stan.stan.backends.base import (
     CompiledModel,
     LogDensity,
     RawDraws,
-    check_sample_arguments,
 )
 
 __all__ = ["CmdStanBackend", "CmdStanLogDensity", "flat_column_name"]
@@ -168,7 +167,7 @@ class CmdStanBackend(Backend):
         dim = _unconstrained_dim(model.handle, data)
         return CmdStanLogDensity(model.record.artifact, data, dim)
 
-    def sample(
+    def _sample(
         self,
         model: CompiledModel,
         data: dict,
@@ -178,21 +177,11 @@ class CmdStanBackend(Backend):
         num_chains: int,
         seed: int,
         inits: list[dict[str, np.ndarray]] | None,
-        adapt_delta: float = 0.8,
-        max_treedepth: int = 10,
-        parallel_chains: int | None = None,
-        progress: bool = True,
+        adapt_delta: float,
+        max_treedepth: int,
+        parallel_chains: int | None,
+        progress: bool,
     ) -> RawDraws:
-        check_sample_arguments(
-            num_warmup=num_warmup,
-            num_samples=num_samples,
-            num_chains=num_chains,
-            seed=seed,
-            inits=inits,
-            adapt_delta=adapt_delta,
-            max_treedepth=max_treedepth,
-            parallel_chains=parallel_chains,
-        )
         fit = model.handle.sample(
             data=data,
             chains=num_chains,

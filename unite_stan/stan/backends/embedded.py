@@ -51,7 +51,6 @@ from unite_stan.stan.backends.base import (
     CompiledModel,
     LogDensity,
     RawDraws,
-    check_sample_arguments,
 )
 
 __all__ = [
@@ -465,7 +464,7 @@ class EmbeddedBackend(Backend):
         _, shim = _load(model.record.artifact)
         return EmbeddedLogDensity(shim, data)
 
-    def sample(
+    def _sample(
         self,
         model: CompiledModel,
         data: dict,
@@ -475,21 +474,11 @@ class EmbeddedBackend(Backend):
         num_chains: int,
         seed: int,
         inits: list[dict[str, np.ndarray]] | None,
-        adapt_delta: float = 0.8,
-        max_treedepth: int = 10,
-        parallel_chains: int | None = None,
-        progress: bool = True,
+        adapt_delta: float,
+        max_treedepth: int,
+        parallel_chains: int | None,
+        progress: bool,
     ) -> RawDraws:
-        check_sample_arguments(
-            num_warmup=num_warmup,
-            num_samples=num_samples,
-            num_chains=num_chains,
-            seed=seed,
-            inits=inits,
-            adapt_delta=adapt_delta,
-            max_treedepth=max_treedepth,
-            parallel_chains=parallel_chains,
-        )
         _check_data(data)
         services, shim = _load(model.record.artifact)
         init_buffer, term_buffer, window = adaptation_windows(num_warmup)
