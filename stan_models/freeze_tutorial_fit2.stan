@@ -84,6 +84,10 @@ data {
   array[N_spec] int<lower=1> spec_n_pix;
   vector[N_edge] edge;
   vector<lower=0>[N_edge] edge_resolution;
+  array[N_spec, N_line] int<lower=1> line_win_start;
+  array[N_spec, N_line] int<lower=0> line_win_len;
+  array[N_spec, N_region] int<lower=1> region_int_start;
+  array[N_spec, N_region] int<lower=0> region_int_len;
   array[N_pix] int<lower=1> pix_interval;
   vector[N_pix] flux_norm;
   vector<lower=0>[N_pix] error_norm;
@@ -137,23 +141,27 @@ transformed parameters {
       vector[ne - 1] line_sum = rep_vector(0, ne - 1);
       for (q in 1:N_gaussian) {
         int j = gaussian_lines[q];
-        vector[ne] cdf = gaussian_cumulative(e, centre[j], width[j]', lsf);
-        line_sum += amp[j] * (cdf[2:ne] - cdf[1:(ne - 1)]);
+        int win0 = line_win_start[s, j];
+        int nwin = line_win_len[s, j];
+        if (nwin >= 2) {
+          vector[nwin] cdf = gaussian_cumulative(segment(e, win0, nwin), centre[j], width[j]',
+                                                 segment(lsf, win0, nwin));
+          line_sum[win0:(win0 + nwin - 2)] += amp[j] * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
+        }
       }
       vector[ne - 1] model_interval = spec_line_factor[s] * line_sum ./ dlam;
       {
-        vector[ne - 1] mid = 0.5 * (e[1:(ne - 1)] + e[2:ne]);
         vector[ne - 1] cont_sum = rep_vector(0, ne - 1);
         for (q in 1:N_linear) {
           int r = linear_regions[q];
           vector[region_npar[r]] par = to_vector(theta[region_par[r, 1:region_npar[r]]]);
           real nw = theta[region_nw_par[r]] * region_nw_factor[r];
           real lsf_r = 0;
-          vector[ne] antideriv = linear_antideriv(e, par, nw, lsf_r);
-          for (i in 1:(ne - 1)) {
-            if (mid[i] >= region_low[r] && mid[i] <= region_high[r]) {
-              cont_sum[i] += antideriv[i + 1] - antideriv[i];
-            }
+          int c0 = region_int_start[s, r];
+          int nc = region_int_len[s, r];
+          if (nc >= 1) {
+            vector[nc + 1] antideriv = linear_antideriv(segment(e, c0, nc + 1), par, nw, lsf_r);
+            cont_sum[c0:(c0 + nc - 1)] += antideriv[2:(nc + 1)] - antideriv[1:nc];
           }
         }
         model_interval += spec_cont_factor[s] * cont_sum ./ dlam;

@@ -31,6 +31,9 @@ class Profile(ABC):
     code: int
     aliases: tuple[str, ...] = ()
     stan_name: str
+    #: half-width, in standard deviations of the widest total width, beyond which the profile
+    #: carries no flux worth a pixel; None (heavy tails) means "evaluate on every edge"
+    window_sigmas: float | None = None
 
     @abstractmethod
     def param_names(self) -> list[str]:
@@ -73,6 +76,7 @@ class Gaussian(Profile):
     code = 0
     aliases = ("gaussian", "normal")
     stan_name = "gaussian"
+    window_sigmas = 10.0
 
     def param_names(self) -> list[str]:
         return ["fwhm_gauss"]

@@ -44,6 +44,7 @@ INTERNAL_NAMES = frozenset(
     error_norm spec_line_factor spec_cont_factor spec_r_scale_par spec_flux_scale_par
     spec_pix_offset_par region_resolution xi log_lik_spec u theta centre amp width s ne np e res
     shift lsf dlam line_sum q j k r model_interval mid cont_sum par nw lsf_r antideriv i mu cdf
+    line_win_start line_win_len region_int_start region_int_len win0 nwin c0 nc
     """.split()
 )
 

@@ -1,0 +1,278 @@
+"""The data dict of a rendered program: every number the Stan program reads.
+
+Besides unit conversions and normalisation this decides two things that only affect speed:
+
+* **Shared edges.** Pixels built as ``centre ± half-width`` often miss sharing an edge by a
+  rounding error (1e-12 Å); each miss would add a zero-width "gap" interval and two profile
+  evaluations. Gaps narrower than ``EDGE_TOLERANCE`` of the median pixel width are closed
+  (their two edges replaced by their mean), which moves edges by far less than any precision
+  the data carry.
+* **Line windows.** A line's cumulative profile is evaluated only on the edges it can reach for
+  any parameter value its priors allow (centre range ± ``WINDOW_SIGMAS`` of the widest total
+  width, plus the largest pixel offset). Outside, the profile contributes nothing to any
+  pixel (the Gaussian tail beyond 10 sigma is below 1e-23). Profiles with heavy tails set
+  ``window_sigmas = None`` and are evaluated on every edge.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from unite_stan.prior import Fixed
+from unite_stan.stan.ranges import site_ranges
+
+__all__ = ["EDGE_TOLERANCE", "build_data", "compact_edges", "line_windows"]
+
+C_KMS = 299792.458
+EDGE_TOLERANCE = 1e-9
+FWHM_TO_SIGMA = 1.0 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
+
+
+def _is_literal_fixed(prior) -> bool:
+    return isinstance(prior, Fixed) and not prior.dependencies()
+
+
+def compact_edges(edges: np.ndarray, keep_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Close rounding-size gaps: ``(edges, pixel_interval)`` with 0-based pixel intervals."""
+    widths = np.diff(edges)
+    pixel_widths = np.abs(widths[keep_mask])
+    tol = EDGE_TOLERANCE * (np.median(pixel_widths) if pixel_widths.size else 0.0)
+    out_edges = [edges[0]]
+    pixel_interval = []
+    for i, is_pixel in enumerate(keep_mask):
+        if not is_pixel and abs(widths[i]) <= tol:
+            out_edges[-1] = 0.5 * (out_edges[-1] + edges[i + 1])
+            continue
+        if is_pixel:
+            pixel_interval.append(len(out_edges) - 1)
+        out_edges.append(edges[i + 1])
+    return np.asarray(out_edges, dtype=float), np.asarray(pixel_interval, dtype=int)
+
+
+def line_windows(
+    args, spectra_edges: list[np.ndarray], shift_max: list[float], lsf_max: list[float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per spectrum and line, the first edge (1-based) and number of edges to evaluate."""
+    ranges = site_ranges(args)
+    entries = list(args.line_config)
+    canonical = args.canonical_unit
+    n_spec, n_line = len(spectra_edges), len(entries)
+    start = np.ones((n_spec, n_line), dtype=int)
+    length = np.zeros((n_spec, n_line), dtype=int)
+    for j, entry in enumerate(entries):
+        rest = entry.wavelength.to_value(canonical)
+        z_lo, z_hi = ranges[entry.redshift.name]
+        c_lo = rest * (1 + args.redshift + z_lo)
+        c_hi = rest * (1 + args.redshift + z_hi)
+        width_max = 0.0
+        for slot, token in entry.fwhms.items():
+            if slot.startswith("fwhm"):
+                v = max(abs(x) for x in ranges[token.name])
+                width_max = max(width_max, max(abs(c_lo), abs(c_hi)) * v / C_KMS)
+        sigmas = entry.profile.window_sigmas
+        for s, e in enumerate(spectra_edges):
+            bounded = sigmas is not None and all(
+                math.isfinite(x) for x in (c_lo, c_hi, width_max, lsf_max[s], shift_max[s])
+            )
+            if not bounded:
+                start[s, j], length[s, j] = 1, e.size
+                continue
+            sigma = math.hypot(lsf_max[s], width_max) * FWHM_TO_SIGMA
+            lo = c_lo - sigmas * sigma - shift_max[s]
+            hi = c_hi + sigmas * sigma + shift_max[s]
+            inside = np.flatnonzero((e >= lo) & (e <= hi))
+            if inside.size == 0:
+                # the window falls between two edges or outside the spectrum
+                first = int(np.searchsorted(e, lo)) - 1
+                last = first + 1
+            else:
+                first, last = inside[0] - 1, inside[-1] + 1
+            first, last = max(first, 0), min(last, e.size - 1)
+            if last <= first or (last == e.size - 1 and e[-1] < lo) or (first == 0 and e[0] > hi):
+                start[s, j], length[s, j] = 1, 0
+                continue
+            start[s, j], length[s, j] = first + 1, last - first + 1
+    return start, length
+
+
+def build_data(args, literals, free, profiles, forms, lsf_forms, pix_offset_free) -> dict:
+    """Assemble the data dict for the program rendered from ``args``."""
+    order = args.dependency_order
+    theta_index = {n: k + 1 for k, n in enumerate(order)}
+    priors = args.all_priors
+    ranges = site_ranges(args)
+    entries = list(args.line_config)
+    canonical = args.canonical_unit
+    z_sys = float(args.redshift)
+    data: dict = {
+        "N_free": len(free),
+        "coord_loc": np.zeros(len(free)),
+        "coord_chol": np.eye(len(free)),
+        "N_lit": len(literals),
+        "lit": np.array(literals, dtype=float),
+        "c_kms": C_KMS,
+        "z_sys": z_sys,
+    }
+    data.update(_line_data(entries, theta_index, canonical, profiles))
+    regions = args.cont_regions
+    if forms:
+        data.update(_region_data(args, theta_index, forms, z_sys))
+
+    edges, res, dldp, dres, pix_interval = [], [], [], [], []
+    edge_start, n_edge, pix_start, n_pix = [], [], [], []
+    flux_norm, error_norm, line_factor, cont_factor, pix_ref = [], [], [], [], []
+    r_par, f_par, p_par, shift_max, lsf_max = [], [], [], [], []
+    region_res = np.ones((len(args.spectra), len(regions)))
+    region_start = np.ones((len(args.spectra), len(regions)), dtype=int)
+    region_len = np.zeros((len(args.spectra), len(regions)), dtype=int)
+    e0 = p0 = 1
+    for s, spec in enumerate(args.spectra):
+        disp = spec.disperser
+        calib = args.spec_calibration[s]
+        pix_prior = priors[calib["pix_offset"]]
+        p_ref = float(pix_prior.resolved_value({})) if _is_literal_fixed(pix_prior) else 0.0
+        native, pixel_interval = compact_edges(
+            np.asarray(spec.edges, dtype=float), np.asarray(spec.keep_mask)
+        )
+        dl = np.asarray(disp.dlam_dpix(native), dtype=float)
+        shifted = native - p_ref * dl
+        to_c = args.spec_to_canonical[s]
+        e_canon = shifted * to_c
+        resolution = np.asarray(disp.R(shifted), dtype=float)
+        edges.append(e_canon)
+        res.append(resolution)
+        p_lo, p_hi = ranges[calib["pix_offset"]]
+        shift_max.append(
+            max(abs(p_lo - p_ref), abs(p_hi - p_ref)) * float(np.max(np.abs(dl))) * to_c * 1.5
+        )
+        r_lo = ranges[calib["r_scale"]][0]
+        lsf_max.append(float(np.max(e_canon / resolution)) / r_lo * 1.5 if r_lo > 0 else math.inf)
+        if pix_offset_free:
+            step = 1e-6 * np.maximum(np.abs(shifted), 1e-300)
+            dr = (np.asarray(disp.R(shifted + step)) - np.asarray(disp.R(shifted - step))) / (
+                2 * step
+            )
+            dldp.append(dl * to_c)
+            dres.append(dr / to_c)
+            pix_ref.append(p_ref)
+        pix_interval.append(pixel_interval + 1)
+        norm = args.norm_factors[s]
+        flux_norm.append(np.asarray(spec.flux, dtype=float) / norm)
+        error_norm.append(np.asarray(spec.scaled_error, dtype=float) / norm)
+        line_factor.append(args.line_flux_scales[s] / norm)
+        cont_factor.append(args.continuum_scales[s] / norm)
+        edge_start.append(e0)
+        n_edge.append(native.size)
+        pix_start.append(p0)
+        n_pix.append(spec.npix)
+        e0 += native.size
+        p0 += spec.npix
+        r_par.append(theta_index[calib["r_scale"]])
+        f_par.append(theta_index[calib["flux_scale"]])
+        p_par.append(theta_index[calib["pix_offset"]])
+        mid = 0.5 * (e_canon[1:] + e_canon[:-1])
+        for r in range(len(regions)):
+            centre_native = args.cont_center[r] * (1 + z_sys) / to_c
+            region_res[s, r] = float(np.asarray(disp.R(np.array([centre_native])))[0])
+            member = np.flatnonzero(
+                (mid >= args.cont_low[r] * (1 + z_sys)) & (mid <= args.cont_high[r] * (1 + z_sys))
+            )
+            if member.size:
+                region_start[s, r], region_len[s, r] = member[0] + 1, member[-1] - member[0] + 1
+
+    win_start, win_len = line_windows(args, edges, shift_max, lsf_max)
+    data.update(
+        {
+            "N_spec": len(args.spectra),
+            "N_edge": int(sum(n_edge)),
+            "N_pix": int(sum(n_pix)),
+            "spec_edge_start": np.array(edge_start, dtype=int),
+            "spec_n_edge": np.array(n_edge, dtype=int),
+            "spec_pix_start": np.array(pix_start, dtype=int),
+            "spec_n_pix": np.array(n_pix, dtype=int),
+            "edge": np.concatenate(edges),
+            "edge_resolution": np.concatenate(res),
+            "pix_interval": np.concatenate(pix_interval),
+            "flux_norm": np.concatenate(flux_norm),
+            "error_norm": np.concatenate(error_norm),
+            "spec_line_factor": np.array(line_factor, dtype=float),
+            "spec_cont_factor": np.array(cont_factor, dtype=float),
+            "spec_r_scale_par": np.array(r_par, dtype=int),
+            "spec_flux_scale_par": np.array(f_par, dtype=int),
+            "spec_pix_offset_par": np.array(p_par, dtype=int),
+            "line_win_start": win_start,
+            "line_win_len": win_len,
+        }
+    )
+    if forms and not pix_offset_free:
+        data["region_int_start"] = region_start
+        data["region_int_len"] = region_len
+    if pix_offset_free:
+        data["edge_dlam_dpix"] = np.concatenate(dldp)
+        data["edge_dresolution"] = np.concatenate(dres)
+        data["spec_pix_offset_ref"] = np.array(pix_ref, dtype=float)
+    if lsf_forms:
+        data["region_resolution"] = region_res
+    return data
+
+
+def _line_data(entries, theta_index, canonical, profiles) -> dict:
+    n_slot = max(len(e.fwhms) for e in entries)
+    slot_par = np.ones((len(entries), n_slot), dtype=int)
+    slot_vel = np.zeros((len(entries), n_slot), dtype=int)
+    for j, e in enumerate(entries):
+        for k, (slot, token) in enumerate(e.fwhms.items()):
+            slot_par[j, k] = theta_index[token.name]
+            slot_vel[j, k] = int(slot.startswith("fwhm"))
+    data = {
+        "N_line": len(entries),
+        "N_line_slot": n_slot,
+        "line_wave": np.array([e.wavelength.to_value(canonical) for e in entries]),
+        "line_strength": np.array([e.strength for e in entries], dtype=float),
+        "line_z_par": np.array([theta_index[e.redshift.name] for e in entries], dtype=int),
+        "line_amp_par": np.array(
+            [theta_index[(e.flux if e.flux is not None else e.tau).name] for e in entries],
+            dtype=int,
+        ),
+        "line_slot_par": slot_par,
+        "line_slot_is_velocity": slot_vel,
+    }
+    for p in profiles:
+        members = [j + 1 for j, e in enumerate(entries) if e.profile.stan_name == p]
+        data[f"N_{p}"] = len(members)
+        data[f"{p}_lines"] = np.array(members, dtype=int)
+    return data
+
+
+def _region_data(args, theta_index, forms, z_sys) -> dict:
+    regions = args.cont_regions
+    resolved = args.cont_resolved_params
+    max_par = max(len([s for s in r if s != "norm_wav"]) for r in resolved)
+    region_par = np.ones((len(regions), max_par), dtype=int)
+    region_npar = np.zeros(len(regions), dtype=int)
+    region_nw_par = np.ones(len(regions), dtype=int)
+    for r, slots in enumerate(resolved):
+        shape_slots = [s for s in slots if s != "norm_wav"]
+        region_npar[r] = len(shape_slots)
+        for k, slot in enumerate(shape_slots):
+            region_par[r, k] = theta_index[slots[slot].name]
+        if "norm_wav" in slots:
+            region_nw_par[r] = theta_index[slots["norm_wav"].name]
+    data = {
+        "N_region": len(regions),
+        "N_region_par": max_par,
+        "region_low": args.cont_low * (1 + z_sys),
+        "region_high": args.cont_high * (1 + z_sys),
+        "region_center": args.cont_center * (1 + z_sys),
+        "region_nw_factor": args.cont_nw_conv * (1 + z_sys),
+        "region_npar": region_npar,
+        "region_par": region_par,
+        "region_nw_par": region_nw_par,
+    }
+    for f in forms:
+        members = [r + 1 for r, form in enumerate(args.cont_forms) if form.stan_name == f]
+        data[f"N_{f}"] = len(members)
+        data[f"{f}_regions"] = np.array(members, dtype=int)
+    return data

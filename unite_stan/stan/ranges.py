@@ -1,0 +1,60 @@
+"""The range each site can take under its prior (interval arithmetic over bound expressions).
+
+Used to decide, from the priors alone, which pixel edges a line can ever touch: a line's
+cumulative profile is evaluated only on that window of edges, so the window must hold for every
+parameter value the prior allows. Anything that cannot be bounded becomes ``(-inf, inf)``,
+which means "no window".
+"""
+
+from __future__ import annotations
+
+import math
+
+from unite_stan.prior import Fixed, Parameter, _BinOpExpr, _LiteralLeaf
+
+__all__ = ["site_ranges"]
+
+Interval = tuple[float, float]
+_FULL: Interval = (-math.inf, math.inf)
+
+
+def _combine(op: str, a: Interval, b: Interval) -> Interval:
+    if op == "+":
+        return a[0] + b[0], a[1] + b[1]
+    if op == "-":
+        return a[0] - b[1], a[1] - b[0]
+    if op == "*":
+        products = [x * y for x in a for y in b if not (math.isinf(x) or math.isinf(y))]
+        if len(products) < 4:
+            return _FULL
+        return min(products), max(products)
+    if b[0] <= 0.0 <= b[1]:  # division by an interval containing zero
+        return _FULL
+    return _combine("*", a, (1.0 / b[1], 1.0 / b[0]))
+
+
+def _node_range(node, ranges: dict[Parameter, Interval]) -> Interval:
+    if isinstance(node, _LiteralLeaf):
+        return node.value, node.value
+    if isinstance(node, Parameter):
+        return ranges.get(node, _FULL)
+    if isinstance(node, _BinOpExpr):
+        return _combine(node.op, _node_range(node.left, ranges), _node_range(node.right, ranges))
+    return _FULL
+
+
+def site_ranges(args) -> dict[str, Interval]:
+    """Site name → (lowest, highest) value its prior allows, in dependency order."""
+    by_token: dict[Parameter, Interval] = {}
+    out: dict[str, Interval] = {}
+    for name in args.dependency_order:
+        prior = args.all_priors[name]
+        if isinstance(prior, Fixed):
+            r = _node_range(prior.value, by_token)
+        else:
+            low = _node_range(prior.low, by_token)
+            high = _node_range(prior.high, by_token)
+            r = (low[0], high[1])
+        by_token[args.name_to_token[name]] = r
+        out[name] = r
+    return out
