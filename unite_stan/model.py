@@ -316,7 +316,7 @@ class ModelBuilder:
         chain_method: str = "parallel",
         *,
         backend: str = "auto",
-        adapt_delta: float = 0.8,
+        adapt_delta: float | None = None,
         max_treedepth: int = 10,
         parallel_chains: int | None = None,
         pilot: bool = True,
@@ -336,7 +336,11 @@ class ModelBuilder:
         backend : {'auto', 'embedded', 'cmdstan'}
             Stan backend; 'auto' uses CmdStan when an installation is found, else the embedded
             (httpstan) backend.
-        adapt_delta, max_treedepth, parallel_chains
+        adapt_delta : float, optional
+            NUTS target acceptance rate. By default Stan's 0.8, raised to 0.95 and then 0.99
+            (rerunning warmup and sampling) while the run has divergent transitions; the value
+            used is in ``args.dataset.attrs['adapt_delta']``. A given value is used as is.
+        max_treedepth, parallel_chains
             Stan's sampler controls.
         pilot : bool
             Find the posterior mode and sample in coordinates whitened by its Laplace

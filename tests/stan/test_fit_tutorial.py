@@ -240,3 +240,38 @@ def test_other_data_and_priors_reuse_the_build(fit1):
     assert args.dataset.attrs["program_hash"] == args1.dataset.attrs["program_hash"]
     assert args.dataset.attrs["compile_seconds"] < 5.0
     assert not np.array_equal(args.program.data["lit"], args1.program.data["lit"])
+
+
+def test_pilot_map_is_used_and_leaves_log_prob_unchanged(fit1):
+    """The whitening map is data: the log density at a point does not depend on it."""
+    from unite_stan.stan.backends import get_backend
+    from unite_stan.stan.run import unconstrain
+
+    *_, samples, args = fit1
+    program = args.program
+    chol = program.data["coord_chol"]
+    assert args.dataset.attrs["pilot"] == "dense"
+    assert not np.allclose(chol, np.eye(chol.shape[0]))
+    assert np.allclose(chol, np.tril(chol))
+    backend = get_backend("embedded")
+    compiled = backend.compile(program.code, progress=False)
+    identity = program.with_coordinates(np.zeros(7), np.eye(7))
+    k = 123
+    u_point = unconstrain(args, {n: samples[n][k] for n in args.free_sites})
+    xi = np.linalg.solve(chol, u_point - program.data["coord_loc"])
+    lp_whitened, _ = backend.log_density(compiled, program.data)(xi)
+    lp_unite, _ = backend.log_density(compiled, identity.data)(u_point)
+    assert lp_whitened == pytest.approx(lp_unite, rel=1e-10)
+    assert lp_whitened == pytest.approx(samples["log_prob"][k], rel=1e-8)
+
+
+def test_pilot_off_samples_unite_coordinates(fit1):
+    spectra, flc, fcc, _, args1 = fit1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        samples, args = model.ModelBuilder(flc, fcc, spectra).fit(
+            num_warmup=200, num_samples=200, num_chains=1, pilot=False, progress_bar=False
+        )
+    assert args.dataset.attrs["pilot"] == "off"
+    np.testing.assert_array_equal(args.program.data["coord_chol"], np.eye(7))
+    assert args.program.code == args1.program.code

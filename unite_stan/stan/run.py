@@ -65,7 +65,7 @@ def run_nuts(
     progress: bool,
     init_values: dict | None,
     backend: str,
-    adapt_delta: float,
+    adapt_delta: float | None,
     max_treedepth: int,
     parallel_chains: int | None,
     pilot: bool,
@@ -143,25 +143,44 @@ def run_nuts(
             if result.kind != "identity" and not explicit
             else [_to_xi(loc, chol, u0) for u0 in starts[:num_chains]]
         )
+        loc, chol, xi_inits, refine_info = refine_map(
+            engine,
+            compiled,
+            program,
+            loc,
+            chol,
+            xi_inits,
+            seed=seed,
+            adapt_delta=adapt_delta if adapt_delta is not None else 0.8,
+            max_treedepth=max_treedepth,
+            parallel_chains=parallel_chains,
+        )
+        pilot_info.update(refine_info)
     else:
         xi_inits = [starts[c].copy() for c in range(num_chains)]
     pilot_seconds = time.perf_counter() - t1
 
     run_program = program.with_coordinates(loc, chol)
     inits = [{"xi": np.asarray(x, dtype=float)} for x in xi_inits]
-    raw = engine.sample(
-        compiled,
-        run_program.data,
-        num_warmup=int(num_warmup),
-        num_samples=int(num_samples),
-        num_chains=int(num_chains),
-        seed=int(seed),
-        inits=inits,
-        adapt_delta=adapt_delta,
-        max_treedepth=max_treedepth,
-        parallel_chains=parallel_chains,
-        progress=progress,
-    )
+    # adapt_delta=None: Stan's 0.8, raised step by step while the run has divergences.
+    ladder = ADAPT_DELTA_LADDER if adapt_delta is None else (float(adapt_delta),)
+    for target in ladder:
+        raw = engine.sample(
+            compiled,
+            run_program.data,
+            num_warmup=int(num_warmup),
+            num_samples=int(num_samples),
+            num_chains=int(num_chains),
+            seed=int(seed),
+            inits=inits,
+            adapt_delta=target,
+            max_treedepth=max_treedepth,
+            parallel_chains=parallel_chains,
+            progress=progress,
+        )
+        if raw.column("divergent__").sum() == 0:
+            break
+    adapt_delta = target
     ds = draws_to_dataset(raw, run_program, args)
     ds.attrs.update(
         {
@@ -169,8 +188,10 @@ def run_nuts(
             "pilot_seconds": pilot_seconds,
             "pilot": str(pilot_info.get("kind", "off")),
             "pilot_message": str(pilot_info.get("message", "")),
+            "pilot_refined": bool(pilot_info.get("refined", False)),
             "max_treedepth": int(max_treedepth),
             "adapt_delta": float(adapt_delta),
+            "adapt_delta_tries": ladder.index(adapt_delta) + 1,
             "build_record": str(getattr(compiled.record, "artifact", "")),
         }
     )
@@ -183,6 +204,72 @@ def run_nuts(
     samples["log_prob"] = ds["lp__"].values.reshape(-1)
     samples["log_likelihood"] = ds["log_likelihood"].sum("spectrum").values.reshape(-1)
     return samples
+
+
+#: adapt_delta values tried in turn, while divergences remain, when the user sets none.
+ADAPT_DELTA_LADDER = (0.8, 0.95, 0.99)
+
+#: Length of the short NUTS run that refines the Laplace map (warmup, draws per chain).
+REFINE_WARMUP, REFINE_DRAWS = 150, 150
+
+
+def refine_map(
+    engine,
+    compiled,
+    program,
+    loc,
+    chol,
+    xi_inits,
+    *,
+    seed,
+    adapt_delta,
+    max_treedepth,
+    parallel_chains,
+):
+    """Re-whiten with the covariance of a short NUTS run in the Laplace coordinates.
+
+    The Laplace approximation describes the posterior at its mode; along a curved or flat
+    degeneracy (a broad line trading flux with its neighbours and the redshift) the posterior
+    can be several times wider than the mode's curvature says, and a diagonal metric cannot
+    repair a mis-scaled direction that is not axis-aligned. A short run (``REFINE_WARMUP`` +
+    ``REFINE_DRAWS`` iterations per chain) measures the actual covariance, shrunk towards the
+    Laplace map, and the main run starts from the short run's last draws, so chains start
+    dispersed over the posterior rather than at the mode (and in different modes if there are
+    several). Returns ``(loc, chol, xi_inits, info)``.
+    """
+    d = loc.size
+    short = engine.sample(
+        compiled,
+        program.with_coordinates(loc, chol).data,
+        num_warmup=REFINE_WARMUP,
+        num_samples=REFINE_DRAWS,
+        num_chains=len(xi_inits),
+        seed=(int(seed) + 7919) % 2**32,
+        inits=[{"xi": np.asarray(x, dtype=float)} for x in xi_inits],
+        adapt_delta=adapt_delta,
+        max_treedepth=max_treedepth,
+        parallel_chains=parallel_chains,
+        progress=False,
+    )
+    cols = [short.columns.index(f"xi.{k + 1}") for k in range(d)]
+    xi = short.values[:, :, cols]
+    flat = xi.reshape(-1, d)
+    n = flat.shape[0]
+    mean = flat.mean(axis=0)
+    cov = np.atleast_2d(np.cov(flat, rowvar=False))
+    cov = (n / (n + 5.0)) * cov + (5.0 / (n + 5.0)) * np.eye(d)
+    try:
+        factor = np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        return loc, chol, xi_inits, {"refined": False, "refine_message": "covariance not PD"}
+    eig = np.linalg.eigvalsh(cov)
+    new_inits = [np.linalg.solve(factor, xi[c, -1] - mean) for c in range(xi.shape[0])]
+    info = {
+        "refined": True,
+        "refine_variance_range": (float(eig[0]), float(eig[-1])),
+        "refine_divergences": int(short.values[:, :, short.columns.index("divergent__")].sum()),
+    }
+    return loc + chol @ mean, chol @ factor, new_inits, info
 
 
 def _from_unc(args, name: str, u_all: np.ndarray) -> float:

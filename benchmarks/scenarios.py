@@ -1,0 +1,518 @@
+"""Benchmark scenarios written once against unite's API.
+
+Every scenario is a function ``build(api, seed)`` where ``api`` is a namespace holding the
+modules ``continuum, line, model, prior, results, spectrum`` and the class ``SimpleDisperser``
+from either ``unite`` or ``unite_stan``: the same code runs on both (that is the point of an
+API-compatible package). It returns a :class:`Case`: prepared spectra and configurations, the
+sampler settings, and the truth to check.
+
+The spectra are simulated by pixel-integrating Gaussian lines (intrinsic velocity width in
+quadrature with the LSF) on a linear continuum, with Gaussian noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import astropy.units as u
+import numpy as np
+from scipy.special import erf
+
+C_KMS = 299792.458
+FLAM = u.erg / u.s / u.cm**2 / u.AA
+FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
+
+
+@dataclass
+class Case:
+    name: str
+    description: str
+    spectra: object
+    lines: object
+    continuum: object
+    fit: dict = field(default_factory=lambda: dict(num_warmup=500, num_samples=1000, num_chains=4))
+    #: site -> (truth, kind): kind 'flux' compares samples × line_scale [erg/s/cm2], 'raw' as is
+    truth: dict = field(default_factory=dict)
+
+
+def simulate(edges_lo, edges_hi, R, lines, cont, noise, rng, z=0.0):
+    """Pixel-averaged flux density [1e-17 erg/s/cm2/A] of Gaussian lines on a continuum.
+
+    ``lines``: list of (rest wavelength [A], integrated flux [1e-17 erg/s/cm2], FWHM [km/s]).
+    ``cont``: (level, slope per A, pivot [A]) in the observed frame.
+    """
+    width = edges_hi - edges_lo
+    mid = 0.5 * (edges_lo + edges_hi)
+    level, slope, pivot = cont
+    flux = level + slope * (mid - pivot)
+    for rest, total, fwhm in lines:
+        centre = rest * (1 + z)
+        lsf_lo, lsf_hi = edges_lo / R, edges_hi / R
+        w = centre * fwhm / C_KMS
+        s_lo = np.sqrt(lsf_lo**2 + w**2) * FWHM_TO_SIGMA
+        s_hi = np.sqrt(lsf_hi**2 + w**2) * FWHM_TO_SIGMA
+        cdf_hi = 0.5 * (1 + erf((edges_hi - centre) / (np.sqrt(2) * s_hi)))
+        cdf_lo = 0.5 * (1 + erf((edges_lo - centre) / (np.sqrt(2) * s_lo)))
+        flux = flux + total * (cdf_hi - cdf_lo) / width
+    return flux + rng.normal(0, noise, flux.size)
+
+
+def _spectrum(api, name, lo_a, hi_a, n_pix, R, lines, cont, noise, rng, *, z=0.0, unit=u.AA):
+    """A simulated spectrum on a linear grid from lo_a to hi_a Angstrom, in ``unit``."""
+    edges = np.linspace(lo_a, hi_a, n_pix + 1)
+    flux = simulate(edges[:-1], edges[1:], R, lines, cont, noise, rng, z=z)
+    factor = (1 * u.AA).to_value(unit)
+    centres = 0.5 * (edges[1:] + edges[:-1]) * factor
+    disperser = api.SimpleDisperser(wavelength=centres * unit, R=float(R), name=name)
+    return api.spectrum.from_edges(
+        edges[:-1] * factor * unit,
+        edges[1:] * factor * unit,
+        flux * 1e-17 * FLAM,
+        np.full(n_pix, noise) * 1e-17 * FLAM,
+        disperser,
+        name=name,
+    )
+
+
+def _prepare(api, specs, lc, cc, *, z=0.0):
+    spectra = api.spectrum.Spectra(specs, redshift=z)
+    flc, fcc = spectra.prepare(lc, cc)
+    spectra.compute_scales(flc, fcc, line_mask_width=3000 * u.km / u.s, box_width=2000 * u.km / u.s)
+    return spectra, flc, fcc
+
+
+def tutorial_fit1(api, seed=42):
+    """unite's freeze tutorial, Fit 1: Ha + [NII] + [SII], 600 px, R = 1200."""
+    rng = np.random.default_rng(seed)
+    wl = np.linspace(6200.0, 6800.0, 600)
+    dlam = 600.0 / 599.0
+    disperser = api.SimpleDisperser(wavelength=wl * u.AA, R=1200.0, name="grism")
+    fwhm_aa = np.sqrt((6563.0 * 200.0 / C_KMS) ** 2 + (6563.0 / 1200.0) ** 2)
+    sigma = fwhm_aa * FWHM_TO_SIGMA
+    amps = {6563.0: 60.0, 6549.0: 15.0, 6585.0: 45.0, 6717.0: 10.0, 6731.0: 15.0}
+    truth_lines = sum(a * np.exp(-0.5 * ((wl - c) / sigma) ** 2) for c, a in amps.items())
+    flux = (truth_lines + 20.0 + 0.04 * (wl - 6550.0) + rng.normal(0, 3.0, 600)) * 1e-17
+    spec = api.spectrum.from_edges(
+        (wl - dlam / 2) * u.AA,
+        (wl + dlam / 2) * u.AA,
+        flux * FLAM,
+        np.full(600, 3e-17) * FLAM,
+        disperser,
+        name="grism",
+    )
+    z = api.line.Redshift("narrow", prior=api.prior.Uniform(-0.001, 0.001))
+    fw = api.line.FWHM("narrow", prior=api.prior.Uniform(50, 500))
+    lc = api.line.LineConfiguration()
+    lc.add_line(
+        "Ha",
+        6563.0 * u.AA,
+        profile="Gaussian",
+        redshift=z,
+        fwhm_gauss=fw,
+        flux=api.line.Flux(prior=api.prior.Uniform(0, 3)),
+    )
+    lc.add_lines(
+        "NII",
+        np.array([6549.0, 6585.0]) * u.AA,
+        profile="Gaussian",
+        redshift=z,
+        fwhm_gauss=fw,
+        strength=[1.0, 3.0],
+        flux=api.line.Flux(prior=api.prior.Uniform(0, 3)),
+    )
+    lc.add_lines(
+        "SII",
+        np.array([6717.0, 6731.0]) * u.AA,
+        profile="Gaussian",
+        redshift=z,
+        fwhm_gauss=fw,
+        strength=[1.0, 1.5],
+        flux=api.line.Flux(prior=api.prior.Uniform(0, 3)),
+    )
+    cc = api.continuum.ContinuumConfiguration.from_lines(
+        lc.centers, width=15_000 * u.km / u.s, form=api.continuum.Linear()
+    )
+    spectra = api.spectrum.Spectra([spec], redshift=0.0)
+    flc, fcc = spectra.prepare(lc, cc)
+    spectra.compute_scales(
+        flc, fcc, line_mask_width=3_000 * u.km / u.s, box_width=2_000 * u.km / u.s
+    )
+    area = sigma * np.sqrt(2 * np.pi) * 1e-17
+    truth = {
+        "z_narrow": (0.0, "raw"),
+        "fwhm_gauss_narrow": (200.0, "raw"),
+        "flux_Ha": (60.0 * area, "flux"),
+        "flux_NII_6549": (15.0 * area, "flux"),
+        "flux_SII_6717": (10.0 * area, "flux"),
+    }
+    return Case(
+        "tutorial_fit1",
+        "freeze tutorial Fit 1 (5 lines, 7 free, 414 px)",
+        spectra,
+        flc,
+        fcc,
+        truth=truth,
+    )
+
+
+def tutorial_fit2(api, frozen, fit1_case):
+    """Fit 2 of the tutorial: Ha + [NII] with kinematics and continuum frozen from Fit 1."""
+    spectra = fit1_case.spectra
+    lc2 = api.line.LineConfiguration()
+    z2 = api.line.Redshift("narrow", prior=frozen["z_narrow"])
+    fw2 = api.line.FWHM("narrow", prior=frozen["fwhm_gauss_narrow"])
+    lc2.add_line(
+        "Ha",
+        6563.0 * u.AA,
+        profile="Gaussian",
+        redshift=z2,
+        fwhm_gauss=fw2,
+        flux=api.line.Flux(prior=api.prior.Uniform(0, 3)),
+    )
+    lc2.add_lines(
+        "NII",
+        np.array([6549.0, 6585.0]) * u.AA,
+        profile="Gaussian",
+        redshift=z2,
+        fwhm_gauss=fw2,
+        strength=[1.0, 3.0],
+        flux=api.line.Flux(prior=api.prior.Uniform(0, 3)),
+    )
+    naive = api.continuum.ContinuumConfiguration.from_lines(
+        lc2.centers, width=15_000 * u.km / u.s, form=api.continuum.Linear()
+    )
+    region = api.continuum.ContinuumRegion(
+        naive[0].low * naive[0].unit,
+        naive[0].high * naive[0].unit,
+        form=api.continuum.Linear(),
+        params={
+            "scale": api.continuum.Scale(prior=frozen["scale_a"]),
+            "angle": api.continuum.ContShape(prior=frozen["angle_a"]),
+            "norm_wav": api.continuum.NormWavelength(prior=frozen["norm_wav_a"]),
+        },
+    )
+    cc2 = api.continuum.ContinuumConfiguration([region])
+    flc2, fcc2 = spectra.prepare(lc2, cc2)
+    truth = {k: v for k, v in fit1_case.truth.items() if k in ("flux_Ha", "flux_NII_6549")}
+    return Case(
+        "tutorial_fit2",
+        "freeze tutorial Fit 2 (3 lines, 2 free, 363 px)",
+        spectra,
+        flc2,
+        fcc2,
+        fit=dict(num_warmup=500, num_samples=1000, num_chains=4),
+        truth=truth,
+    )
+
+
+def broad_narrow(
+    api, seed=1, *, broad=1000.0, broad_fluxes=(600.0, 100.0, 300.0), name="broad_narrow"
+):
+    """Ha + [NII] with a narrow (150 km/s) and a broad (1000 km/s, outflow-like) component on
+    every line."""
+    rng = np.random.default_rng(seed)
+    narrow = 150.0
+    f_ha, f_n1, f_n2 = broad_fluxes
+    lines = [
+        (6563.0, 300.0, narrow),
+        (6549.0, 40.0, narrow),
+        (6585.0, 120.0, narrow),
+        (6563.0, f_ha, broad),
+        (6549.0, f_n1, broad),
+        (6585.0, f_n2, broad),
+    ]
+    spec = _spectrum(
+        api, "grating", 6300.0, 6850.0, 1100, 3000.0, lines, (20.0, 0.0, 6563.0), 2.0, rng
+    )
+    p = api.prior
+    zn = api.line.Redshift("narrow", prior=p.Uniform(-0.001, 0.001))
+    zb = api.line.Redshift("broad", prior=p.Uniform(-0.003, 0.003))
+    fn = api.line.FWHM("narrow", prior=p.Uniform(50, 600))
+    fb = api.line.FWHM("broad", prior=p.Uniform(600, 5000))
+    lc = api.line.LineConfiguration()
+    lc.add_line(
+        "Ha", 6563.0 * u.AA, redshift=zn, fwhm_gauss=fn, flux=api.line.Flux(prior=p.Uniform(0, 5))
+    )
+    lc.add_lines(
+        "NII",
+        np.array([6549.0, 6585.0]) * u.AA,
+        redshift=zn,
+        fwhm_gauss=fn,
+        strength=[1.0, 3.0],
+        flux=api.line.Flux(prior=p.Uniform(0, 5)),
+    )
+    lc.add_line(
+        "Ha_broad",
+        6563.0 * u.AA,
+        redshift=zb,
+        fwhm_gauss=fb,
+        flux=api.line.Flux(prior=p.Uniform(0, 10)),
+    )
+    lc.add_lines(
+        "NII_broad",
+        np.array([6549.0, 6585.0]) * u.AA,
+        redshift=zb,
+        fwhm_gauss=fb,
+        strength=[1.0, 3.0],
+        flux=api.line.Flux(prior=p.Uniform(0, 10)),
+    )
+    cc = api.continuum.ContinuumConfiguration.from_lines(lc.centers, width=20_000 * u.km / u.s)
+    spectra, flc, fcc = _prepare(api, [spec], lc, cc)
+    truth = {
+        "z_narrow": (0.0, "raw"),
+        "z_broad": (0.0, "raw"),
+        "fwhm_gauss_narrow": (narrow, "raw"),
+        "fwhm_gauss_broad": (broad, "raw"),
+        "flux_Ha": (300e-17, "flux"),
+        "flux_NII_6549": (40e-17, "flux"),
+        "flux_Ha_broad": (f_ha * 1e-17, "flux"),
+        "flux_NII_broad_6549": (f_n1 * 1e-17, "flux"),
+    }
+    return Case(
+        name,
+        f"narrow 150 + broad {broad:.0f} km/s on Ha, [NII] (10 free, 1100 px)",
+        spectra,
+        flc,
+        fcc,
+        truth=truth,
+    )
+
+
+def broad_blended(api, seed=1):
+    """The hard variant: a 2000 km/s broad component with weak broad [NII], blended into one
+    feature; broad [NII] is compatible with zero, a heavy tail on unite's logistic scale."""
+    return broad_narrow(
+        api, seed, broad=2000.0, broad_fluxes=(900.0, 60.0, 180.0), name="broad_blended"
+    )
+
+
+REST_Z2 = [
+    (4861.3, "Hb"),
+    (4958.9, "OIII_4959"),
+    (5006.8, "OIII_5007"),
+    (6548.1, "NII_6548"),
+    (6562.8, "Ha"),
+    (6583.5, "NII_6584"),
+]
+
+
+def two_resolutions(api, seed=2):
+    """One z = 2 source seen by a prism (R ~ 100) and a grating (R ~ 1000), fitted jointly."""
+    rng = np.random.default_rng(seed)
+    z = 2.0
+    fluxes = {
+        "Hb": 20.0,
+        "OIII_4959": 30.0,
+        "OIII_5007": 90.0,
+        "NII_6548": 5.0,
+        "Ha": 60.0,
+        "NII_6584": 15.0,
+    }
+    lines = [(w, fluxes[n], 180.0) for w, n in REST_Z2]
+    prism = _spectrum(
+        api,
+        "prism",
+        13000.0,
+        21000.0,
+        200,
+        100.0,
+        lines,
+        (0.5, 0.0, 17000.0),
+        0.05,
+        rng,
+        z=z,
+        unit=u.um,
+    )
+    grating = _spectrum(
+        api,
+        "grating",
+        14000.0,
+        20500.0,
+        3250,
+        1000.0,
+        lines,
+        (0.5, 0.0, 17000.0),
+        0.15,
+        rng,
+        z=z,
+        unit=u.um,
+    )
+    p = api.prior
+    zt = api.line.Redshift("z", prior=p.Uniform(-0.005, 0.005))
+    fw = api.line.FWHM("n", prior=p.Uniform(50, 1000))
+    lc = api.line.LineConfiguration()
+    lc.add_line(
+        "Hb", 4861.3 * u.AA, redshift=zt, fwhm_gauss=fw, flux=api.line.Flux(prior=p.Uniform(0, 5))
+    )
+    lc.add_lines(
+        "OIII",
+        np.array([4958.9, 5006.8]) * u.AA,
+        redshift=zt,
+        fwhm_gauss=fw,
+        strength=[1.0, 3.0],
+        flux=api.line.Flux(prior=p.Uniform(0, 5)),
+    )
+    lc.add_line(
+        "Ha", 6562.8 * u.AA, redshift=zt, fwhm_gauss=fw, flux=api.line.Flux(prior=p.Uniform(0, 5))
+    )
+    lc.add_lines(
+        "NII",
+        np.array([6548.1, 6583.5]) * u.AA,
+        redshift=zt,
+        fwhm_gauss=fw,
+        strength=[1.0, 3.0],
+        flux=api.line.Flux(prior=p.Uniform(0, 5)),
+    )
+    cc = api.continuum.ContinuumConfiguration.from_lines(lc.centers, width=30_000 * u.km / u.s)
+    spectra, flc, fcc = _prepare(api, [prism, grating], lc, cc, z=z)
+    truth = {
+        "z_z": (0.0, "raw"),
+        "fwhm_gauss_n": (180.0, "raw"),
+        "flux_Hb": (20e-17, "flux"),
+        "flux_OIII_4958.9": (30e-17, "flux"),
+        "flux_Ha": (60e-17, "flux"),
+        "flux_NII_6548.1": (5e-17, "flux"),
+    }
+    return Case(
+        "two_resolutions",
+        "z=2 source, prism R~100 + grating R~1000 jointly",
+        spectra,
+        flc,
+        fcc,
+        truth=truth,
+    )
+
+
+DOZEN = [
+    (4101.7, "Hd", 8.0),
+    (4340.5, "Hg", 15.0),
+    (4861.3, "Hb", 30.0),
+    (4958.9, "OIII_4959", 40.0),
+    (5006.8, "OIII_5007", 120.0),
+    (5875.6, "HeI", 5.0),
+    (6300.3, "OI", 6.0),
+    (6548.1, "NII_6548", 10.0),
+    (6562.8, "Ha", 90.0),
+    (6583.5, "NII_6584", 30.0),
+    (6716.4, "SII_6716", 12.0),
+    (6730.8, "SII_6731", 9.0),
+]
+
+
+def dozen_lines(api, seed=3):
+    """Twelve lines across 4000-9000 A rest at z = 2 in one R = 1000 spectrum (~2000 px)."""
+    rng = np.random.default_rng(seed)
+    z = 2.0
+    lines = [(w, f, 250.0) for w, _, f in DOZEN]
+    spec = _spectrum(
+        api,
+        "nirspec_like",
+        12000.0,
+        27000.0,
+        2000,
+        1000.0,
+        lines,
+        (1.0, 0.0, 19000.0),
+        0.2,
+        rng,
+        z=z,
+        unit=u.um,
+    )
+    p = api.prior
+    zt = api.line.Redshift("z", prior=p.Uniform(-0.003, 0.003))
+    fw = api.line.FWHM("n", prior=p.Uniform(50, 1000))
+    lc = api.line.LineConfiguration()
+    for w, name, _ in DOZEN:
+        lc.add_line(
+            name, w * u.AA, redshift=zt, fwhm_gauss=fw, flux=api.line.Flux(prior=p.Uniform(0, 5))
+        )
+    cc = api.continuum.ContinuumConfiguration.from_lines(lc.centers, width=10_000 * u.km / u.s)
+    spectra, flc, fcc = _prepare(api, [spec], lc, cc, z=z)
+    truth = {"z_z": (0.0, "raw"), "fwhm_gauss_n": (250.0, "raw")}
+    truth.update({f"flux_{n}": (f * 1e-17, "flux") for _, n, f in DOZEN})
+    return Case(
+        "dozen_lines",
+        "12 lines 4000-9000 A rest at z=2, R=1000, 2000 px",
+        spectra,
+        flc,
+        fcc,
+        truth=truth,
+    )
+
+
+def low_snr(api, seed=4):
+    """Ha + [NII] at peak S/N ~ 3: broad posteriors near the prior bounds."""
+    rng = np.random.default_rng(seed)
+    lines = [(6563.0, 30.0, 200.0), (6549.0, 4.0, 200.0), (6585.0, 12.0, 200.0)]
+    spec = _spectrum(api, "grism", 6300.0, 6850.0, 550, 1500.0, lines, (5.0, 0.0, 6563.0), 2.5, rng)
+    p = api.prior
+    z = api.line.Redshift("n", prior=p.Uniform(-0.002, 0.002))
+    fw = api.line.FWHM("n", prior=p.Uniform(30, 800))
+    lc = api.line.LineConfiguration()
+    lc.add_line(
+        "Ha", 6563.0 * u.AA, redshift=z, fwhm_gauss=fw, flux=api.line.Flux(prior=p.Uniform(0, 5))
+    )
+    lc.add_lines(
+        "NII",
+        np.array([6549.0, 6585.0]) * u.AA,
+        redshift=z,
+        fwhm_gauss=fw,
+        strength=[1.0, 3.0],
+        flux=api.line.Flux(prior=p.Uniform(0, 5)),
+    )
+    cc = api.continuum.ContinuumConfiguration.from_lines(lc.centers, width=15_000 * u.km / u.s)
+    spectra, flc, fcc = _prepare(api, [spec], lc, cc)
+    truth = {
+        "z_n": (0.0, "raw"),
+        "fwhm_gauss_n": (200.0, "raw"),
+        "flux_Ha": (30e-17, "flux"),
+        "flux_NII_6549": (4e-17, "flux"),
+    }
+    return Case("low_snr", "Ha + [NII] at peak S/N ~ 3", spectra, flc, fcc, truth=truth)
+
+
+def batch_member(api, seed):
+    """One member of a batch: same structure as low_snr at higher S/N, different truth/noise."""
+    rng = np.random.default_rng(1000 + seed)
+    f_ha = rng.uniform(20.0, 60.0)
+    fwhm = rng.uniform(120.0, 350.0)
+    lines = [(6563.0, f_ha, fwhm), (6549.0, 0.1 * f_ha, fwhm), (6585.0, 0.3 * f_ha, fwhm)]
+    spec = _spectrum(api, "grism", 6300.0, 6850.0, 550, 1500.0, lines, (5.0, 0.0, 6563.0), 1.0, rng)
+    p = api.prior
+    z = api.line.Redshift("n", prior=p.Uniform(-0.002, 0.002))
+    fw = api.line.FWHM("n", prior=p.Uniform(30, 800))
+    lc = api.line.LineConfiguration()
+    lc.add_line(
+        "Ha", 6563.0 * u.AA, redshift=z, fwhm_gauss=fw, flux=api.line.Flux(prior=p.Uniform(0, 5))
+    )
+    lc.add_lines(
+        "NII",
+        np.array([6549.0, 6585.0]) * u.AA,
+        redshift=z,
+        fwhm_gauss=fw,
+        strength=[1.0, 3.0],
+        flux=api.line.Flux(prior=p.Uniform(0, 5)),
+    )
+    cc = api.continuum.ContinuumConfiguration.from_lines(lc.centers, width=15_000 * u.km / u.s)
+    spectra, flc, fcc = _prepare(api, [spec], lc, cc)
+    truth = {"fwhm_gauss_n": (fwhm, "raw"), "flux_Ha": (f_ha * 1e-17, "flux")}
+    return Case(
+        f"batch_{seed:02d}",
+        "batch member",
+        spectra,
+        flc,
+        fcc,
+        fit=dict(num_warmup=500, num_samples=1000, num_chains=2),
+        truth=truth,
+    )
+
+
+#: benchmark-only scenarios (slow, not in the test suite)
+HARD_SCENARIOS = {"broad_blended": broad_blended}
+
+SCENARIOS = {
+    "broad_narrow": broad_narrow,
+    "two_resolutions": two_resolutions,
+    "dozen_lines": dozen_lines,
+    "low_snr": low_snr,
+}

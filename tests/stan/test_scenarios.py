@@ -1,0 +1,70 @@
+"""The benchmark scenarios recover their simulation truth (unite_stan, default settings).
+
+Scenarios live in ``benchmarks/scenarios.py`` and are written against unite's API, so the same
+code runs on unite for the side-by-side benchmark.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+import pytest
+
+from unite_stan import continuum, diagnostics, line, model, prior, results, spectrum
+from unite_stan.instrument.generic import SimpleDisperser
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import scenarios  # noqa: E402
+
+pytestmark = pytest.mark.stan
+API = types.SimpleNamespace(
+    continuum=continuum,
+    line=line,
+    model=model,
+    prior=prior,
+    results=results,
+    spectrum=spectrum,
+    SimpleDisperser=SimpleDisperser,
+)
+
+
+def check(case, samples, args, *, level=0.995):
+    ds = args.dataset
+    free = ds.attrs["free_parameters"]
+    table = diagnostics.summary(ds, free)
+    assert max(table["r_hat"]) < 1.01, dict(zip(table["name"], table["r_hat"], strict=True))
+    assert min(table["ess_bulk"]) >= 400, dict(zip(table["name"], table["ess_bulk"], strict=True))
+    assert int(ds["diverging"].sum()) == 0
+    assert ds.attrs["pilot"] == "dense"
+    line_scale = case.spectra.line_scale.to_value(u.erg / u.s / u.cm**2)
+    for site, (truth, kind) in case.truth.items():
+        x = samples[site] * (line_scale if kind == "flux" else 1.0)
+        lo, hi = np.quantile(x, [(1 - level) / 2, (1 + level) / 2])
+        assert lo <= truth <= hi, (site, lo, truth, hi)
+
+
+@pytest.mark.parametrize("name", sorted(scenarios.SCENARIOS))
+def test_scenario_recovers_truth(name):
+    case = scenarios.SCENARIOS[name](API)
+    samples, args = model.ModelBuilder(case.lines, case.continuum, case.spectra).fit(
+        **case.fit, progress_bar=False
+    )
+    check(case, samples, args)
+
+
+def test_batch_of_one_structure_compiles_once():
+    hashes, compile_times = set(), []
+    for k in range(3):
+        case = scenarios.batch_member(API, k)
+        samples, args = model.ModelBuilder(case.lines, case.continuum, case.spectra).fit(
+            **case.fit, seed=k, progress_bar=False
+        )
+        check(case, samples, args)
+        hashes.add(args.dataset.attrs["program_hash"])
+        compile_times.append(args.dataset.attrs["compile_seconds"])
+    assert len(hashes) == 1
+    assert max(compile_times[1:]) < 5.0
