@@ -320,6 +320,7 @@ class ModelBuilder:
         max_treedepth: int = 10,
         parallel_chains: int | None = None,
         pilot: bool = True,
+        metric: str = "diag_e",
     ):
         """Sample the posterior with NUTS; returns unite's ``(samples, args)``.
 
@@ -341,7 +342,10 @@ class ModelBuilder:
             (rerunning warmup and sampling) while the run has divergent transitions; the value
             used is in ``args.dataset.attrs['adapt_delta']``. A given value is used as is.
         max_treedepth, parallel_chains
-            Stan's sampler controls.
+            Stan's sampler controls (defaults 10 and one chain per core).
+        metric : {'diag_e', 'dense_e', 'unit_e'}
+            Stan's metric. The embedded backend adapts ``'diag_e'`` only, which the pilot's
+            whitening makes sufficient; CmdStan also offers ``'dense_e'`` and ``'unit_e'``.
         pilot : bool
             Find the posterior mode and sample in coordinates whitened by its Laplace
             approximation (default). ``False`` samples unite's own unconstrained coordinates.
@@ -372,6 +376,7 @@ class ModelBuilder:
             max_treedepth=max_treedepth,
             parallel_chains=parallel_chains,
             pilot=pilot,
+            metric=metric,
         )
         return samples, args
 

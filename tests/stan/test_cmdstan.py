@@ -89,3 +89,20 @@ def test_cmdstan_sampling_matches_the_raw_draws_contract():
     row = draws.values[0, 0]
     u = np.array([row[7], row[8], np.log(row[9])])
     assert log_density(u)[0] == pytest.approx(row[0], rel=1e-6)
+
+
+def test_embedded_backend_refuses_a_dense_metric_clearly():
+    backend = get_backend("embedded")
+    with pytest.raises(
+        ValueError, match="metric='dense_e' is not available on the embedded backend; valid: diag_e"
+    ):
+        backend.sample(
+            None,
+            {},
+            num_warmup=10,
+            num_samples=10,
+            num_chains=1,
+            seed=1,
+            inits=None,
+            metric="dense_e",
+        )

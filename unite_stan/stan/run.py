@@ -69,6 +69,7 @@ def run_nuts(
     max_treedepth: int,
     parallel_chains: int | None,
     pilot: bool,
+    metric: str = "diag_e",
 ) -> dict[str, np.ndarray]:
     """Compile, pilot and sample; fills ``args.program``, ``args.dataset``, ``args.run_info``."""
     from unite_stan.diagnostics import warn_convergence
@@ -177,6 +178,7 @@ def run_nuts(
             max_treedepth=max_treedepth,
             parallel_chains=parallel_chains,
             progress=progress,
+            metric=metric,
         )
         if raw.column("divergent__").sum() == 0:
             break
@@ -190,6 +192,7 @@ def run_nuts(
             "pilot_message": str(pilot_info.get("message", "")),
             "pilot_refined": bool(pilot_info.get("refined", False)),
             "max_treedepth": int(max_treedepth),
+            "metric": metric,
             "adapt_delta": float(adapt_delta),
             "adapt_delta_tries": ladder.index(adapt_delta) + 1,
             "build_record": str(getattr(compiled.record, "artifact", "")),

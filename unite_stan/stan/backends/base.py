@@ -231,6 +231,8 @@ class Backend(ABC):
     """
 
     name: str
+    #: Stan metrics this backend can adapt
+    metrics: tuple[str, ...] = ("diag_e",)
 
     @abstractmethod
     def identity(self) -> str:
@@ -264,6 +266,7 @@ class Backend(ABC):
         max_treedepth: int = 10,
         parallel_chains: int | None = None,
         progress: bool = True,
+        metric: str = "diag_e",
     ) -> RawDraws:
         """Run NUTS with a diagonal metric adapted during warmup.
 
@@ -287,6 +290,8 @@ class Backend(ABC):
             Chains run at the same time; default ``min(num_chains, os.cpu_count())``.
         progress : bool
             Show a progress bar.
+        metric : str
+            Stan's metric, one of :attr:`metrics` (``'diag_e'`` everywhere).
 
         Raises
         ------
@@ -303,6 +308,11 @@ class Backend(ABC):
             max_treedepth=max_treedepth,
             parallel_chains=parallel_chains,
         )
+        if metric not in self.metrics:
+            raise ValueError(
+                f"metric={metric!r} is not available on the {self.name} backend; valid: "
+                f"{', '.join(self.metrics)}"
+            )
         return self._sample(
             model,
             data,
@@ -315,6 +325,7 @@ class Backend(ABC):
             max_treedepth=max_treedepth,
             parallel_chains=parallel_chains,
             progress=progress,
+            metric=metric,
         )
 
     @abstractmethod
@@ -332,6 +343,7 @@ class Backend(ABC):
         max_treedepth: int,
         parallel_chains: int | None,
         progress: bool,
+        metric: str,
     ) -> RawDraws:
         """Backend-specific NUTS run; arguments are already validated by :meth:`sample`."""
 

@@ -103,6 +103,7 @@ class CmdStanBackend(Backend):
     """
 
     name = "cmdstan"
+    metrics = ("diag_e", "dense_e", "unit_e")
 
     def __init__(
         self,
@@ -181,6 +182,7 @@ class CmdStanBackend(Backend):
         max_treedepth: int,
         parallel_chains: int | None,
         progress: bool,
+        metric: str,
     ) -> RawDraws:
         fit = model.handle.sample(
             data=data,
@@ -192,7 +194,7 @@ class CmdStanBackend(Backend):
             iter_sampling=num_samples,
             adapt_delta=adapt_delta,
             max_treedepth=max_treedepth,
-            metric="diag_e",
+            metric=metric,
             show_progress=progress,
         )
         return RawDraws(

@@ -478,6 +478,7 @@ class EmbeddedBackend(Backend):
         max_treedepth: int,
         parallel_chains: int | None,
         progress: bool,
+        metric: str,
     ) -> RawDraws:
         _check_data(data)
         services, shim = _load(model.record.artifact)
