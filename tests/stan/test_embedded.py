@@ -406,11 +406,13 @@ def compile_in_child(root: str) -> tuple[str, str]:
 
 @pytest.mark.stan
 def test_concurrent_processes_compile_once_and_models_coexist(toy, tmp_path, monkeypatch):
-    # Reuse the shim already built for the session (it does not depend on the cache root), so
-    # only the toy program itself compiles here.
+    # Reuse the shim and precompiled header already built for the session (they do not depend
+    # on the cache root), so only the toy program itself compiles here.
     shim_key = toy.record.options["shim"]
     (tmp_path / "embedded").mkdir()
     os.symlink(toy.record.directory.parent / shim_key, tmp_path / "embedded" / shim_key)
+    pch_entry = EmbeddedBackend()._pch(progress=False).parent
+    os.symlink(pch_entry, tmp_path / "embedded" / pch_entry.name)
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         results = pool.map(compile_in_child, [str(tmp_path)] * 2)
     assert results[0] == results[1]

@@ -36,6 +36,7 @@ import sysconfig
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -81,6 +82,15 @@ _MACROS = (
 _LANGUAGE = ("-std=c++14", "-fPIC", "-pthread")
 _QUIET = ("-Wno-sign-compare", "-Wno-ignored-attributes", "-Wno-deprecated-declarations")
 _LIBRARIES = ("sundials_cvodes", "sundials_idas", "sundials_nvecserial", "tbb")
+# stanc's output includes this header first, so a precompiled copy of it can be used.
+_PCH_HEADER = "stan/model/model_header.hpp"
+#: Set to 0 to build models without the precompiled header (saves 0.8 GB of cache).
+PCH_ENV = "UNITE_STAN_PCH"
+
+
+def _pch_enabled() -> bool:
+    return os.environ.get(PCH_ENV, "1").strip() not in ("0", "false", "no", "off")
+
 
 _SHIM_CPP = r"""// unite_stan's shim: compiled once, linked into each model like stan_services.o.
 #include <limits>
@@ -349,7 +359,9 @@ class EmbeddedBackend(Backend):
             self.name,
             key,
             code,
-            functools.partial(self._build, key=key, options=options, shim=shim.artifact),
+            functools.partial(
+                self._build, key=key, options=options, shim=shim.artifact, progress=progress
+            ),
             progress=progress,
         )
         services, _ = _load(record.artifact)
@@ -368,6 +380,54 @@ class EmbeddedBackend(Backend):
             description=f"unite_stan's C++ shim {key[:16]} (once per toolchain)",
         )
         return record
+
+    def _pch(self, progress: bool) -> Path | None:
+        """Include directory holding a precompiled ``stan/model/model_header.hpp`` (or None).
+
+        Every model starts with that header; precompiling it once per toolchain and flags
+        (about 30-60 s and 0.8 GB) cuts each model's build by about a third. A failed build is
+        reported and the models compile without it.
+        """
+        options = {name: self.options()[name] for name in ("cxx", "cxxflags")}
+        key = cache.program_hash(_PCH_HEADER, self.identity(), options)
+        try:
+            record, _ = cache.build_entry(
+                self.name,
+                key,
+                None,
+                functools.partial(self._build_pch, key=key, options=options),
+                progress=progress,
+                description=f"the precompiled Stan header {key[:16]} (once per machine)",
+            )
+        except RuntimeError as err:
+            warnings.warn(
+                f"building the precompiled Stan header failed; models compile without it "
+                f"(slower): {err}",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return None
+        # artifact = <entry>/include/stan/model/model_header.hpp.gch; return <entry>/include
+        return Path(record.artifact).parents[len(Path(_PCH_HEADER).parts) - 1]
+
+    def _build_pch(self, workdir: Path, final: Path, *, key: str, options: dict) -> BuildRecord:
+        start = time.perf_counter()
+        target = workdir / "include" / f"{_PCH_HEADER}.gch"
+        target.parent.mkdir(parents=True)
+        command = [
+            options["cxx"],
+            *options["cxxflags"],
+            *_QUIET,
+            f"-I{_httpstan_dir() / 'include'}",
+            "-x",
+            "c++-header",
+            str(_httpstan_dir() / "include" / _PCH_HEADER),
+            "-o",
+            str(target.relative_to(workdir)),
+        ]
+        _run_compiler(command, workdir, f"the precompiled Stan header {key[:16]}")
+        artifact = final / target.relative_to(workdir)
+        return self._record(key, options, start, artifact, shlex.join(command), "")
 
     def _build_shim(self, workdir: Path, final: Path, *, key: str, options: dict) -> BuildRecord:
         start = time.perf_counter()
@@ -395,7 +455,14 @@ class EmbeddedBackend(Backend):
         )
 
     def _build(
-        self, workdir: Path, final: Path, *, key: str, options: dict, shim: str
+        self,
+        workdir: Path,
+        final: Path,
+        *,
+        key: str,
+        options: dict,
+        shim: str,
+        progress: bool,
     ) -> BuildRecord:
         start = time.perf_counter()
         package = _httpstan_dir()
@@ -418,6 +485,9 @@ class EmbeddedBackend(Backend):
         )
         if stanc.returncode != 0:
             raise ValueError(f"stanc rejected the Stan program:\n{stanc.stderr.strip()}")
+        # The precompiled header only speeds the build up, so it is not part of the key; it is
+        # built (once per machine and flags) when a valid program first needs compiling.
+        pch = self._pch(progress) if _pch_enabled() else None
 
         artifact = f"stan_services_{model_name}{sysconfig.get_config_var('EXT_SUFFIX')}"
         command = [
@@ -425,6 +495,7 @@ class EmbeddedBackend(Backend):
             *options["cxxflags"],
             *_QUIET,
             "-shared",
+            *([f"-I{pch}", "-Winvalid-pch"] if pch is not None else []),
             f"-I{package / 'include'}",
             source,
             str(package / "stan_services.o"),
