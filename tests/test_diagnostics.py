@@ -170,3 +170,13 @@ def test_warn_convergence_issues_one_warning():
         warnings.simplefilter("error")
         clean = draws_dataset(x=np.random.default_rng(12).normal(size=(4, 1000)))
         assert diagnostics.warn_convergence(clean) == []
+
+
+def test_average_ranks_match_scipy_rankdata_with_ties():
+    from scipy.stats import rankdata
+
+    from unite_stan.diagnostics import _average_ranks
+
+    rng = np.random.default_rng(3)
+    for x in (rng.normal(size=500), rng.integers(0, 4, size=500).astype(float), np.ones(5)):
+        np.testing.assert_allclose(_average_ranks(x), rankdata(x))
