@@ -184,6 +184,12 @@ def main():
         help="batch members run on unite (each takes ~30 s there)",
     )
     parser.add_argument("--warm", action="store_true", help="reuse the user compile cache")
+    parser.add_argument(
+        "--unite-results",
+        default=None,
+        help="take unite's rows from this earlier benchmarks.json instead of "
+        "running unite again (its rows are marked with their date)",
+    )
     parser.add_argument("--out", default=str(HERE / "results"))
     opts = parser.parse_args()
     if not opts.warm:
@@ -191,7 +197,13 @@ def main():
     os.environ.setdefault("UNITE_STAN_BACKEND", "embedded")
     rows = stan_runs(opts.only)
     have_unite = not opts.no_unite and Path(opts.unite_python).exists()
-    if have_unite:
+    unite_from = None
+    if opts.unite_results:
+        earlier = json.loads(Path(opts.unite_results).read_text())
+        unite_from = earlier["meta"]["date"]
+        rows += [r for r in earlier["rows"] if r["stack"] == "unite"]
+        have_unite = False
+    elif have_unite:
         rows += unite_runs(opts.unite_python, opts.only, opts.unite_batch)
     else:
         print(f"unite not run ({opts.unite_python} not found or --no-unite)", file=sys.stderr)
@@ -202,6 +214,7 @@ def main():
         "cpu_count": os.cpu_count(),
         "numpy": np.__version__,
         "unite_run": have_unite,
+        "unite_rows_from": unite_from,
     }
     (out / "benchmarks.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     table = markdown(rows)
