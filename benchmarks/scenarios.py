@@ -440,11 +440,8 @@ def dozen_lines(api, seed=3):
     )
 
 
-def low_snr(api, seed=4):
-    """Ha + [NII] at peak S/N ~ 3: broad posteriors near the prior bounds."""
-    rng = np.random.default_rng(seed)
-    lines = [(6563.0, 30.0, 200.0), (6549.0, 4.0, 200.0), (6585.0, 12.0, 200.0)]
-    spec = _spectrum(api, "grism", 6300.0, 6850.0, 550, 1500.0, lines, (5.0, 0.0, 6563.0), 2.5, rng)
+def _ha_nii_case(api, spec):
+    """Ha + [NII] sharing one redshift and one FWHM, on a linear continuum."""
     p = api.prior
     z = api.line.Redshift("n", prior=p.Uniform(-0.002, 0.002))
     fw = api.line.FWHM("n", prior=p.Uniform(30, 800))
@@ -461,7 +458,15 @@ def low_snr(api, seed=4):
         flux=api.line.Flux(prior=p.Uniform(0, 5)),
     )
     cc = api.continuum.ContinuumConfiguration.from_lines(lc.centers, width=15_000 * u.km / u.s)
-    spectra, flc, fcc = _prepare(api, [spec], lc, cc)
+    return _prepare(api, [spec], lc, cc)
+
+
+def low_snr(api, seed=4):
+    """Ha + [NII] at peak S/N ~ 3: broad posteriors near the prior bounds."""
+    rng = np.random.default_rng(seed)
+    lines = [(6563.0, 30.0, 200.0), (6549.0, 4.0, 200.0), (6585.0, 12.0, 200.0)]
+    spec = _spectrum(api, "grism", 6300.0, 6850.0, 550, 1500.0, lines, (5.0, 0.0, 6563.0), 2.5, rng)
+    spectra, flc, fcc = _ha_nii_case(api, spec)
     truth = {
         "z_n": (0.0, "raw"),
         "fwhm_gauss_n": (200.0, "raw"),
@@ -472,29 +477,13 @@ def low_snr(api, seed=4):
 
 
 def batch_member(api, seed):
-    """One member of a batch: same structure as low_snr at higher S/N, different truth/noise."""
+    """One member of a batch: the low_snr structure at higher S/N, different truth and noise."""
     rng = np.random.default_rng(1000 + seed)
     f_ha = rng.uniform(20.0, 60.0)
     fwhm = rng.uniform(120.0, 350.0)
     lines = [(6563.0, f_ha, fwhm), (6549.0, 0.1 * f_ha, fwhm), (6585.0, 0.3 * f_ha, fwhm)]
     spec = _spectrum(api, "grism", 6300.0, 6850.0, 550, 1500.0, lines, (5.0, 0.0, 6563.0), 1.0, rng)
-    p = api.prior
-    z = api.line.Redshift("n", prior=p.Uniform(-0.002, 0.002))
-    fw = api.line.FWHM("n", prior=p.Uniform(30, 800))
-    lc = api.line.LineConfiguration()
-    lc.add_line(
-        "Ha", 6563.0 * u.AA, redshift=z, fwhm_gauss=fw, flux=api.line.Flux(prior=p.Uniform(0, 5))
-    )
-    lc.add_lines(
-        "NII",
-        np.array([6549.0, 6585.0]) * u.AA,
-        redshift=z,
-        fwhm_gauss=fw,
-        strength=[1.0, 3.0],
-        flux=api.line.Flux(prior=p.Uniform(0, 5)),
-    )
-    cc = api.continuum.ContinuumConfiguration.from_lines(lc.centers, width=15_000 * u.km / u.s)
-    spectra, flc, fcc = _prepare(api, [spec], lc, cc)
+    spectra, flc, fcc = _ha_nii_case(api, spec)
     truth = {"fwhm_gauss_n": (fwhm, "raw"), "flux_Ha": (f_ha * 1e-17, "flux")}
     return Case(
         f"batch_{seed:02d}",
