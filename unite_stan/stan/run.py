@@ -90,6 +90,11 @@ def run_nuts(
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed={seed!r} must be a non-negative integer")
 
+    if not program.free_sites:
+        raise ValueError(
+            "nothing to sample: every parameter of this model is Fixed; free at least one "
+            "(e.g. a line flux) or evaluate the model with unite_stan.compute.evaluate_model"
+        )
     engine = get_backend(backend)
     t0 = time.perf_counter()
     compiled = engine.compile(program.code, progress=progress)
