@@ -122,11 +122,17 @@ def test_fit_with_every_parameter_fixed_says_nothing_to_sample():
     from unite_stan import line, model, spectrum
 
     lc = line.LineConfiguration()
-    lc.add_line("Ha", 6563 * u.AA, redshift=line.Redshift(prior=prior.Fixed(0.0)),
-                fwhm_gauss=line.FWHM(prior=prior.Fixed(200.0)),
-                flux=line.Flux(prior=prior.Fixed(0.1)))
+    lc.add_line(
+        "Ha",
+        6563 * u.AA,
+        redshift=line.Redshift(prior=prior.Fixed(0.0)),
+        fwhm_gauss=line.FWHM(prior=prior.Fixed(200.0)),
+        flux=line.Flux(prior=prior.Fixed(0.1)),
+    )
     spectra = spectrum.Spectra([tutorial_spectrum()])
     spectra.line_scale = 1e-15 * u.erg / u.s / u.cm**2
     spectra.continuum_scale = 1e-16 * u.erg / u.s / u.cm**2 / u.AA
-    with pytest.raises(ValueError, match="nothing to sample: every parameter of this model is Fixed"):
+    with pytest.raises(
+        ValueError, match="nothing to sample: every parameter of this model is Fixed"
+    ):
         model.ModelBuilder(lc, None, spectra).fit(num_samples=10, progress_bar=False)
