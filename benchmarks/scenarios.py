@@ -81,6 +81,29 @@ def _prepare(api, specs, lc, cc, *, z=0.0):
     return spectra, flc, fcc
 
 
+def _single(api, lc, name, wave, z, fw, flux_high):
+    """One line with its own Uniform(0, flux_high) flux, redshift ``z`` and FWHM ``fw``."""
+    lc.add_line(
+        name,
+        wave * u.AA,
+        redshift=z,
+        fwhm_gauss=fw,
+        flux=api.line.Flux(prior=api.prior.Uniform(0, flux_high)),
+    )
+
+
+def _doublet(api, lc, name, waves, ratio, z, fw, flux_high):
+    """Two lines sharing one flux token with strengths 1 : ratio (a fixed-ratio multiplet)."""
+    lc.add_lines(
+        name,
+        np.array(waves) * u.AA,
+        redshift=z,
+        fwhm_gauss=fw,
+        strength=[1.0, ratio],
+        flux=api.line.Flux(prior=api.prior.Uniform(0, flux_high)),
+    )
+
+
 def tutorial_fit1(api, seed=42):
     """unite's freeze tutorial, Fit 1: Ha + [NII] + [SII], 600 px, R = 1200."""
     rng = np.random.default_rng(seed)
@@ -103,32 +126,9 @@ def tutorial_fit1(api, seed=42):
     z = api.line.Redshift("narrow", prior=api.prior.Uniform(-0.001, 0.001))
     fw = api.line.FWHM("narrow", prior=api.prior.Uniform(50, 500))
     lc = api.line.LineConfiguration()
-    lc.add_line(
-        "Ha",
-        6563.0 * u.AA,
-        profile="Gaussian",
-        redshift=z,
-        fwhm_gauss=fw,
-        flux=api.line.Flux(prior=api.prior.Uniform(0, 3)),
-    )
-    lc.add_lines(
-        "NII",
-        np.array([6549.0, 6585.0]) * u.AA,
-        profile="Gaussian",
-        redshift=z,
-        fwhm_gauss=fw,
-        strength=[1.0, 3.0],
-        flux=api.line.Flux(prior=api.prior.Uniform(0, 3)),
-    )
-    lc.add_lines(
-        "SII",
-        np.array([6717.0, 6731.0]) * u.AA,
-        profile="Gaussian",
-        redshift=z,
-        fwhm_gauss=fw,
-        strength=[1.0, 1.5],
-        flux=api.line.Flux(prior=api.prior.Uniform(0, 3)),
-    )
+    _single(api, lc, "Ha", 6563.0, z, fw, 3)
+    _doublet(api, lc, "NII", [6549.0, 6585.0], 3.0, z, fw, 3)
+    _doublet(api, lc, "SII", [6717.0, 6731.0], 1.5, z, fw, 3)
     cc = api.continuum.ContinuumConfiguration.from_lines(
         lc.centers, width=15_000 * u.km / u.s, form=api.continuum.Linear()
     )
@@ -161,23 +161,8 @@ def tutorial_fit2(api, frozen, fit1_case):
     lc2 = api.line.LineConfiguration()
     z2 = api.line.Redshift("narrow", prior=frozen["z_narrow"])
     fw2 = api.line.FWHM("narrow", prior=frozen["fwhm_gauss_narrow"])
-    lc2.add_line(
-        "Ha",
-        6563.0 * u.AA,
-        profile="Gaussian",
-        redshift=z2,
-        fwhm_gauss=fw2,
-        flux=api.line.Flux(prior=api.prior.Uniform(0, 3)),
-    )
-    lc2.add_lines(
-        "NII",
-        np.array([6549.0, 6585.0]) * u.AA,
-        profile="Gaussian",
-        redshift=z2,
-        fwhm_gauss=fw2,
-        strength=[1.0, 3.0],
-        flux=api.line.Flux(prior=api.prior.Uniform(0, 3)),
-    )
+    _single(api, lc2, "Ha", 6563.0, z2, fw2, 3)
+    _doublet(api, lc2, "NII", [6549.0, 6585.0], 3.0, z2, fw2, 3)
     naive = api.continuum.ContinuumConfiguration.from_lines(
         lc2.centers, width=15_000 * u.km / u.s, form=api.continuum.Linear()
     )
@@ -230,32 +215,10 @@ def broad_narrow(
     fn = api.line.FWHM("narrow", prior=p.Uniform(50, 600))
     fb = api.line.FWHM("broad", prior=p.Uniform(600, 5000))
     lc = api.line.LineConfiguration()
-    lc.add_line(
-        "Ha", 6563.0 * u.AA, redshift=zn, fwhm_gauss=fn, flux=api.line.Flux(prior=p.Uniform(0, 5))
-    )
-    lc.add_lines(
-        "NII",
-        np.array([6549.0, 6585.0]) * u.AA,
-        redshift=zn,
-        fwhm_gauss=fn,
-        strength=[1.0, 3.0],
-        flux=api.line.Flux(prior=p.Uniform(0, 5)),
-    )
-    lc.add_line(
-        "Ha_broad",
-        6563.0 * u.AA,
-        redshift=zb,
-        fwhm_gauss=fb,
-        flux=api.line.Flux(prior=p.Uniform(0, 10)),
-    )
-    lc.add_lines(
-        "NII_broad",
-        np.array([6549.0, 6585.0]) * u.AA,
-        redshift=zb,
-        fwhm_gauss=fb,
-        strength=[1.0, 3.0],
-        flux=api.line.Flux(prior=p.Uniform(0, 10)),
-    )
+    _single(api, lc, "Ha", 6563.0, zn, fn, 5)
+    _doublet(api, lc, "NII", [6549.0, 6585.0], 3.0, zn, fn, 5)
+    _single(api, lc, "Ha_broad", 6563.0, zb, fb, 10)
+    _doublet(api, lc, "NII_broad", [6549.0, 6585.0], 3.0, zb, fb, 10)
     cc = api.continuum.ContinuumConfiguration.from_lines(lc.centers, width=20_000 * u.km / u.s)
     spectra, flc, fcc = _prepare(api, [spec], lc, cc)
     truth = {
@@ -341,28 +304,10 @@ def two_resolutions(api, seed=2):
     zt = api.line.Redshift("z", prior=p.Uniform(-0.005, 0.005))
     fw = api.line.FWHM("n", prior=p.Uniform(50, 1000))
     lc = api.line.LineConfiguration()
-    lc.add_line(
-        "Hb", 4861.3 * u.AA, redshift=zt, fwhm_gauss=fw, flux=api.line.Flux(prior=p.Uniform(0, 5))
-    )
-    lc.add_lines(
-        "OIII",
-        np.array([4958.9, 5006.8]) * u.AA,
-        redshift=zt,
-        fwhm_gauss=fw,
-        strength=[1.0, 3.0],
-        flux=api.line.Flux(prior=p.Uniform(0, 5)),
-    )
-    lc.add_line(
-        "Ha", 6562.8 * u.AA, redshift=zt, fwhm_gauss=fw, flux=api.line.Flux(prior=p.Uniform(0, 5))
-    )
-    lc.add_lines(
-        "NII",
-        np.array([6548.1, 6583.5]) * u.AA,
-        redshift=zt,
-        fwhm_gauss=fw,
-        strength=[1.0, 3.0],
-        flux=api.line.Flux(prior=p.Uniform(0, 5)),
-    )
+    _single(api, lc, "Hb", 4861.3, zt, fw, 5)
+    _doublet(api, lc, "OIII", [4958.9, 5006.8], 3.0, zt, fw, 5)
+    _single(api, lc, "Ha", 6562.8, zt, fw, 5)
+    _doublet(api, lc, "NII", [6548.1, 6583.5], 3.0, zt, fw, 5)
     cc = api.continuum.ContinuumConfiguration.from_lines(lc.centers, width=30_000 * u.km / u.s)
     spectra, flc, fcc = _prepare(api, [prism, grating], lc, cc, z=z)
     truth = {
@@ -423,9 +368,7 @@ def dozen_lines(api, seed=3):
     fw = api.line.FWHM("n", prior=p.Uniform(50, 1000))
     lc = api.line.LineConfiguration()
     for w, name, _ in DOZEN:
-        lc.add_line(
-            name, w * u.AA, redshift=zt, fwhm_gauss=fw, flux=api.line.Flux(prior=p.Uniform(0, 5))
-        )
+        _single(api, lc, name, w, zt, fw, 5)
     cc = api.continuum.ContinuumConfiguration.from_lines(lc.centers, width=10_000 * u.km / u.s)
     spectra, flc, fcc = _prepare(api, [spec], lc, cc, z=z)
     truth = {"z_z": (0.0, "raw"), "fwhm_gauss_n": (250.0, "raw")}
@@ -446,17 +389,8 @@ def _ha_nii_case(api, spec):
     z = api.line.Redshift("n", prior=p.Uniform(-0.002, 0.002))
     fw = api.line.FWHM("n", prior=p.Uniform(30, 800))
     lc = api.line.LineConfiguration()
-    lc.add_line(
-        "Ha", 6563.0 * u.AA, redshift=z, fwhm_gauss=fw, flux=api.line.Flux(prior=p.Uniform(0, 5))
-    )
-    lc.add_lines(
-        "NII",
-        np.array([6549.0, 6585.0]) * u.AA,
-        redshift=z,
-        fwhm_gauss=fw,
-        strength=[1.0, 3.0],
-        flux=api.line.Flux(prior=p.Uniform(0, 5)),
-    )
+    _single(api, lc, "Ha", 6563.0, z, fw, 5)
+    _doublet(api, lc, "NII", [6549.0, 6585.0], 3.0, z, fw, 5)
     cc = api.continuum.ContinuumConfiguration.from_lines(lc.centers, width=15_000 * u.km / u.s)
     return _prepare(api, [spec], lc, cc)
 

@@ -136,3 +136,25 @@ def test_fit_with_every_parameter_fixed_says_nothing_to_sample():
         ValueError, match="nothing to sample: every parameter of this model is Fixed"
     ):
         model.ModelBuilder(lc, None, spectra).fit(num_samples=10, progress_bar=False)
+
+
+def test_init_outside_bounds_resolved_from_a_frozen_value_is_an_error():
+    import astropy.units as u
+    from conftest import tutorial_spectrum
+
+    from unite_stan import line, model, spectrum
+
+    narrow = line.FWHM("narrow", prior=prior.Fixed(200.0))
+    broad = line.FWHM("broad", prior=prior.Uniform(narrow, 1000.0, init=100.0))
+    lc = line.LineConfiguration()
+    lc.add_line("Ha", 6563 * u.AA, fwhm_gauss=narrow)
+    lc.add_line("Ha_broad", 6563 * u.AA, fwhm_gauss=broad)
+    spectra = spectrum.Spectra([tutorial_spectrum()])
+    spectra.line_scale = 1e-15 * u.erg / u.s / u.cm**2
+    spectra.continuum_scale = 1e-16 * u.erg / u.s / u.cm**2 / u.AA
+    with pytest.raises(
+        ValueError,
+        match=r"init=100 of 'fwhm_gauss_broad' lies outside its "
+        r"prior bounds \(200, 1000\)",
+    ):
+        model.ModelBuilder(lc, None, spectra).build()

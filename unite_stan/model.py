@@ -381,10 +381,12 @@ class ModelBuilder:
         return samples, args
 
 
-def _check_resolved_bounds(args: ModelArgs) -> None:
-    """Bounds that depend only on Fixed values must still describe a non-empty interval.
+def _check_inits(args: ModelArgs) -> None:
+    """Check the priors that can be resolved before sampling, in one pass.
 
-    Catches, e.g., a frozen FWHM that puts a dependent prior's lower bound above its upper one.
+    Bounds that depend only on Fixed values must describe a non-empty interval (a frozen FWHM
+    can put a dependent prior's lower bound above its upper one), and every ``init`` must lie
+    inside its bounds once those are known (from Fixed values and other inits).
     """
     context: dict[Parameter, float] = {}
     fixed_names: dict[Parameter, str] = {}
@@ -396,13 +398,12 @@ def _check_resolved_bounds(args: ModelArgs) -> None:
             continue
         if isinstance(prior, Fixed):
             context[token] = float(prior.resolved_value(context))
-            fixed_names[token] = name
-            continue
-        if not deps:
+            if deps <= set(fixed_names):
+                fixed_names[token] = name
             continue
         _, params = prior.to_dist(context)
         low, high = params[-2], params[-1]
-        if not low < high:
+        if deps and deps <= set(fixed_names) and not low < high:
             frozen = ", ".join(
                 f"{fixed_names[t]}={context[t]:g}"
                 for t in sorted(deps, key=lambda t: fixed_names[t])
@@ -411,33 +412,10 @@ def _check_resolved_bounds(args: ModelArgs) -> None:
                 f"prior of {name!r} ({prior!r}) resolves to the empty interval "
                 f"[{low:g}, {high:g}] with the fixed value(s) {frozen}: low must be < high"
             )
-
-
-def _check_inits(args: ModelArgs) -> None:
-    """Validate priors' ``init`` against bounds that are expressions, when resolvable."""
-    _check_resolved_bounds(args)
-    if not args.init_values:
-        return
-    context: dict[Parameter, float] = {}
-    for name in args.dependency_order:
-        prior = args.all_priors[name]
-        token = args.name_to_token[name]
-        if isinstance(prior, Fixed):
-            try:
-                context[token] = float(prior.resolved_value(context))
-            except KeyError:
-                pass
-            continue
-        if name not in args.init_values:
-            continue
-        try:
-            family, params = prior.to_dist(context)
-        except KeyError:
-            continue
-        low, high = params[-2], params[-1]
-        value = args.init_values[name]
-        if not low < value < high:
-            raise ValueError(
-                f"init={value:g} of {name!r} lies outside its prior bounds ({low:g}, {high:g})"
-            )
-        context[token] = value
+        if name in args.init_values:
+            value = args.init_values[name]
+            if not low < value < high:
+                raise ValueError(
+                    f"init={value:g} of {name!r} lies outside its prior bounds ({low:g}, {high:g})"
+                )
+            context[token] = value

@@ -52,10 +52,16 @@ def compact_edges(edges: np.ndarray, keep_mask: np.ndarray) -> tuple[np.ndarray,
 
 
 def line_windows(
-    args, spectra_edges: list[np.ndarray], shift_max: list[float], lsf_max: list[float]
+    args,
+    ranges: dict[str, tuple[float, float]],
+    spectra_edges: list[np.ndarray],
+    shift_max: list[float],
+    lsf_max: list[float],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per spectrum and line, the first edge (1-based) and number of edges to evaluate."""
-    ranges = site_ranges(args)
+    """Per spectrum and line, the first edge (1-based) and number of edges to evaluate.
+
+    ``ranges`` are the prior ranges of :func:`~unite_stan.stan.ranges.site_ranges`.
+    """
     entries = list(args.line_config)
     canonical = args.canonical_unit
     n_spec, n_line = len(spectra_edges), len(entries)
@@ -182,7 +188,7 @@ def build_data(args, literals, free, profiles, forms, lsf_forms, pix_offset_free
             if member.size:
                 region_start[s, r], region_len[s, r] = member[0] + 1, member[-1] - member[0] + 1
 
-    win_start, win_len = line_windows(args, edges, shift_max, lsf_max)
+    win_start, win_len = line_windows(args, ranges, edges, shift_max, lsf_max)
     data.update(
         {
             "N_spec": len(args.spectra),

@@ -14,7 +14,7 @@ import xarray as xr
 from unite_stan.compute import resolve_site_values
 from unite_stan.prior import Fixed, TruncatedNormal, Uniform
 
-__all__ = ["draws_to_dataset", "run_nuts", "unconstrain"]
+__all__ = ["constrain", "draws_to_dataset", "run_nuts", "unconstrain"]
 
 SAMPLE_STATS = {
     "accept_stat__": "acceptance_rate",
@@ -122,9 +122,7 @@ def run_nuts(
     for _ in range(max(num_chains, 4)):
         u0 = rng.uniform(-2.0, 2.0, size=n_free)
         if explicit:
-            current = {n: _from_unc(args, n, u0) for n in program.free_sites}
-            current.update(explicit)
-            u0 = unconstrain(args, current)
+            u0 = unconstrain(args, {**constrain(args, u0), **explicit})
         starts.append(u0)
 
     pilot_info = {"used": False}
@@ -280,22 +278,22 @@ def refine_map(
     return loc + chol @ mean, chol @ factor, new_inits, info
 
 
-def _from_unc(args, name: str, u_all: np.ndarray) -> float:
-    """Constrained value of one free site from a vector of unconstrained starts."""
-    free = args.free_sites
-    values = {}
+def constrain(args, u_free: np.ndarray) -> dict[str, float]:
+    """Free-site values from unite's unconstrained coordinates (the inverse of ``unconstrain``)."""
+    values: dict[str, float] = {}
     context = {}
-    for n in args.dependency_order:
-        prior = args.all_priors[n]
-        token = args.name_to_token[n]
+    k = 0
+    for name in args.dependency_order:
+        prior = args.all_priors[name]
+        token = args.name_to_token[name]
         if isinstance(prior, Fixed):
             context[token] = float(prior.resolved_value(context))
             continue
         low, high = prior.low.evaluate(context), prior.high.evaluate(context)
-        s = 1.0 / (1.0 + np.exp(-u_all[free.index(n)]))
-        values[n] = low + (high - low) * s
-        context[token] = values[n]
-    return values[name]
+        values[name] = low + (high - low) / (1.0 + np.exp(-u_free[k]))
+        context[token] = values[name]
+        k += 1
+    return values
 
 
 def _to_xi(loc: np.ndarray, chol: np.ndarray, u0: np.ndarray) -> np.ndarray:
