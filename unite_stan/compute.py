@@ -10,11 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from unite_stan.constants import C_KMS
 from unite_stan.prior import Fixed
 
 __all__ = ["SpectrumPrediction", "evaluate_model", "line_arrays", "resolve_site_values"]
-
-C_KMS = 299792.458
 
 
 def resolve_site_values(samples: dict, args) -> dict[str, np.ndarray]:

@@ -12,7 +12,6 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-import astropy.constants as const
 import astropy.units as u
 import numpy as np
 
@@ -22,7 +21,6 @@ from unite_stan.prior import Fixed, Parameter, Prior, topological_sort
 
 __all__ = ["ModelArgs", "ModelBuilder"]
 
-C_KMS = const.c.to_value(u.km / u.s)
 INTEGRATION_MODES = ("analytic", "convolution")
 
 

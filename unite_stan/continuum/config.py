@@ -5,11 +5,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 
-import astropy.constants as const
 import astropy.units as u
 import numpy as np
 
 from unite_stan._naming import letter_suffix
+from unite_stan.constants import C_KMS
 from unite_stan.continuum.library import ContinuumForm, Linear, get_form
 from unite_stan.prior import Fixed, Parameter, Uniform
 
@@ -20,8 +20,6 @@ __all__ = [
     "NormWavelength",
     "Scale",
 ]
-
-C_KMS = const.c.to_value(u.km / u.s)
 
 
 class Scale(Parameter):

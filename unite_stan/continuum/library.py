@@ -15,11 +15,10 @@ import astropy.units as u
 import numpy as np
 from scipy.special import comb
 
+from unite_stan.constants import FWHM_TO_SIGMA
 from unite_stan.prior import Fixed, Prior, Uniform
 
 __all__ = ["ContinuumForm", "Linear", "Polynomial", "PowerLaw", "form_from_dict", "get_form"]
-
-FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 
 
 class ContinuumForm(ABC):

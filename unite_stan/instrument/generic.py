@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import astropy.constants as const
 import astropy.units as u
 import numpy as np
 
+from unite_stan.constants import C_KMS
 from unite_stan.instrument.base import Disperser
 from unite_stan.prior import Parameter
 
 __all__ = ["GenericDisperser", "SimpleDisperser"]
-
-_C_KMS = const.c.to_value(u.km / u.s)
 
 
 def _as_float_array(values, wavelength: np.ndarray) -> np.ndarray:
@@ -181,7 +179,7 @@ class SimpleDisperser(Disperser):
             fwhm = _per_pixel(
                 _quantity_value(dvel, u.km / u.s, "dvel", "250 * u.km / u.s"), n, "dvel"
             )
-            resolution = _C_KMS / fwhm
+            resolution = C_KMS / fwhm
         self._grid = grid
         self._resolution = resolution
         self._dispersion = np.gradient(grid)

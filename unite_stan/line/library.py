@@ -12,12 +12,9 @@ from abc import ABC, abstractmethod
 import numpy as np
 from scipy.special import erf
 
-__all__ = ["Gaussian", "Profile", "profile_from_dict", "resolve_profile"]
+from unite_stan.constants import FWHM_TO_SIGMA, K_FWHM
 
-#: 2·sqrt(ln 2): erf(K_FWHM · x / FWHM) is the Gaussian CDF argument for a FWHM.
-K_FWHM = 2.0 * np.sqrt(np.log(2.0))
-#: FWHM → sigma for a Gaussian.
-FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
+__all__ = ["Gaussian", "Profile", "profile_from_dict", "resolve_profile"]
 
 
 class Profile(ABC):

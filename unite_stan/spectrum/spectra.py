@@ -10,10 +10,10 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import astropy.constants as const
 import astropy.units as u
 import numpy as np
 
+from unite_stan.constants import C_KMS
 from unite_stan.continuum.config import ContinuumConfiguration, ContinuumRegion
 from unite_stan.continuum.fit import ContinuumFitResult, fit_continuum_form
 from unite_stan.instrument.base import Disperser, as_length_unit
@@ -23,7 +23,6 @@ from unite_stan.spectrum.spectrum import F_LAMBDA, Spectrum
 
 __all__ = ["RegionDiagnostic", "ScaleDiagnosticList", "Spectra", "SpectrumScaleDiagnostic"]
 
-C_KMS = const.c.to_value(u.km / u.s)
 _KMS = u.km / u.s
 
 

@@ -20,17 +20,17 @@ import math
 
 import numpy as np
 
+from unite_stan.constants import C_KMS, FWHM_TO_SIGMA
 from unite_stan.prior import Fixed
 from unite_stan.stan.ranges import site_ranges
 
 __all__ = ["EDGE_TOLERANCE", "build_data", "compact_edges", "line_windows"]
 
-C_KMS = 299792.458
 EDGE_TOLERANCE = 1e-9
-FWHM_TO_SIGMA = 1.0 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
 
 
-def _is_literal_fixed(prior) -> bool:
+def is_literal_fixed(prior) -> bool:
+    """A Fixed prior holding a number (not an expression of other parameters)."""
     return isinstance(prior, Fixed) and not prior.dependencies()
 
 
@@ -138,7 +138,7 @@ def build_data(args, literals, free, profiles, forms, lsf_forms, pix_offset_free
         disp = spec.disperser
         calib = args.spec_calibration[s]
         pix_prior = priors[calib["pix_offset"]]
-        p_ref = float(pix_prior.resolved_value({})) if _is_literal_fixed(pix_prior) else 0.0
+        p_ref = float(pix_prior.resolved_value({})) if is_literal_fixed(pix_prior) else 0.0
         native, pixel_interval = compact_edges(
             np.asarray(spec.edges, dtype=float), np.asarray(spec.keep_mask)
         )

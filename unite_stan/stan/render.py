@@ -17,12 +17,10 @@ import numpy as np
 
 from unite_stan._resources import template_dir
 from unite_stan.prior import Fixed, Parameter, TruncatedNormal, Uniform, _BinOpExpr, _LiteralLeaf
-from unite_stan.stan.data import build_data
+from unite_stan.stan.data import build_data, is_literal_fixed
 from unite_stan.stan.naming import NameMap
 
 __all__ = ["RenderedProgram", "identity_coordinates", "render_program"]
-
-C_KMS = 299792.458
 
 
 @dataclass
@@ -104,10 +102,6 @@ def _expr(
     raise TypeError(f"cannot render {node!r} in a prior")
 
 
-def _is_literal_fixed(prior) -> bool:
-    return isinstance(prior, Fixed) and not prior.dependencies()
-
-
 def identity_coordinates(n_free: int) -> tuple[np.ndarray, np.ndarray]:
     """Sampling in unite's own unconstrained coordinates."""
     return np.zeros(n_free), np.eye(n_free)
@@ -158,7 +152,7 @@ def render_program(args) -> RenderedProgram:
     forms = sorted({f.stan_name for f in args.cont_forms})
     lsf_forms = sorted({f.stan_name for f in args.cont_forms if f.uses_lsf})
     pix_offset_free = any(
-        not _is_literal_fixed(priors[c["pix_offset"]]) for c in args.spec_calibration
+        not is_literal_fixed(priors[c["pix_offset"]]) for c in args.spec_calibration
     )
 
     chunks = ["priors", *profiles, *(f"continuum_{f}" for f in forms)]
