@@ -344,7 +344,7 @@ DOZEN = [
 ]
 
 
-def dozen_lines(api, seed=3):
+def dozen_lines(api, seed=3, *, n_pix=2000, resolution=1000.0, name="dozen_lines"):
     """Twelve lines across 4000-9000 A rest at z = 2 in one R = 1000 spectrum (~2000 px)."""
     rng = np.random.default_rng(seed)
     z = 2.0
@@ -354,8 +354,8 @@ def dozen_lines(api, seed=3):
         "nirspec_like",
         12000.0,
         27000.0,
-        2000,
-        1000.0,
+        n_pix,
+        resolution,
         lines,
         (1.0, 0.0, 19000.0),
         0.2,
@@ -374,8 +374,8 @@ def dozen_lines(api, seed=3):
     truth = {"z_z": (0.0, "raw"), "fwhm_gauss_n": (250.0, "raw")}
     truth.update({f"flux_{n}": (f * 1e-17, "flux") for _, n, f in DOZEN})
     return Case(
-        "dozen_lines",
-        "12 lines 4000-9000 A rest at z=2, R=1000, 2000 px",
+        name,
+        f"12 lines 4000-9000 A rest at z=2, R={resolution:g}, {n_pix} px",
         spectra,
         flc,
         fcc,
@@ -430,8 +430,16 @@ def batch_member(api, seed):
     )
 
 
+def wide_grating(api, seed=5):
+    """The dozen lines in one R = 2700 spectrum of 8000 pixels (a high-resolution grating)."""
+    return dozen_lines(api, seed, n_pix=8000, resolution=2700.0, name="wide_grating")
+
+
 #: benchmark-only scenarios (slow, not in the test suite)
 HARD_SCENARIOS = {"broad_blended": broad_blended}
+
+#: scenarios for benchmarks/threads.py only
+EXTRA_SCENARIOS = {"wide_grating": wide_grating}
 
 SCENARIOS = {
     "broad_narrow": broad_narrow,

@@ -39,6 +39,70 @@ functions {
     vector[rows(x)] d = x - nw;
     return par[1] * d + 0.5 * tan(par[2]) * square(d);
   }
+
+  // Log likelihood of the pixel blocks listed in blocks, all of spectrum s. A block is a run of
+  // pixels; the model is integrated over its pixel edges only (each line on the edges its
+  // window shares with the block). reduce_sum_static calls this on slices of the blocks.
+  real blocks_loglik(array[] int blocks, int start, int end, int s,
+                     vector theta, vector centre, vector amp, matrix width,
+                     array[] int spec_edge_start, vector edge, vector edge_resolution,
+                     array[] int block_edge0, array[] int block_n_edge, array[] int block_pix0,
+                     array[] int block_n_pix, array[,] int line_win_start,
+                     array[,] int line_win_len, array[] int gaussian_lines, vector region_low,
+                     vector region_high, vector region_center, vector region_nw_factor,
+                     array[] int region_npar, array[,] int region_par, array[] int region_nw_par,
+                     array[] int linear_regions, array[,] int region_int_start,
+                     array[,] int region_int_len, array[] int pix_interval, vector flux_norm,
+                     vector error_norm, vector spec_line_factor, vector spec_cont_factor,
+                     array[] int spec_r_scale_par, array[] int spec_flux_scale_par) {
+    real total = 0;
+    for (b in blocks) {
+      int b0 = block_edge0[b];
+      int ne = block_n_edge[b];
+      int np = block_n_pix[b];
+      vector[ne] e = segment(edge, spec_edge_start[s] + b0 - 1, ne);
+      vector[ne] res = segment(edge_resolution, spec_edge_start[s] + b0 - 1, ne);
+      vector[ne] lsf = e ./ (res * theta[spec_r_scale_par[s]]);
+      vector[ne - 1] dlam = e[2:ne] - e[1:(ne - 1)];
+      vector[ne - 1] line_sum = rep_vector(0, ne - 1);
+      for (q in 1:size(gaussian_lines)) {
+        int j = gaussian_lines[q];
+        // the line's window of edges, in this block's edge numbering
+        int lo = max(line_win_start[s, j], b0) - b0 + 1;
+        int hi = min(line_win_start[s, j] + line_win_len[s, j], b0 + ne) - b0;
+        if (hi - lo >= 1) {
+          int nwin = hi - lo + 1;
+          vector[nwin] cdf = gaussian_cumulative(segment(e, lo, nwin), centre[j], width[j]',
+                                                 segment(lsf, lo, nwin));
+          line_sum[lo:(hi - 1)] += amp[j] * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
+        }
+      }
+      vector[ne - 1] model_interval = spec_line_factor[s] * line_sum ./ dlam;
+      {
+        vector[ne - 1] cont_sum = rep_vector(0, ne - 1);
+        for (q in 1:size(linear_regions)) {
+          int r = linear_regions[q];
+          vector[region_npar[r]] par = to_vector(theta[region_par[r, 1:region_npar[r]]]);
+          real nw = theta[region_nw_par[r]] * region_nw_factor[r];
+          real lsf_r = 0;
+          // the region's intervals, in this block's numbering
+          int lo = max(region_int_start[s, r], b0) - b0 + 1;
+          int hi = min(region_int_start[s, r] + region_int_len[s, r], b0 + ne - 1) - b0;
+          if (hi >= lo) {
+            vector[hi - lo + 2] antideriv = linear_antideriv(segment(e, lo, hi - lo + 2), par, nw,
+                                                             lsf_r);
+            cont_sum[lo:hi] += antideriv[2:(hi - lo + 2)] - antideriv[1:(hi - lo + 1)];
+          }
+        }
+        model_interval += spec_cont_factor[s] * cont_sum ./ dlam;
+      }
+      vector[np] mu = theta[spec_flux_scale_par[s]]
+                      * model_interval[segment(pix_interval, block_pix0[b], np)];
+      total += normal_lpdf(segment(flux_norm, block_pix0[b], np)
+                           | mu, segment(error_norm, block_pix0[b], np));
+    }
+    return total;
+  }
 }
 data {
   // Sampled coordinates xi map to unite's unconstrained scale u = coord_loc + coord_chol * xi
@@ -84,10 +148,20 @@ data {
   array[N_spec] int<lower=1> spec_n_pix;
   vector[N_edge] edge;
   vector<lower=0>[N_edge] edge_resolution;
+  // Pixel blocks: runs of pixels of one spectrum (one block per spectrum unless the likelihood
+  // is split for threads); edges and intervals are numbered within the block's spectrum.
+  int<lower=1> N_block;
+  array[N_spec] int<lower=1> spec_block_start;
+  array[N_spec] int<lower=1> spec_n_block;
+  array[N_block] int<lower=1> block_edge0;
+  array[N_block] int<lower=2> block_n_edge;
+  array[N_block] int<lower=1> block_pix0;
+  array[N_block] int<lower=1> block_n_pix;
   array[N_spec, N_line] int<lower=1> line_win_start;
   array[N_spec, N_line] int<lower=0> line_win_len;
   array[N_spec, N_region] int<lower=1> region_int_start;
   array[N_spec, N_region] int<lower=0> region_int_len;
+  // the interval of each pixel, numbered within its block
   array[N_pix] int<lower=1> pix_interval;
   vector[N_pix] flux_norm;
   vector<lower=0>[N_pix] error_norm;
@@ -98,6 +172,7 @@ data {
   array[N_spec] int<lower=1> spec_pix_offset_par;
 }
 transformed data {
+  array[N_block] int block_ids = linspaced_int_array(N_block, 1, N_block);
   real flux_scale_grism = lit[9];
   real norm_wav_a = lit[12];
   real pix_offset_grism = lit[13];
@@ -138,44 +213,31 @@ transformed parameters {
       }
     }
     for (s in 1:N_spec) {
-      int ne = spec_n_edge[s];
-      int np = spec_n_pix[s];
-      vector[ne] e = segment(edge, spec_edge_start[s], ne);
-      vector[ne] res = segment(edge_resolution, spec_edge_start[s], ne);
-      vector[ne] lsf = e ./ (res * theta[spec_r_scale_par[s]]);
-      vector[ne - 1] dlam = e[2:ne] - e[1:(ne - 1)];
-      vector[ne - 1] line_sum = rep_vector(0, ne - 1);
-      for (q in 1:N_gaussian) {
-        int j = gaussian_lines[q];
-        int win0 = line_win_start[s, j];
-        int nwin = line_win_len[s, j];
-        if (nwin >= 2) {
-          vector[nwin] cdf = gaussian_cumulative(segment(e, win0, nwin), centre[j], width[j]',
-                                                 segment(lsf, win0, nwin));
-          line_sum[win0:(win0 + nwin - 2)] += amp[j] * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
-        }
+      array[spec_n_block[s]] int blocks
+          = block_ids[spec_block_start[s]:(spec_block_start[s] + spec_n_block[s] - 1)];
+      if (spec_n_block[s] == 1) {
+        log_lik_spec[s] = blocks_loglik(blocks, 1, 1, s,
+                                        theta, centre, amp, width, spec_edge_start, edge,
+                                        edge_resolution, block_edge0, block_n_edge, block_pix0,
+                                        block_n_pix, line_win_start, line_win_len, gaussian_lines,
+                                        region_low, region_high, region_center, region_nw_factor,
+                                        region_npar, region_par, region_nw_par, linear_regions,
+                                        region_int_start, region_int_len, pix_interval, flux_norm,
+                                        error_norm, spec_line_factor, spec_cont_factor,
+                                        spec_r_scale_par, spec_flux_scale_par);
+      } else {
+        // several blocks: evaluated in parallel (threads_per_chain > 1), summed in a fixed order
+        log_lik_spec[s] = reduce_sum_static(blocks_loglik, blocks, 1, s,
+                                            theta, centre, amp, width, spec_edge_start, edge,
+                                            edge_resolution, block_edge0, block_n_edge, block_pix0,
+                                            block_n_pix, line_win_start, line_win_len,
+                                            gaussian_lines, region_low, region_high, region_center,
+                                            region_nw_factor, region_npar, region_par,
+                                            region_nw_par, linear_regions, region_int_start,
+                                            region_int_len, pix_interval, flux_norm, error_norm,
+                                            spec_line_factor, spec_cont_factor, spec_r_scale_par,
+                                            spec_flux_scale_par);
       }
-      vector[ne - 1] model_interval = spec_line_factor[s] * line_sum ./ dlam;
-      {
-        vector[ne - 1] cont_sum = rep_vector(0, ne - 1);
-        for (q in 1:N_linear) {
-          int r = linear_regions[q];
-          vector[region_npar[r]] par = to_vector(theta[region_par[r, 1:region_npar[r]]]);
-          real nw = theta[region_nw_par[r]] * region_nw_factor[r];
-          real lsf_r = 0;
-          int c0 = region_int_start[s, r];
-          int nc = region_int_len[s, r];
-          if (nc >= 1) {
-            vector[nc + 1] antideriv = linear_antideriv(segment(e, c0, nc + 1), par, nw, lsf_r);
-            cont_sum[c0:(c0 + nc - 1)] += antideriv[2:(nc + 1)] - antideriv[1:nc];
-          }
-        }
-        model_interval += spec_cont_factor[s] * cont_sum ./ dlam;
-      }
-      vector[np] mu = theta[spec_flux_scale_par[s]]
-                      * model_interval[segment(pix_interval, spec_pix_start[s], np)];
-      log_lik_spec[s] = normal_lpdf(segment(flux_norm, spec_pix_start[s], np)
-                                    | mu, segment(error_norm, spec_pix_start[s], np));
     }
   }
 }

@@ -317,6 +317,7 @@ class ModelBuilder:
         adapt_delta: float | None = None,
         max_treedepth: int = 10,
         parallel_chains: int | None = None,
+        threads_per_chain: int | None = None,
         pilot: bool = True,
         metric: str = "diag_e",
     ):
@@ -341,6 +342,13 @@ class ModelBuilder:
             used is in ``args.dataset.attrs['adapt_delta']``. A given value is used as is.
         max_treedepth, parallel_chains
             Stan's sampler controls (defaults 10 and one chain per core).
+        threads_per_chain : int, optional
+            Threads each chain uses to evaluate the likelihood (Stan's ``reduce_sum`` over
+            blocks of pixels). By default chosen from the problem: more than one only when the
+            spectra have at least ``unite_stan.stan.run.THREAD_MIN_PIXELS`` pixels and cores are
+            left over by the chains running at once. ``parallel_chains * threads_per_chain``
+            may never exceed the available cores (an explicit excess is an error). Neither
+            choice changes the program, so it never recompiles.
         metric : {'diag_e', 'dense_e', 'unit_e'}
             Stan's metric. The embedded backend adapts ``'diag_e'`` only, which the pilot's
             whitening makes sufficient; CmdStan also offers ``'dense_e'`` and ``'unit_e'``.
@@ -373,6 +381,7 @@ class ModelBuilder:
             adapt_delta=adapt_delta,
             max_treedepth=max_treedepth,
             parallel_chains=parallel_chains,
+            threads_per_chain=threads_per_chain,
             pilot=pilot,
             metric=metric,
         )

@@ -107,6 +107,11 @@ def test_build_record(toy):
     assert "httpstan 4" in record.backend_identity and "stanc3" in record.backend_identity
     assert "-O3" in record.options["cxxflags"] and "-DSTAN_THREADS" in record.options["cxxflags"]
     assert "g++" in record.command and "stan_services.o" in record.command
+    # stanc, then the model and its gradient unit compiled at once, then the link
+    stanc, model_unit, gradient_unit, link = record.command.splitlines()
+    assert "stanc" in stanc and "-DUSING_R" in gradient_unit and "-DUSING_R" not in model_unit
+    assert "stan/backends/include" in model_unit and "-shared" in link
+    assert len(record.options["overrides"]) == 16
     assert record.compile_seconds > 0
     assert hasattr(toy.handle, "hmc_nuts_diag_e_adapt_wrapper")
 

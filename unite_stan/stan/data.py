@@ -24,7 +24,14 @@ from unite_stan.constants import C_KMS, FWHM_TO_SIGMA
 from unite_stan.prior import Fixed
 from unite_stan.stan.ranges import site_ranges
 
-__all__ = ["EDGE_TOLERANCE", "build_data", "compact_edges", "line_windows"]
+__all__ = [
+    "EDGE_TOLERANCE",
+    "block_data",
+    "build_data",
+    "compact_edges",
+    "line_windows",
+    "reblock",
+]
 
 EDGE_TOLERANCE = 1e-9
 
@@ -101,6 +108,67 @@ def line_windows(
                 continue
             start[s, j], length[s, j] = first + 1, last - first + 1
     return start, length
+
+
+def block_data(
+    pix_start: np.ndarray, intervals: list[np.ndarray], n_blocks: list[int]
+) -> dict[str, np.ndarray]:
+    """The pixel-block arrays of the data dict.
+
+    ``intervals[s]`` holds the (1-based, increasing) interval of each pixel of spectrum ``s``
+    within that spectrum's edges; its pixels are split into ``n_blocks[s]`` contiguous blocks of
+    near-equal size. A block covers the edges from its first pixel's interval to its last
+    pixel's, and ``pix_interval`` numbers each pixel's interval within its block.
+    """
+    edge0, n_edge, pix0, n_pix, pix_interval = [], [], [], [], []
+    spec_block_start, spec_n_block = [], []
+    for s, iv in enumerate(intervals):
+        iv = np.asarray(iv, dtype=int)
+        if np.any(np.diff(iv) <= 0):
+            raise ValueError(f"pixel intervals of spectrum {s} are not increasing")
+        k = int(n_blocks[s])
+        if not 1 <= k <= iv.size:
+            raise ValueError(
+                f"n_blocks={k} for spectrum {s}: must be in [1, {iv.size}] (its pixel count)"
+            )
+        spec_block_start.append(len(edge0) + 1)
+        spec_n_block.append(k)
+        for chunk in np.array_split(np.arange(iv.size), k):
+            first, last = iv[chunk[0]], iv[chunk[-1]]
+            edge0.append(first)
+            n_edge.append(last - first + 2)
+            pix0.append(int(pix_start[s]) + chunk[0])
+            n_pix.append(chunk.size)
+            pix_interval.append(iv[chunk] - first + 1)
+    return {
+        "N_block": len(edge0),
+        "spec_block_start": np.array(spec_block_start, dtype=int),
+        "spec_n_block": np.array(spec_n_block, dtype=int),
+        "block_edge0": np.array(edge0, dtype=int),
+        "block_n_edge": np.array(n_edge, dtype=int),
+        "block_pix0": np.array(pix0, dtype=int),
+        "block_n_pix": np.array(n_pix, dtype=int),
+        "pix_interval": np.concatenate(pix_interval),
+    }
+
+
+def spectrum_intervals(data: dict) -> list[np.ndarray]:
+    """Each spectrum's pixel intervals (1-based, within the spectrum) from a data dict."""
+    local = np.empty(int(data["N_pix"]), dtype=int)
+    for b in range(int(data["N_block"])):
+        p0, n = int(data["block_pix0"][b]) - 1, int(data["block_n_pix"][b])
+        local[p0 : p0 + n] = data["pix_interval"][p0 : p0 + n] + data["block_edge0"][b] - 1
+    return [
+        local[start - 1 : start - 1 + n]
+        for start, n in zip(data["spec_pix_start"], data["spec_n_pix"], strict=True)
+    ]
+
+
+def reblock(data: dict, n_blocks: list[int]) -> dict:
+    """A copy of ``data`` with each spectrum split into ``n_blocks[s]`` pixel blocks."""
+    out = dict(data)
+    out.update(block_data(data["spec_pix_start"], spectrum_intervals(data), n_blocks))
+    return out
 
 
 def build_data(args, literals, free, profiles, forms, lsf_forms, pix_offset_free) -> dict:
@@ -200,7 +268,6 @@ def build_data(args, literals, free, profiles, forms, lsf_forms, pix_offset_free
             "spec_n_pix": np.array(n_pix, dtype=int),
             "edge": np.concatenate(edges),
             "edge_resolution": np.concatenate(res),
-            "pix_interval": np.concatenate(pix_interval),
             "flux_norm": np.concatenate(flux_norm),
             "error_norm": np.concatenate(error_norm),
             "spec_line_factor": np.array(line_factor, dtype=float),
@@ -212,6 +279,7 @@ def build_data(args, literals, free, profiles, forms, lsf_forms, pix_offset_free
             "line_win_len": win_len,
         }
     )
+    data.update(block_data(data["spec_pix_start"], pix_interval, [1] * len(args.spectra)))
     if forms and not pix_offset_free:
         data["region_int_start"] = region_start
         data["region_int_len"] = region_len

@@ -45,6 +45,8 @@ INTERNAL_NAMES = frozenset(
     spec_pix_offset_par region_resolution xi log_lik_spec u theta centre amp width s ne np e res
     shift lsf dlam line_sum q j k r model_interval mid cont_sum par nw lsf_r antideriv i mu cdf
     line_win_start line_win_len region_int_start region_int_len win0 nwin c0 nc
+    N_block spec_block_start spec_n_block block_edge0 block_n_edge block_pix0 block_n_pix
+    block_ids blocks_loglik blocks start end total b b0 lo hi reduce_sum reduce_sum_static
     """.split()
 )
 
@@ -58,7 +60,9 @@ def _is_safe(name: str, taken: set[str]) -> bool:
         and "__" not in name
         and name not in STAN_RESERVED
         and name not in INTERNAL_NAMES
-        and not name.startswith(("N_", "line_", "region_", "spec_", "edge", "pix_interval"))
+        and not name.startswith(
+            ("N_", "line_", "region_", "spec_", "block", "edge", "pix_interval")
+        )
         and name not in taken
     )
 

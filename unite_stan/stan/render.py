@@ -8,6 +8,7 @@ data dict, so changing numbers never changes the program text (and never recompi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from functools import cache
@@ -17,7 +18,7 @@ import numpy as np
 
 from unite_stan._resources import template_dir
 from unite_stan.prior import Fixed, Parameter, TruncatedNormal, Uniform, _BinOpExpr, _LiteralLeaf
-from unite_stan.stan.data import build_data, is_literal_fixed
+from unite_stan.stan.data import build_data, is_literal_fixed, reblock
 from unite_stan.stan.naming import NameMap
 
 __all__ = ["RenderedProgram", "identity_coordinates", "render_program"]
@@ -43,14 +44,14 @@ class RenderedProgram:
         data = dict(self.data)
         data["coord_loc"] = np.asarray(loc, dtype=float)
         data["coord_chol"] = np.asarray(chol, dtype=float)
-        return RenderedProgram(
-            self.code,
-            data,
-            self.name_map,
-            self.free_sites,
-            self.fixed_sites,
-            self.literal_sources,
-        )
+        return dataclasses.replace(self, data=data)
+
+    def with_blocks(self, n_blocks: list[int]) -> RenderedProgram:
+        """Same program, spectrum ``s`` split into ``n_blocks[s]`` pixel blocks (data only).
+
+        With more than one block a spectrum's likelihood goes through ``reduce_sum``.
+        """
+        return dataclasses.replace(self, data=reblock(self.data, n_blocks))
 
     def __call__(self, *args, **kwargs):
         raise TypeError(
@@ -59,9 +60,86 @@ class RenderedProgram:
         )
 
 
+#: Width of the rendered program's lines where the renderer wraps them.
+LINE_WIDTH = 100
+
+
+def wrap_list(items, indent: int, width: int = LINE_WIDTH) -> str:
+    """Join ``items`` with ``', '``, wrapping between items at ``width`` (continuation lines
+    indented by ``indent``); the first line starts at column ``indent`` too."""
+    lines, line = [], ""
+    for k, item in enumerate(items):
+        piece = item + ("," if k < len(items) - 1 else "")
+        if line and indent + len(line) + 1 + len(piece) > width:
+            lines.append(line)
+            line = piece
+        else:
+            line = f"{line} {piece}" if line else piece
+    lines.append(line)
+    return ("\n" + " " * indent).join(lines)
+
+
+def block_arguments(profiles, forms, lsf_forms, pix_offset_free) -> list[tuple[str, str]]:
+    """``(type, name)`` of what ``blocks_loglik`` takes after ``(blocks, start, end, s)``.
+
+    The parameters the lines need (``theta`` holds every site), then the data it reads; the
+    same names as in the data block.
+    """
+    args = [
+        ("vector", "theta"),
+        ("vector", "centre"),
+        ("vector", "amp"),
+        ("matrix", "width"),
+        ("array[] int", "spec_edge_start"),
+        ("vector", "edge"),
+        ("vector", "edge_resolution"),
+    ]
+    if pix_offset_free:
+        args += [
+            ("vector", "edge_dlam_dpix"),
+            ("vector", "edge_dresolution"),
+            ("vector", "spec_pix_offset_ref"),
+            ("array[] int", "spec_pix_offset_par"),
+        ]
+    args += [
+        ("array[] int", "block_edge0"),
+        ("array[] int", "block_n_edge"),
+        ("array[] int", "block_pix0"),
+        ("array[] int", "block_n_pix"),
+        ("array[,] int", "line_win_start"),
+        ("array[,] int", "line_win_len"),
+    ]
+    args += [("array[] int", f"{p}_lines") for p in profiles]
+    if forms:
+        args += [
+            ("vector", "region_low"),
+            ("vector", "region_high"),
+            ("vector", "region_center"),
+            ("vector", "region_nw_factor"),
+            ("array[] int", "region_npar"),
+            ("array[,] int", "region_par"),
+            ("array[] int", "region_nw_par"),
+        ]
+        args += [("array[] int", f"{f}_regions") for f in forms]
+        if not pix_offset_free:
+            args += [("array[,] int", "region_int_start"), ("array[,] int", "region_int_len")]
+        if lsf_forms:
+            args += [("matrix", "region_resolution")]
+    args += [
+        ("array[] int", "pix_interval"),
+        ("vector", "flux_norm"),
+        ("vector", "error_norm"),
+        ("vector", "spec_line_factor"),
+        ("vector", "spec_cont_factor"),
+        ("array[] int", "spec_r_scale_par"),
+        ("array[] int", "spec_flux_scale_par"),
+    ]
+    return args
+
+
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -69,6 +147,8 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters["wrap_list"] = lambda items, indent: wrap_list(list(items), indent)
+    return env
 
 
 def _chunk(name: str) -> str:
@@ -171,6 +251,7 @@ def render_program(args) -> RenderedProgram:
             fixed_literals=fixed_literals,
             tp_sites=tp_sites,
             theta=[names.ident(n) for n in order],
+            block_args=block_arguments(profiles, forms, lsf_forms, pix_offset_free),
         )
     )
     data = build_data(args, lits.values, free, profiles, forms, lsf_forms, pix_offset_free)

@@ -70,6 +70,7 @@ def run_nuts(
     parallel_chains: int | None,
     pilot: bool,
     metric: str = "diag_e",
+    threads_per_chain: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Compile, pilot and sample; fills ``args.program``, ``args.dataset``, ``args.run_info``."""
     from unite_stan.diagnostics import warn_convergence
@@ -95,6 +96,8 @@ def run_nuts(
             "nothing to sample: every parameter of this model is Fixed; free at least one "
             "(e.g. a line flux) or evaluate the model with unite_stan.compute.evaluate_model"
         )
+    threads = choose_threads(program.data, num_chains, parallel_chains, threads_per_chain)
+    program = program.with_blocks(likelihood_blocks(program.data, threads))
     engine = get_backend(backend)
     t0 = time.perf_counter()
     compiled = engine.compile(program.code, progress=progress)
@@ -158,6 +161,7 @@ def run_nuts(
             adapt_delta=adapt_delta if adapt_delta is not None else 0.8,
             max_treedepth=max_treedepth,
             parallel_chains=parallel_chains,
+            threads_per_chain=threads,
         )
         pilot_info.update(refine_info)
     else:
@@ -180,6 +184,7 @@ def run_nuts(
             adapt_delta=target,
             max_treedepth=max_treedepth,
             parallel_chains=parallel_chains,
+            threads_per_chain=threads,
             progress=progress,
             metric=metric,
         )
@@ -198,6 +203,8 @@ def run_nuts(
             "metric": metric,
             "adapt_delta": float(adapt_delta),
             "adapt_delta_tries": ladder.index(adapt_delta) + 1,
+            "threads_per_chain": int(threads),
+            "likelihood_blocks": int(run_program.data["N_block"]),
             "build_record": str(getattr(compiled.record, "artifact", "")),
         }
     )
@@ -210,6 +217,44 @@ def run_nuts(
     samples["log_prob"] = ds["lp__"].values.reshape(-1)
     samples["log_likelihood"] = ds["log_likelihood"].sum("spectrum").values.reshape(-1)
     return samples
+
+
+#: Pixels (all spectra) from which a chain's likelihood is split over threads, when cores are
+#: left over by the chains running at once (measured: benchmarks/threads.py).
+THREAD_MIN_PIXELS = 2000
+#: Smallest block of pixels worth a reduce_sum task, and blocks per thread (load balance).
+BLOCK_MIN_PIXELS, BLOCKS_PER_THREAD = 100, 2
+
+
+def choose_threads(
+    data: dict, num_chains: int, parallel_chains: int | None, threads_per_chain: int | None
+) -> int:
+    """Threads per chain: the user's choice (checked against the cores), else automatic.
+
+    Automatic: the cores left over by the chains running at once, when the likelihood has at
+    least :data:`THREAD_MIN_PIXELS` pixels; otherwise one.
+    """
+    from unite_stan.stan.backends.base import (
+        available_cores,
+        check_threads,
+        default_parallel_chains,
+    )
+
+    if threads_per_chain is not None:
+        check_threads(threads_per_chain, parallel_chains, num_chains)
+        return int(threads_per_chain)
+    if int(data["N_pix"]) < THREAD_MIN_PIXELS:
+        return 1
+    at_once = min(num_chains, parallel_chains or default_parallel_chains(num_chains))
+    return max(1, available_cores() // at_once)
+
+
+def likelihood_blocks(data: dict, threads: int) -> list[int]:
+    """Pixel blocks per spectrum for ``threads`` threads per chain (one block when unthreaded)."""
+    n_pix = [int(n) for n in data["spec_n_pix"]]
+    if threads <= 1:
+        return [1] * len(n_pix)
+    return [max(1, min(BLOCKS_PER_THREAD * threads, n // BLOCK_MIN_PIXELS)) for n in n_pix]
 
 
 #: adapt_delta values tried in turn, while divergences remain, when the user sets none.
@@ -231,6 +276,7 @@ def refine_map(
     adapt_delta,
     max_treedepth,
     parallel_chains,
+    threads_per_chain=1,
 ):
     """Re-whiten with the covariance of a short NUTS run in the Laplace coordinates.
 
@@ -255,6 +301,7 @@ def refine_map(
         adapt_delta=adapt_delta,
         max_treedepth=max_treedepth,
         parallel_chains=parallel_chains,
+        threads_per_chain=threads_per_chain,
         progress=False,
     )
     cols = [short.columns.index(f"xi.{k + 1}") for k in range(d)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,9 @@ __all__ = [
     "CompiledModel",
     "LogDensity",
     "RawDraws",
+    "available_cores",
     "check_sample_arguments",
+    "default_parallel_chains",
 ]
 
 #: Per-draw sampler diagnostics, in the order Stan writes them before the model's own columns.
@@ -36,6 +39,19 @@ SAMPLER_COLUMNS = (
     "divergent__",
     "energy__",
 )
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, else the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - platforms without affinity
+        return max(1, os.cpu_count() or 1)
+
+
+def default_parallel_chains(num_chains: int, threads_per_chain: int = 1) -> int:
+    """Chains run at once when the user sets none: as many as the cores hold with their threads."""
+    return max(1, min(num_chains, available_cores() // max(1, threads_per_chain)))
 
 
 @dataclass(frozen=True)
@@ -265,6 +281,7 @@ class Backend(ABC):
         adapt_delta: float = 0.8,
         max_treedepth: int = 10,
         parallel_chains: int | None = None,
+        threads_per_chain: int = 1,
         progress: bool = True,
         metric: str = "diag_e",
     ) -> RawDraws:
@@ -287,7 +304,12 @@ class Backend(ABC):
         adapt_delta, max_treedepth
             NUTS target acceptance statistic and maximal tree depth.
         parallel_chains : int, optional
-            Chains run at the same time; default ``min(num_chains, os.cpu_count())``.
+            Chains run at the same time; default: as many as the available cores hold with
+            ``threads_per_chain`` threads each (at least one, at most ``num_chains``).
+        threads_per_chain : int
+            Threads each chain may use for ``reduce_sum`` (a program whose data splits the
+            likelihood into several pixel blocks); ``parallel_chains * threads_per_chain``
+            may not exceed the available cores.
         progress : bool
             Show a progress bar.
         metric : str
@@ -307,6 +329,7 @@ class Backend(ABC):
             adapt_delta=adapt_delta,
             max_treedepth=max_treedepth,
             parallel_chains=parallel_chains,
+            threads_per_chain=threads_per_chain,
         )
         if metric not in self.metrics:
             raise ValueError(
@@ -324,6 +347,7 @@ class Backend(ABC):
             adapt_delta=adapt_delta,
             max_treedepth=max_treedepth,
             parallel_chains=parallel_chains,
+            threads_per_chain=threads_per_chain,
             progress=progress,
             metric=metric,
         )
@@ -342,6 +366,7 @@ class Backend(ABC):
         adapt_delta: float,
         max_treedepth: int,
         parallel_chains: int | None,
+        threads_per_chain: int,
         progress: bool,
         metric: str,
     ) -> RawDraws:
@@ -358,6 +383,7 @@ def check_sample_arguments(
     adapt_delta: float,
     max_treedepth: int,
     parallel_chains: int | None,
+    threads_per_chain: int = 1,
 ) -> None:
     """Validate the arguments of :meth:`Backend.sample`, naming the bad value.
 
@@ -384,3 +410,31 @@ def check_sample_arguments(
         raise ValueError(f"max_treedepth={max_treedepth}: must be >= 1")
     if parallel_chains is not None and parallel_chains < 1:
         raise ValueError(f"parallel_chains={parallel_chains}: must be >= 1 or None")
+    check_threads(threads_per_chain, parallel_chains, num_chains)
+
+
+def check_threads(threads_per_chain: int, parallel_chains: int | None, num_chains: int) -> None:
+    """Refuse more threads in total than available cores.
+
+    Raises
+    ------
+    ValueError
+        If ``threads_per_chain`` is not a positive integer, or if the chains run at once times
+        ``threads_per_chain`` exceeds :func:`available_cores`.
+    """
+    if (
+        isinstance(threads_per_chain, bool)
+        or not isinstance(threads_per_chain, (int, np.integer))
+        or threads_per_chain < 1
+    ):
+        raise ValueError(f"threads_per_chain={threads_per_chain!r}: must be a positive integer")
+    cores = available_cores()
+    at_once = min(
+        num_chains, parallel_chains or default_parallel_chains(num_chains, threads_per_chain)
+    )
+    if at_once * threads_per_chain > cores:
+        raise ValueError(
+            f"threads_per_chain={threads_per_chain} with {at_once} chains at once needs "
+            f"{at_once * threads_per_chain} threads; this machine has {cores} cores: lower "
+            "threads_per_chain or parallel_chains"
+        )

@@ -27,6 +27,7 @@ from unite_stan.stan.backends.base import (
     CompiledModel,
     LogDensity,
     RawDraws,
+    default_parallel_chains,
 )
 
 __all__ = ["CmdStanBackend", "CmdStanLogDensity", "flat_column_name"]
@@ -99,7 +100,8 @@ class CmdStanBackend(Backend):
     ----------
     stanc_options, cpp_options : dict, optional
         Passed to ``cmdstanpy.CmdStanModel``; part of the cache key. ``stanc_options`` defaults
-        to ``{'O1': True}``, matching the embedded backend's stanc optimisation.
+        to ``{'O1': True}``, matching the embedded backend's stanc optimisation, and
+        ``cpp_options`` to ``{'STAN_THREADS': True}`` (the embedded backend is threaded too).
     """
 
     name = "cmdstan"
@@ -111,7 +113,8 @@ class CmdStanBackend(Backend):
         cpp_options: Mapping[str, Any] | None = None,
     ):
         self.stanc_options = dict({"O1": True} if stanc_options is None else stanc_options)
-        self.cpp_options = dict(cpp_options or {})
+        # Threaded builds, so threads_per_chain can split a likelihood with reduce_sum.
+        self.cpp_options = dict({"STAN_THREADS": True} if cpp_options is None else cpp_options)
 
     def identity(self) -> str:
         import cmdstanpy
@@ -181,13 +184,17 @@ class CmdStanBackend(Backend):
         adapt_delta: float,
         max_treedepth: int,
         parallel_chains: int | None,
+        threads_per_chain: int,
         progress: bool,
         metric: str,
     ) -> RawDraws:
+        threads = {"threads_per_chain": threads_per_chain} if threads_per_chain > 1 else {}
         fit = model.handle.sample(
             data=data,
             chains=num_chains,
-            parallel_chains=parallel_chains or min(num_chains, os.cpu_count() or 1),
+            parallel_chains=parallel_chains
+            or default_parallel_chains(num_chains, threads_per_chain),
+            **threads,
             seed=seed,
             inits=inits,
             iter_warmup=num_warmup,

@@ -12,6 +12,9 @@
 #include <stan/model/model_base.hpp>
 #include <stan/services/util/create_rng.hpp>
 
+#include <tbb/task_arena.h>
+
+#include <pybind11/functional.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -24,6 +27,15 @@ namespace unite_stan_shim {
 // STAN_THREADS makes the autodiff tape thread-local and static initialisation creates it only
 // for the thread that loaded this library; every other thread must create its own first.
 void init_thread() { static thread_local stan::math::ChainableStack tape; }
+
+// Run fn in this thread inside a TBB arena of n threads: Stan's reduce_sum then splits its work
+// over at most n threads (this one and n - 1 of TBB's workers). The sampler releases the GIL.
+void run_with_threads(int n, const std::function<void()>& fn) {
+  init_thread();
+  if (n < 1) throw std::invalid_argument("threads must be >= 1");
+  tbb::task_arena arena(n, 1);
+  arena.execute([&] { fn(); });
+}
 
 // One model instance for one data set, reused across evaluations.
 class Density {
@@ -95,6 +107,8 @@ PYBIND11_MODULE(unite_stan_shim, m) {
   using unite_stan_shim::Density;
   m.def("init_thread", &unite_stan_shim::init_thread,
         "Create this thread's autodiff tape for this library (idempotent).");
+  m.def("run_with_threads", &unite_stan_shim::run_with_threads, py::arg("n"), py::arg("fn"),
+        "Call fn() in this thread within a TBB arena of n threads.");
   // module_local: every model library defines this same C++ type.
   py::class_<Density>(m, "Density", py::module_local())
       .def(py::init<const std::vector<std::string>&, const std::vector<double>&,

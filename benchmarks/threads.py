@@ -1,0 +1,131 @@
+"""When does splitting a chain's likelihood over threads (reduce_sum) pay?
+
+    python benchmarks/threads.py                 # the default scenarios
+    python benchmarks/threads.py --only dozen_lines
+
+For each scenario, on the embedded backend with a warm cache:
+
+* the cost of one log-density gradient with the likelihood in one block (the serial path, no
+  reduce_sum) and split into 2 x threads blocks evaluated with 1 and with 2 threads;
+* one chain of 500 + 1000 iterations with ``threads_per_chain`` 1 and 2 (wall time of the
+  run after compilation, min bulk ESS, ESS per second).
+
+Writes ``benchmarks/results/threads.{json,md}``. The measured crossover sets
+``unite_stan.stan.run.THREAD_MIN_PIXELS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import scenarios  # noqa: E402
+from run import stan_api  # noqa: E402
+
+DEFAULT = ["tutorial_fit1", "low_snr", "two_resolutions", "dozen_lines", "wide_grating"]
+
+
+def build_case(api, name):
+    if name == "tutorial_fit1":
+        return scenarios.tutorial_fit1(api)
+    return {**scenarios.SCENARIOS, **scenarios.HARD_SCENARIOS, **scenarios.EXTRA_SCENARIOS}[name](
+        api
+    )
+
+
+def gradient_seconds(shim, density, x, threads, repeats):
+    """Mean wall time of one gradient, evaluated in a thread with ``threads`` TBB threads."""
+    out = {}
+
+    def work():
+        density(x)
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            density(x)
+        out["s"] = (time.perf_counter() - t0) / repeats
+
+    def run():
+        shim.init_thread()
+        if threads > 1:
+            shim.run_with_threads(threads, work)
+        else:
+            work()
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    return out["s"]
+
+
+def main():
+    from unite_stan import diagnostics
+    from unite_stan.stan.backends import get_backend
+    from unite_stan.stan.backends.embedded import _load
+    from unite_stan.stan.run import likelihood_blocks
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="*", default=DEFAULT)
+    parser.add_argument("--repeats", type=int, default=2000)
+    parser.add_argument("--out", default=str(HERE / "results"))
+    opts = parser.parse_args()
+    os.environ.setdefault("UNITE_STAN_BACKEND", "embedded")
+    api = stan_api()
+    engine = get_backend("embedded")
+    rows = []
+    for name in opts.only:
+        case = build_case(api, name)
+        builder = api.model.ModelBuilder(case.lines, case.continuum, case.spectra)
+        program, _ = builder.build()
+        compiled = engine.compile(program.code, progress=False)
+        _, shim = _load(compiled.record.artifact)
+        row = {"scenario": name, "pixels": int(program.data["N_pix"])}
+        x = np.zeros(len(program.free_sites))
+        serial = engine.log_density(compiled, program.data)
+        row["grad_us_1block"] = round(1e6 * gradient_seconds(shim, serial, x, 1, opts.repeats), 1)
+        split = program.with_blocks(likelihood_blocks(program.data, 2))
+        row["blocks"] = int(split.data["N_block"])
+        blocked = engine.log_density(compiled, split.data)
+        for threads in (1, 2):
+            row[f"grad_us_blocks_{threads}t"] = round(
+                1e6 * gradient_seconds(shim, blocked, x, threads, opts.repeats), 1
+            )
+        for threads in (1, 2):
+            t0 = time.perf_counter()
+            _, args = builder.fit(
+                num_warmup=500,
+                num_samples=1000,
+                num_chains=1,
+                seed=0,
+                progress_bar=False,
+                threads_per_chain=threads,
+            )
+            wall = time.perf_counter() - t0 - float(args.dataset.attrs["compile_seconds"])
+            ds = args.dataset
+            ess = min(diagnostics.ess_bulk(ds[k].values) for k in ds.attrs["free_parameters"])
+            row[f"run_s_{threads}t"] = round(wall, 2)
+            row[f"ess_per_s_{threads}t"] = round(ess / wall, 1)
+        row["speedup"] = round(row["run_s_1t"] / row["run_s_2t"], 2)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpu_count": os.cpu_count()}
+    (out / "threads.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
+    cols = list(rows[0])
+    table = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    table += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    (out / "threads.md").write_text("\n".join(table) + "\n")
+    print("\n".join(table))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Within-chain threads: pixel blocks and reduce_sum leave the model unchanged.
+
+The tutorial's program is shared with test_fit_tutorial (the compile cache builds it once);
+the joint program (two spectra, sampled pixel offsets) with test_fit_joint.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import numpy as np
+import pytest
+from conftest import tutorial_fit1, tutorial_truth
+from test_fit_joint import configuration, spectra_with
+
+from unite_stan import model
+from unite_stan.stan.backends import get_backend
+from unite_stan.stan.backends.base import available_cores
+from unite_stan.stan.backends.embedded import _load
+
+pytestmark = pytest.mark.stan
+
+
+def evaluate_in_arena(compiled, density, points, threads):
+    """Log densities and gradients at ``points``, computed in a thread with ``threads`` threads."""
+    _, shim = _load(compiled.record.artifact)
+    out = []
+
+    def work():
+        out.extend(density(x) for x in points)
+
+    def run():
+        shim.init_thread()
+        shim.run_with_threads(threads, work)
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    return out
+
+
+@pytest.mark.parametrize("which", ["tutorial", "joint"])
+def test_blocks_and_threads_leave_log_density_and_gradient_unchanged(which):
+    if which == "tutorial":
+        spectra, flc, fcc = tutorial_fit1()
+    else:
+        lc, cc = configuration()
+        spectra = spectra_with(np.ones(400), np.ones(900))
+        flc, fcc = lc, cc
+    program, _ = model.ModelBuilder(flc, fcc, spectra).build()
+    backend = get_backend("embedded")
+    compiled = backend.compile(program.code, progress=False)
+    rng = np.random.default_rng(3)
+    points = [rng.uniform(-1.5, 1.5, len(program.free_sites)) for _ in range(3)]
+    serial = [backend.log_density(compiled, program.data)(x) for x in points]
+    n_pix = program.data["spec_n_pix"]
+    for n_blocks in ([3] * len(n_pix), [7] * len(n_pix)):
+        blocked = program.with_blocks(n_blocks)
+        assert blocked.data["N_block"] == sum(n_blocks)
+        density = backend.log_density(compiled, blocked.data)
+        for threads in (1, 2):
+            got = evaluate_in_arena(compiled, density, points, threads)
+            for (lp, grad), (lp_ref, grad_ref) in zip(got, serial, strict=True):
+                assert lp == pytest.approx(lp_ref, rel=1e-12)
+                np.testing.assert_allclose(grad, grad_ref, rtol=1e-9, atol=1e-9)
+    # the program text does not depend on the blocks
+    assert program.with_blocks([5] * len(n_pix)).code == program.code
+
+
+@pytest.mark.skipif(available_cores() < 2, reason="needs 2 cores for 2 threads in one chain")
+def test_one_chain_on_two_threads_recovers_truth_and_is_reproducible():
+    spectra, flc, fcc = tutorial_fit1()
+    fits = [
+        model.ModelBuilder(flc, fcc, spectra).fit(
+            num_warmup=300,
+            num_samples=600,
+            num_chains=1,
+            seed=4,
+            progress_bar=False,
+            threads_per_chain=2,
+        )
+        for _ in range(2)
+    ]
+    (samples, args), (samples_again, _) = fits
+    ds = args.dataset
+    assert ds.attrs["threads_per_chain"] == 2
+    assert ds.attrs["likelihood_blocks"] == 4
+    assert int(ds["diverging"].sum()) == 0
+    t = tutorial_truth()
+    for site, truth in (("z_narrow", t["z"]), ("fwhm_gauss_narrow", t["fwhm_kms"])):
+        lo, hi = np.quantile(samples[site], [0.025, 0.975])
+        assert lo <= truth <= hi, (site, lo, truth, hi)
+    for site in args.free_sites:
+        np.testing.assert_array_equal(samples[site], samples_again[site])
+
+
+def test_automatic_threads_stay_single_for_the_small_tutorial():
+    spectra, flc, fcc = tutorial_fit1()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a short run: low-ESS warnings
+        _, args = model.ModelBuilder(flc, fcc, spectra).fit(
+            num_warmup=100, num_samples=100, num_chains=1, progress_bar=False
+        )
+    assert args.dataset.attrs["threads_per_chain"] == 1
+    assert args.dataset.attrs["likelihood_blocks"] == 1
