@@ -344,7 +344,9 @@ DOZEN = [
 ]
 
 
-def dozen_lines(api, seed=3, *, n_pix=2000, resolution=1000.0, name="dozen_lines"):
+def dozen_lines(
+    api, seed=3, *, n_pix=2000, resolution=1000.0, name="dozen_lines", cont_width=10_000
+):
     """Twelve lines across 4000-9000 A rest at z = 2 in one R = 1000 spectrum (~2000 px)."""
     rng = np.random.default_rng(seed)
     z = 2.0
@@ -369,7 +371,7 @@ def dozen_lines(api, seed=3, *, n_pix=2000, resolution=1000.0, name="dozen_lines
     lc = api.line.LineConfiguration()
     for w, name, _ in DOZEN:
         _single(api, lc, name, w, zt, fw, 5)
-    cc = api.continuum.ContinuumConfiguration.from_lines(lc.centers, width=10_000 * u.km / u.s)
+    cc = api.continuum.ContinuumConfiguration.from_lines(lc.centers, width=cont_width * u.km / u.s)
     spectra, flc, fcc = _prepare(api, [spec], lc, cc, z=z)
     truth = {"z_z": (0.0, "raw"), "fwhm_gauss_n": (250.0, "raw")}
     truth.update({f"flux_{n}": (f * 1e-17, "flux") for _, n, f in DOZEN})
@@ -438,8 +440,16 @@ def wide_grating(api, seed=5):
 #: benchmark-only scenarios (slow, not in the test suite)
 HARD_SCENARIOS = {"broad_blended": broad_blended}
 
+
+def full_continuum(api, seed=6):
+    """The dozen lines on 20000 pixels, all of them in one continuum region."""
+    return dozen_lines(
+        api, seed, n_pix=20000, resolution=2700.0, name="full_continuum", cont_width=300_000
+    )
+
+
 #: scenarios for benchmarks/threads.py only
-EXTRA_SCENARIOS = {"wide_grating": wide_grating}
+EXTRA_SCENARIOS = {"wide_grating": wide_grating, "full_continuum": full_continuum}
 
 SCENARIOS = {
     "broad_narrow": broad_narrow,

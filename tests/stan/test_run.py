@@ -28,13 +28,17 @@ def eight_cores(monkeypatch):
 
 
 def test_automatic_threads_use_the_cores_the_chains_leave(eight_cores):
-    small, _ = data_with([1500])
-    large, _ = data_with([1500, 1500])
-    assert run.choose_threads(small, 4, None, None) == 1
-    assert run.choose_threads(large, 4, None, None) == 2
+    small, _ = data_with([1500, 1500])
+    large, _ = data_with([2500, 2500])
+    assert run.choose_threads(small, 1, None, None) == 1
     assert run.choose_threads(large, 1, None, None) == 8
+    assert run.choose_threads(large, 2, None, None) == 4
     assert run.choose_threads(large, 4, 1, None) == 8
+    # two or three threads per chain do not pay (the threaded path costs ~2.6x per thread)
+    assert run.choose_threads(large, 4, None, None) == 1
+    assert run.choose_threads(large, 3, 3, None) == 1
     assert run.choose_threads(large, 16, None, None) == 1
+    # an explicit choice is taken as given
     assert run.choose_threads(small, 4, None, 2) == 2
 
 

@@ -219,9 +219,14 @@ def run_nuts(
     return samples
 
 
-#: Pixels (all spectra) from which a chain's likelihood is split over threads, when cores are
-#: left over by the chains running at once (measured: benchmarks/threads.py).
-THREAD_MIN_PIXELS = 2000
+#: Automatic threading needs this many pixels (all spectra) and at least THREAD_MIN_THREADS
+#: cores per chain left over by the chains running at once. The threaded path evaluates the
+#: likelihood in a function called by reduce_sum, where stanc's optimiser cannot inline it or
+#: use its struct-of-arrays autodiff types: per thread it costs 2.4-2.9x the serial path, and
+#: two threads scale by 1.6-1.75x (measured from 414 to 20000 pixels, benchmarks/threads.py),
+#: so three threads per chain only break even; it pays from four on (never on a 2-core
+#: machine).
+THREAD_MIN_PIXELS, THREAD_MIN_THREADS = 4000, 4
 #: Smallest block of pixels worth a reduce_sum task, and blocks per thread (load balance).
 BLOCK_MIN_PIXELS, BLOCKS_PER_THREAD = 100, 2
 
@@ -231,8 +236,9 @@ def choose_threads(
 ) -> int:
     """Threads per chain: the user's choice (checked against the cores), else automatic.
 
-    Automatic: the cores left over by the chains running at once, when the likelihood has at
-    least :data:`THREAD_MIN_PIXELS` pixels; otherwise one.
+    Automatic: the cores left over by the chains running at once, when there are at least
+    :data:`THREAD_MIN_THREADS` of them per chain and the likelihood has at least
+    :data:`THREAD_MIN_PIXELS` pixels; otherwise one.
     """
     from unite_stan.stan.backends.base import (
         available_cores,
@@ -246,7 +252,8 @@ def choose_threads(
     if int(data["N_pix"]) < THREAD_MIN_PIXELS:
         return 1
     at_once = min(num_chains, parallel_chains or default_parallel_chains(num_chains))
-    return max(1, available_cores() // at_once)
+    threads = available_cores() // at_once
+    return threads if threads >= THREAD_MIN_THREADS else 1
 
 
 def likelihood_blocks(data: dict, threads: int) -> list[int]:
