@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -42,31 +41,22 @@ def build_case(api, name):
     )
 
 
-def gradient_seconds(shim, density, x, threads, repeats):
+def gradient_seconds(density, x, threads, repeats):
     """Mean wall time of one gradient, evaluated in a thread with ``threads`` TBB threads."""
-    out = {}
 
     def work():
         density(x)
         t0 = time.perf_counter()
         for _ in range(repeats):
             density(x)
-        out["s"] = (time.perf_counter() - t0) / repeats
+        return (time.perf_counter() - t0) / repeats
 
-    def run():
-        shim.init_thread()
-        shim.run_with_threads(threads, work)
-
-    t = threading.Thread(target=run)
-    t.start()
-    t.join()
-    return out["s"]
+    return density.run_threaded(threads, work)
 
 
 def main():
     from unite_stan import diagnostics
     from unite_stan.stan.backends import get_backend
-    from unite_stan.stan.backends.embedded import _load
     from unite_stan.stan.run import likelihood_blocks
 
     parser = argparse.ArgumentParser(description=__doc__)
@@ -83,18 +73,17 @@ def main():
         builder = api.model.ModelBuilder(case.lines, case.continuum, case.spectra)
         program, _ = builder.build()
         compiled = engine.compile(program.code, progress=False)
-        _, shim = _load(compiled.record.artifact)
         row = {"scenario": name, "pixels": int(program.data["N_pix"])}
         x = np.zeros(len(program.free_sites))
         serial = engine.log_density(compiled, program.data)
         repeats = max(50, int(opts.repeats * 400 / row["pixels"]))
-        row["grad_us_1block"] = round(1e6 * gradient_seconds(shim, serial, x, 1, repeats), 1)
+        row["grad_us_1block"] = round(1e6 * gradient_seconds(serial, x, 1, repeats), 1)
         split = program.with_blocks(likelihood_blocks(program.data, 2))
         row["blocks"] = int(split.data["N_block"])
         blocked = engine.log_density(compiled, split.data)
         for threads in (1, 2):
             row[f"grad_us_blocks_{threads}t"] = round(
-                1e6 * gradient_seconds(shim, blocked, x, threads, repeats), 1
+                1e6 * gradient_seconds(blocked, x, threads, repeats), 1
             )
         for threads in (1, 2):
             t0 = time.perf_counter()

@@ -6,7 +6,6 @@ the joint program (two spectra, sampled pixel offsets) with test_fit_joint.
 
 from __future__ import annotations
 
-import threading
 import warnings
 
 import numpy as np
@@ -17,27 +16,8 @@ from test_fit_joint import configuration, spectra_with
 from unite_stan import model
 from unite_stan.stan.backends import get_backend
 from unite_stan.stan.backends.base import available_cores
-from unite_stan.stan.backends.embedded import _load
 
 pytestmark = pytest.mark.stan
-
-
-def evaluate_in_arena(compiled, density, points, threads):
-    """Log densities and gradients at ``points``, computed in a thread with ``threads`` threads."""
-    _, shim = _load(compiled.record.artifact)
-    out = []
-
-    def work():
-        out.extend(density(x) for x in points)
-
-    def run():
-        shim.init_thread()
-        shim.run_with_threads(threads, work)
-
-    t = threading.Thread(target=run)
-    t.start()
-    t.join()
-    return out
 
 
 @pytest.mark.parametrize("which", ["tutorial", "joint"])
@@ -60,7 +40,7 @@ def test_blocks_and_threads_leave_log_density_and_gradient_unchanged(which):
         assert blocked.data["N_block"] == sum(n_blocks)
         density = backend.log_density(compiled, blocked.data)
         for threads in (1, 2):
-            got = evaluate_in_arena(compiled, density, points, threads)
+            got = density.run_threaded(threads, lambda d=density: [d(x) for x in points])
             for (lp, grad), (lp_ref, grad_ref) in zip(got, serial, strict=True):
                 assert lp == pytest.approx(lp_ref, rel=1e-12)
                 np.testing.assert_allclose(grad, grad_ref, rtol=1e-9, atol=1e-9)
@@ -93,6 +73,15 @@ def test_one_chain_on_two_threads_recovers_truth_and_is_reproducible():
         assert lo <= truth <= hi, (site, lo, truth, hi)
     for site in args.free_sites:
         np.testing.assert_array_equal(samples[site], samples_again[site])
+
+
+def test_run_threaded_reraises_in_the_caller():
+    spectra, flc, fcc = tutorial_fit1()
+    program, _ = model.ModelBuilder(flc, fcc, spectra).build()
+    backend = get_backend("embedded")
+    density = backend.log_density(backend.compile(program.code, progress=False), program.data)
+    with pytest.raises(ValueError, match="unconstrained parameter vector has shape"):
+        density.run_threaded(2, lambda: density(np.zeros(3)))
 
 
 def test_automatic_threads_stay_single_for_the_small_tutorial():

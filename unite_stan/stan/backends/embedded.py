@@ -223,6 +223,7 @@ class EmbeddedLogDensity(LogDensity):
     """
 
     def __init__(self, shim: ModuleType, data: dict):
+        self._shim = shim
         self._density = shim.Density(*_split_data(data))
         self.dim = self._density.dim
         self.unconstrained_names = list(self._density.unconstrained_names())
@@ -234,6 +235,28 @@ class EmbeddedLogDensity(LogDensity):
 
     def log_prob(self, x: np.ndarray) -> float:
         return self._density.value(self._check(x).tolist())
+
+    def run_threaded(self, threads: int, fn):
+        """Call ``fn()`` in a new thread whose Stan ``reduce_sum`` may use ``threads`` threads.
+
+        Returns what ``fn`` returns and re-raises what it raises. Evaluations of this density
+        inside ``fn`` split a data set with several pixel blocks over those threads.
+        """
+        result: dict = {}
+
+        def run():
+            try:
+                self._shim.init_thread()
+                self._shim.run_with_threads(int(threads), lambda: result.update(value=fn()))
+            except BaseException as err:  # re-raised in the caller's thread
+                result["error"] = err
+
+        thread = threading.Thread(target=run, name="unite_stan_threaded")
+        thread.start()
+        thread.join()
+        if "error" in result:
+            raise result["error"]
+        return result["value"]
 
     def write_array(self, x: np.ndarray, seed: int = 0) -> dict[str, float]:
         """Constrained outputs at ``x``; generated quantities use an RNG seeded with ``seed``."""
