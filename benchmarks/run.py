@@ -97,6 +97,7 @@ def stan_runs(names):
             case = scenarios.tutorial_fit1(api)
             figures, samples, args = run_stan_case(api, case)
             rows.append({"scenario": "tutorial_fit1", "stack": "unite_stan", **figures})
+            print(json.dumps(rows[-1]), flush=True)
             frozen = api.results.freeze_from_samples(samples, args)
             figures2, *_ = run_stan_case(api, scenarios.tutorial_fit2(api, frozen, case))
             rows.append({"scenario": "tutorial_fit2", "stack": "unite_stan", **figures2})
