@@ -345,8 +345,10 @@ class ModelBuilder:
         threads_per_chain : int, optional
             Threads each chain uses to evaluate the likelihood (Stan's ``reduce_sum`` over
             blocks of pixels). By default chosen from the problem: more than one only when the
-            spectra have at least ``unite_stan.stan.run.THREAD_MIN_PIXELS`` pixels and cores are
-            left over by the chains running at once. ``parallel_chains * threads_per_chain``
+            spectra have at least ``unite_stan.stan.run.THREAD_MIN_PIXELS`` pixels and the
+            chains running at once leave at least ``THREAD_MIN_THREADS`` cores each (below
+            that the threaded path is slower; see the README). Same seed and same
+            ``threads_per_chain``, same draws. ``parallel_chains * threads_per_chain``
             may never exceed the available cores (an explicit excess is an error). Neither
             choice changes the program, so it never recompiles.
         metric : {'diag_e', 'dense_e', 'unit_e'}
