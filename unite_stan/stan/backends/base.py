@@ -346,7 +346,11 @@ class Backend(ABC):
             inits=inits,
             adapt_delta=adapt_delta,
             max_treedepth=max_treedepth,
-            parallel_chains=parallel_chains,
+            # resolved here once, so every adapter runs the same number of chains at once
+            parallel_chains=min(
+                num_chains,
+                parallel_chains or default_parallel_chains(num_chains, threads_per_chain),
+            ),
             threads_per_chain=threads_per_chain,
             progress=progress,
             metric=metric,
@@ -365,12 +369,13 @@ class Backend(ABC):
         inits: list[dict[str, np.ndarray]] | None,
         adapt_delta: float,
         max_treedepth: int,
-        parallel_chains: int | None,
+        parallel_chains: int,
         threads_per_chain: int,
         progress: bool,
         metric: str,
     ) -> RawDraws:
-        """Backend-specific NUTS run; arguments are already validated by :meth:`sample`."""
+        """Backend-specific NUTS run; arguments are already validated by :meth:`sample`, and
+        ``parallel_chains`` is resolved (at most ``num_chains``)."""
 
 
 def check_sample_arguments(

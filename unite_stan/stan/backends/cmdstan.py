@@ -27,7 +27,6 @@ from unite_stan.stan.backends.base import (
     CompiledModel,
     LogDensity,
     RawDraws,
-    default_parallel_chains,
 )
 
 __all__ = ["CmdStanBackend", "CmdStanLogDensity", "flat_column_name"]
@@ -183,7 +182,7 @@ class CmdStanBackend(Backend):
         inits: list[dict[str, np.ndarray]] | None,
         adapt_delta: float,
         max_treedepth: int,
-        parallel_chains: int | None,
+        parallel_chains: int,
         threads_per_chain: int,
         progress: bool,
         metric: str,
@@ -192,8 +191,7 @@ class CmdStanBackend(Backend):
         fit = model.handle.sample(
             data=data,
             chains=num_chains,
-            parallel_chains=parallel_chains
-            or default_parallel_chains(num_chains, threads_per_chain),
+            parallel_chains=parallel_chains,
             **threads,
             seed=seed,
             inits=inits,

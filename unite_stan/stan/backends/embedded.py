@@ -54,7 +54,6 @@ from unite_stan.stan.backends.base import (
     CompiledModel,
     LogDensity,
     RawDraws,
-    default_parallel_chains,
 )
 
 __all__ = [
@@ -245,8 +244,7 @@ class EmbeddedLogDensity(LogDensity):
         result: dict = {}
 
         def run():
-            try:
-                self._shim.init_thread()
+            try:  # run_with_threads gives this thread its autodiff tape first
                 self._shim.run_with_threads(int(threads), lambda: result.update(value=fn()))
             except BaseException as err:  # re-raised in the caller's thread
                 result["error"] = err
@@ -539,7 +537,7 @@ class EmbeddedBackend(Backend):
         inits: list[dict[str, np.ndarray]] | None,
         adapt_delta: float,
         max_treedepth: int,
-        parallel_chains: int | None,
+        parallel_chains: int,
         threads_per_chain: int,
         progress: bool,
         metric: str,
@@ -573,7 +571,6 @@ class EmbeddedBackend(Backend):
             {name: np.asarray(value, dtype=np.float64) for name, value in (init or {}).items()}
             for init in (inits or [{}] * num_chains)
         ]
-        workers = parallel_chains or default_parallel_chains(num_chains, threads_per_chain)
 
         from tqdm.auto import tqdm
 
@@ -602,7 +599,9 @@ class EmbeddedBackend(Backend):
                 )
                 for c in range(num_chains)
             ]
-            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="unite_stan_chain")
+            pool = ThreadPoolExecutor(
+                max_workers=parallel_chains, thread_name_prefix="unite_stan_chain"
+            )
             try:
                 for future in [pool.submit(run.run) for run in runs]:
                     future.result()
