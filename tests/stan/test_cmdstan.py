@@ -91,10 +91,12 @@ def test_cmdstan_sampling_matches_the_raw_draws_contract():
     assert log_density(u)[0] == pytest.approx(row[0], rel=1e-6)
 
 
-def test_embedded_backend_refuses_a_dense_metric_clearly():
+def test_embedded_backend_refuses_an_unknown_metric_clearly():
     backend = get_backend("embedded")
     with pytest.raises(
-        ValueError, match="metric='dense_e' is not available on the embedded backend; valid: diag_e"
+        ValueError,
+        match="metric='dense' is not available on the embedded backend; valid: diag_e, "
+        "dense_e, unit_e",
     ):
         backend.sample(
             None,
@@ -104,5 +106,5 @@ def test_embedded_backend_refuses_a_dense_metric_clearly():
             num_chains=1,
             seed=1,
             inits=None,
-            metric="dense_e",
+            metric="dense",
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -449,3 +450,87 @@ def test_get_backend_names():
     assert get_backend("embedded").name == "embedded"
     with pytest.raises(ValueError, match="unknown Stan backend 'pystan'; valid: auto"):
         get_backend("pystan")
+
+
+@pytest.mark.stan
+def test_dense_and_unit_metrics(backend, toy):
+    data = toy_data()
+    mean, sd = grid_posterior_mean_sd(data)
+    dense = backend.sample(
+        toy,
+        data,
+        num_warmup=300,
+        num_samples=1000,
+        num_chains=2,
+        seed=3,
+        inits=None,
+        progress=False,
+        metric="dense_e",
+    )
+    # a dense (2 x 2) inverse metric per chain, symmetric positive definite, adapted from 1
+    assert dense.inv_metric.shape == (2, 2, 2)
+    for m in dense.inv_metric:
+        np.testing.assert_allclose(m, m.T, rtol=1e-12)
+        assert np.all(np.linalg.eigvalsh(m) > 0) and np.all(np.diag(m) < 0.5)
+    mu = dense.column("mu")
+    assert abs(mu.mean() - mean) < 4 * mcse(mu)
+    unit = backend.sample(
+        toy,
+        data,
+        num_warmup=300,
+        num_samples=1000,
+        num_chains=2,
+        seed=3,
+        inits=None,
+        progress=False,
+        metric="unit_e",
+    )
+    np.testing.assert_array_equal(unit.inv_metric, np.ones((2, 2)))
+    assert abs(unit.column("mu").mean() - mean) < 4 * mcse(unit.column("mu"))
+    assert not np.array_equal(unit.values, dense.values)
+
+
+@pytest.mark.stan
+def test_a_stop_request_ends_a_running_chain(toy):
+    from unite_stan.stan.backends.embedded import _load, _split_data
+
+    _, shim = _load(toy.record.artifact)
+    density = shim.Density(*_split_data(toy_data()))
+    monitor = shim.Monitor()
+    result = {}
+    settings = dict(
+        metric="diag_e",
+        init_names=[],
+        init_values=[],
+        init_dims=[],
+        seed=1,
+        chain=1,
+        num_warmup=100,
+        num_samples=10**7,
+        init_radius=2.0,
+        stepsize=1.0,
+        max_depth=10,
+        delta=0.8,
+        gamma=0.05,
+        kappa=0.75,
+        t0=10.0,
+        init_buffer=15,
+        term_buffer=10,
+        window=75,
+    )
+    thread = threading.Thread(
+        target=lambda: result.update(out=density.nuts(monitor=monitor, **settings))
+    )
+    thread.start()
+    while monitor.iterations < 500:
+        time.sleep(0.01)
+    monitor.request_stop()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    out = result["out"]
+    assert out.interrupted and out.return_code == 0
+    # it stopped at the next iteration, keeping every draw made until then (after 100 warmup)
+    n_draws = len(out.draws) // len(out.names)
+    assert (
+        400 <= n_draws < 10**6 and monitor.iterations - 101 <= n_draws <= monitor.iterations - 100
+    )

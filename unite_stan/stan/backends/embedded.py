@@ -14,9 +14,13 @@ toolchain and cached like a program), which adds a second module, ``unite_stan_s
   thread-local and only the thread that loaded the library gets one. Calling Stan from any
   other thread without first creating a tape crashes the process.
 
-Chains run in threads of this process (the sampler releases the GIL); each chain streams its
-output as JSON lines over its own Unix socket, as httpstan's ``socket_writer.hpp`` and
-``socket_logger.hpp`` define.
+* ``Density.nuts``: one NUTS chain (Stan's own ``hmc_nuts_{diag,dense,unit}_e_adapt`` services)
+  that keeps its draws in memory. httpstan's sampler instead streams every iteration's draw
+  and diagnostics as JSON over a Unix socket that Python parses, which on small spectra cost
+  more than the gradients.
+
+Chains run in threads of this process (the sampler releases the GIL); a ``Monitor`` per chain
+counts iterations for the progress bar and cancels the chain on an interrupt.
 """
 
 from __future__ import annotations
@@ -27,12 +31,9 @@ import hashlib
 import importlib.metadata
 import importlib.resources
 import importlib.util
-import json
 import os
 import re
-import selectors
 import shlex
-import socket
 import subprocess
 import sysconfig
 import tempfile
@@ -40,7 +41,7 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -275,6 +276,7 @@ class EmbeddedBackend(Backend):
     """
 
     name = "embedded"
+    metrics = ("diag_e", "dense_e", "unit_e")
 
     def __init__(
         self,
@@ -543,23 +545,23 @@ class EmbeddedBackend(Backend):
         metric: str,
     ) -> RawDraws:
         _check_data(data)
-        services, shim = _load(model.record.artifact)
+        _, shim = _load(model.record.artifact)
         init_buffer, term_buffer, window = adaptation_windows(num_warmup)
         iterations = num_warmup + num_samples
-        arguments = dict(
-            data=data,
-            # The wrapper takes a C int and Stan reads it back as unsigned: wrap seeds >= 2**31.
-            random_seed=seed - 2**32 if seed >= 2**31 else seed,
+        chain_inits = [
+            {name: np.asarray(value, dtype=np.float64) for name, value in (init or {}).items()}
+            for init in (inits or [{}] * num_chains)
+        ]
+        density = shim.Density(*_split_data(data))
+        settings = dict(
+            metric=metric,
+            seed=int(seed),
+            num_warmup=int(num_warmup),
+            num_samples=int(num_samples),
             init_radius=2.0,
-            num_warmup=num_warmup,
-            num_samples=num_samples,
-            num_thin=1,
-            save_warmup=False,
-            refresh=max(1, iterations // 100),
             stepsize=1.0,
-            stepsize_jitter=0.0,
-            max_depth=max_treedepth,
-            delta=adapt_delta,
+            max_depth=int(max_treedepth),
+            delta=float(adapt_delta),
             gamma=0.05,
             kappa=0.75,
             t0=10.0,
@@ -567,57 +569,56 @@ class EmbeddedBackend(Backend):
             term_buffer=term_buffer,
             window=window,
         )
-        chain_inits = [
-            {name: np.asarray(value, dtype=np.float64) for name, value in (init or {}).items()}
-            for init in (inits or [{}] * num_chains)
+        runs = [
+            _Chain(
+                chain=c,
+                density=density,
+                shim=shim,
+                init=chain_inits[c],
+                settings=settings,
+                threads=threads_per_chain,
+            )
+            for c in range(num_chains)
         ]
 
         from tqdm.auto import tqdm
 
-        abort = threading.Event()
-        progress_lock = threading.Lock()
         with (
-            tempfile.TemporaryDirectory(prefix="unite_stan_", dir=_socket_parent()) as sockets,
             tqdm(
                 total=num_chains * iterations,
                 disable=not progress,
                 desc=f"Sampling {num_chains} chain{'s' * (num_chains > 1)}",
                 unit="it",
             ) as bar,
-        ):
-            runs = [
-                _Chain(
-                    chain=c,
-                    socket_path=os.path.join(sockets, f"chain{c + 1}.sock"),
-                    services=services,
-                    shim=shim,
-                    arguments={**arguments, "init": chain_inits[c], "chain": c + 1},
-                    threads=threads_per_chain,
-                    bar=bar,
-                    progress_lock=progress_lock,
-                    abort=abort,
-                )
-                for c in range(num_chains)
-            ]
-            pool = ThreadPoolExecutor(
+            ThreadPoolExecutor(
                 max_workers=parallel_chains, thread_name_prefix="unite_stan_chain"
-            )
+            ) as pool,
+        ):
+            futures = [pool.submit(run.run) for run in runs]
             try:
-                for future in [pool.submit(run.run) for run in runs]:
+                shown = 0
+                while not all(f.done() for f in futures):
+                    done = sum(run.monitor.iterations for run in runs)
+                    bar.update(done - shown)
+                    shown = done
+                    wait(futures, timeout=0.1 if progress else 1.0, return_when=FIRST_EXCEPTION)
+                bar.update(sum(run.monitor.iterations for run in runs) - shown)
+                for future in futures:
                     future.result()
             except BaseException:
-                # Closing the sockets makes running chains fail at their next write.
-                abort.set()
+                # Running chains stop at their next iteration; queued ones never start.
+                for run in runs:
+                    run.monitor.request_stop()
+                for future in futures:
+                    future.cancel()
                 raise
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
 
         failures = [reason for reason in (run.failure() for run in runs) if reason]
         if failures:
             raise RuntimeError("Stan sampling failed:\n" + "\n".join(failures))
         return RawDraws(
             columns=runs[0].columns,
-            values=np.stack([np.asarray(run.rows, dtype=np.float64) for run in runs]),
+            values=np.stack([run.draws for run in runs]),
             step_size=np.array([run.step_size for run in runs]),
             inv_metric=np.array([run.inv_metric for run in runs], dtype=np.float64),
             warmup_seconds=np.array([run.warmup_seconds for run in runs]),
@@ -628,67 +629,45 @@ class EmbeddedBackend(Backend):
         )
 
 
-def _socket_parent() -> str | None:
-    # Unix socket paths are limited to ~107 bytes; a long TMPDIR would overflow that.
-    return "/tmp" if len(tempfile.gettempdir()) > 60 and os.path.isdir("/tmp") else None
-
-
 # Stan messages quoted when a chain fails.
 _FAILURE_CONTEXT = 8
-_ITERATION = re.compile(r"Iteration:\s*(\d+)\s*/\s*(\d+)")
 _ELAPSED = re.compile(r"([0-9.eE+-]+) seconds \((Warm-up|Sampling|Total)\)")
 
 
 class _Chain:
-    """One chain: runs Stan in a thread and collects what it writes to the chain's socket."""
+    """One chain, run by the shim's in-memory NUTS (``Density.nuts``) in a worker thread."""
 
-    def __init__(
-        self, *, chain, socket_path, services, shim, arguments, threads, bar, progress_lock, abort
-    ):
+    def __init__(self, *, chain, density, shim, init, settings, threads):
         self.chain = chain
-        self.threads = threads
-        self.socket_path = socket_path
-        self.services = services
+        self.density = density
         self.shim = shim
-        self.arguments = arguments
-        self.bar = bar
-        self.progress_lock = progress_lock
-        self.abort = abort
+        self.init = init
+        self.settings = settings
+        self.threads = threads
+        self.monitor = shim.Monitor()
         self.columns: list[str] = []
-        self.rows: list[list[float]] = []
+        self.draws = np.empty((0, 0))
         self.messages: list[str] = []
         self.step_size = np.nan
-        self.inv_metric: list[float] = []
+        self.inv_metric: list = []
         self.warmup_seconds = np.nan
         self.sampling_seconds = np.nan
         self.return_code: int | None = None
+        self.interrupted = False
         self.exception: BaseException | None = None
-        self._iteration = 0
-        self._metric_next = False
 
     def run(self) -> None:
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(self.socket_path)
-        listener.listen(8)
-        stan = threading.Thread(
-            target=self._call_stan, name=f"unite_stan_stan_{self.chain + 1}", daemon=True
-        )
-        start = time.perf_counter()
-        stan.start()
-        try:
-            first_draw = self._collect(listener, stan)
-        finally:
-            listener.close()
-            stan.join()
-        end = time.perf_counter()
-        if np.isnan(self.warmup_seconds) and first_draw is not None:
-            self.warmup_seconds = first_draw - start
-            self.sampling_seconds = end - first_draw
+        names, values, dims, *_ = _split_data(self.init) if self.init else ([], [], [])
+        output = {}
 
-    def _call_stan(self) -> None:
         def nuts():
-            self.return_code = self.services.hmc_nuts_diag_e_adapt_wrapper(
-                socket_filename=self.socket_path, **self.arguments
+            output["chain"] = self.density.nuts(
+                init_names=list(names),
+                init_values=[float(v) for v in values],
+                init_dims=[list(d) for d in dims],
+                chain=self.chain + 1,
+                monitor=self.monitor,
+                **self.settings,
             )
 
         try:
@@ -697,84 +676,39 @@ class _Chain:
                 self.shim.run_with_threads(self.threads, nuts)
             else:
                 nuts()
-        except BaseException as err:  # reported by failure(); a thread cannot raise to its caller
+        except BaseException as err:  # reported by failure()
             self.exception = err
-
-    def _collect(self, listener: socket.socket, stan: threading.Thread) -> float | None:
-        """Read every connection until Stan has finished and closed them all."""
-        selector = selectors.DefaultSelector()
-        selector.register(listener, selectors.EVENT_READ)
-        pending: dict[socket.socket, bytes] = {}
-        first_draw = None
-        try:
-            while True:
-                if self.abort.is_set():
-                    return first_draw
-                # Checked before waiting: anything Stan wrote before finishing is then readable.
-                finished = not stan.is_alive()
-                events = selector.select(timeout=0.05)
-                for key, _ in events:
-                    if key.fileobj is listener:
-                        connection, _ = listener.accept()
-                        selector.register(connection, selectors.EVENT_READ)
-                        pending[connection] = b""
-                        continue
-                    connection = key.fileobj
-                    chunk = connection.recv(1 << 16)
-                    if not chunk:
-                        selector.unregister(connection)
-                        connection.close()
-                        del pending[connection]
-                        continue
-                    *lines, pending[connection] = (pending[connection] + chunk).split(b"\n")
-                    for line in lines:
-                        if self._handle(line) and first_draw is None:
-                            first_draw = time.perf_counter()
-                if finished and not events and len(selector.get_map()) == 1:
-                    return first_draw
-        finally:
-            for connection in pending:
-                connection.close()
-            selector.close()
-
-    def _handle(self, line: bytes) -> bool:
-        """Process one message; return whether it was a draw."""
-        # Diagnostic messages (momenta, gradients) come every iteration and are not needed.
-        if not line or b'"topic":"diagnostic"' in line[:48]:
-            return False
-        message = json.loads(line)
-        values = message["values"]
-        topic = message["topic"]
-        if topic == "sample":
-            if isinstance(values, dict):
-                if not self.columns:
-                    self.columns = list(values)
-                    self.step_size = values["stepsize__"]
-                self.rows.append(list(values.values()))
-                return True
-            self._adaptation_text(values[0])
-        elif topic == "logger":
-            self._logger_text(values[0])
-        return False
-
-    def _adaptation_text(self, text: str) -> None:
-        if self._metric_next:
-            self.inv_metric = [float(v) for v in text.split(",")]
-            self._metric_next = False
-        elif text.startswith("Diagonal elements of inverse mass matrix"):
-            self._metric_next = True
-
-    def _logger_text(self, text: str) -> None:
-        _, _, body = text.partition(":")
-        iteration = _ITERATION.search(body)
-        if iteration:
-            done = int(iteration.group(1))
-            # Every chain's reader updates the one bar.
-            with self.progress_lock:
-                self.bar.update(done - self._iteration)
-            self._iteration = done
             return
-        elapsed = _ELAPSED.search(body)
+        result = output["chain"]
+        self.return_code = result.return_code
+        self.interrupted = result.interrupted
+        self.columns = list(result.names)
+        width = max(1, len(self.columns))
+        self.draws = np.asarray(result.draws, dtype=np.float64).reshape(-1, width)
+        self._adaptation(list(result.adaptation))
+        for text in result.log:
+            self._log(text)
+
+    def _adaptation(self, lines: list[str]) -> None:
+        """Step size (full precision, from the draws) and inverse metric (from the messages Stan
+        writes after adaptation, which carry 6 significant digits)."""
+        for k, text in enumerate(lines):
+            if text.startswith("Step size = "):
+                self.step_size = float(text.split("=", 1)[1])
+            elif text.startswith("Diagonal elements of inverse mass matrix"):
+                self.inv_metric = [float(v) for v in lines[k + 1].split(",")]
+            elif text.startswith("Elements of inverse mass matrix"):
+                dim = len(lines[k + 1].split(","))
+                self.inv_metric = [
+                    [float(v) for v in row.split(",")] for row in lines[k + 1 : k + 1 + dim]
+                ]
+        if self.settings["metric"] == "unit_e":
+            self.inv_metric = [1.0] * self.density.dim
+        if self.columns and len(self.draws):
+            self.step_size = float(self.draws[0, self.columns.index("stepsize__")])
+
+    def _log(self, text: str) -> None:
+        elapsed = _ELAPSED.search(text)
         if elapsed:
             seconds = float(elapsed.group(1))
             if elapsed.group(2) == "Warm-up":
@@ -782,14 +716,14 @@ class _Chain:
             elif elapsed.group(2) == "Sampling":
                 self.sampling_seconds = seconds
             return
-        if body.strip():
-            self.messages.append(body.strip())
+        if text.strip():
+            self.messages.append(text.strip())
 
     def failure(self) -> str:
         """Why this chain failed, or ``''``."""
-        if self.exception is None and self.return_code == 0 and self.rows:
+        if self.exception is None and self.return_code == 0 and len(self.draws):
             return ""
-        if self.abort.is_set():
+        if self.interrupted:
             return f"chain {self.chain + 1}: interrupted"
         # Stan logs the cause (an exception, a rejected initial value) just before giving up.
         reasons = self.messages[-_FAILURE_CONTEXT:]
