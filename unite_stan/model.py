@@ -352,8 +352,9 @@ class ModelBuilder:
             may never exceed the available cores (an explicit excess is an error). Neither
             choice changes the program, so it never recompiles.
         metric : {'diag_e', 'dense_e', 'unit_e'}
-            Stan's metric. The embedded backend adapts ``'diag_e'`` only, which the pilot's
-            whitening makes sufficient; CmdStan also offers ``'dense_e'`` and ``'unit_e'``.
+            Stan's metric, on either backend. The default diagonal metric suffices once the
+            pilot has whitened the posterior; ``'dense_e'`` adapts a dense one (useful with
+            ``pilot=False``), ``'unit_e'`` adapts none.
         pilot : bool
             Find the posterior mode and sample in coordinates whitened by its Laplace
             approximation (default). ``False`` samples unite's own unconstrained coordinates.
