@@ -8,6 +8,8 @@ fits, the parameter tables, the frozen-parameter checks and the tutorial's two f
 PNG) in a fresh Python process per run and times the whole process, imports included. The
 unite version differs only in its import line (``from unite import ...``) and in enabling
 64-bit floats and one JAX host device per chain before the import, as ``run_unite.py`` does.
+The working directory holds ``unite.mplstyle`` (unite_stan's copy) for the tutorial's
+``pyplot.style.use('unite.mplstyle')``, so both stacks draw the same figures.
 
 unite_stan runs once untimed first so that its compile cache is warm (the user cache, or
 ``$UNITE_STAN_CACHE``); unite has no persistent cache and JIT-compiles in every run. Each stack
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -54,7 +57,12 @@ def tutorial_code(stack: str) -> str:
 
 
 def run_once(python: str, code: str, env: dict) -> float:
+    from unite_stan.styles import STYLE_FILE
+
     with tempfile.TemporaryDirectory() as work:
+        # The tutorial's pyplot.style.use('unite.mplstyle') reads that file from the working
+        # directory under unite (which ships none); both stacks get unite_stan's copy.
+        shutil.copy(STYLE_FILE, Path(work) / "unite.mplstyle")
         script = Path(work) / "tutorial.py"
         script.write_text(code)
         start = time.perf_counter()

@@ -181,6 +181,8 @@ def test_dataset_layout(fit1):
     assert ds.attrs["seed"] == 0
     assert ds.attrs["free_parameters"] == FREE1
     assert ds.attrs["pilot"] == "dense"
+    # Fit 1's posterior is close to its Laplace approximation: no refining run is needed
+    assert 0 < ds.attrs["pilot_check_sd"] < 0.5 and not ds.attrs["pilot_refined"]
 
 
 def test_same_seed_same_draws_and_no_recompile(fit1):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from unite_stan.stan.pilot import PilotResult, dispersed_inits, laplace_pilot
+from unite_stan.stan.pilot import PilotResult, dispersed_inits, laplace_check, laplace_pilot
 
 
 def gaussian(mean, covariance):
@@ -137,3 +137,37 @@ def test_dispersed_inits_validate_arguments():
         dispersed_inits(pilot, 0, 1)
     with pytest.raises(ValueError, match="scale=-1"):
         dispersed_inits(pilot, 1, 1, scale=-1)
+
+
+def test_laplace_check_is_zero_for_a_gaussian_and_large_for_a_skewed_density():
+    mean = np.array([1.5, -2.0])
+    covariance = np.array([[2.0, 1.2], [1.2, 1.0]])
+    density = gaussian(mean, covariance)
+    pilot = laplace_pilot(density, [np.zeros(2)])
+    assert laplace_check(lambda x: density(x)[0], pilot, 1) == pytest.approx(0.0, abs=1e-6)
+
+    # log-normal-like in x[0]: the curvature at the mode says nothing about the long tail
+    def skewed(x):
+        return -0.5 * x[0] ** 2 - 3.0 * np.exp(-x[0]) - 3.0 * x[0] - 0.5 * x[1] ** 2
+
+    def skewed_grad(x):
+        return skewed(x), np.array([-x[0] + 3.0 * np.exp(-x[0]) - 3.0, -x[1]])
+
+    pilot = laplace_pilot(skewed_grad, [np.zeros(2)])
+    assert laplace_check(skewed, pilot, 1) > 0.1
+    # a density that is -inf somewhere in the bulk fails the check outright
+    assert laplace_check(lambda x: -np.inf if x[0] > 0 else density(x)[0], pilot, 1) == np.inf
+
+
+def test_other_modes_counts_separate_optima_of_similar_height():
+    def two_bumps(x):
+        a, b = x - 4.0, x + 4.0
+        pa, pb = np.exp(-0.5 * a @ a), 0.9 * np.exp(-0.5 * b @ b)
+        return np.log(pa + pb), -(pa * a + pb * b) / (pa + pb)
+
+    pilot = laplace_pilot(two_bumps, [np.full(2, 3.0), np.full(2, -3.0)])
+    np.testing.assert_allclose(pilot.loc, [4.0, 4.0], atol=1e-3)
+    assert len(pilot.optima) == 2 and pilot.other_modes() == 1
+    # the same optimum reached twice is one mode
+    pilot = laplace_pilot(two_bumps, [np.full(2, 3.0), np.full(2, 5.0)])
+    assert pilot.other_modes() == 0

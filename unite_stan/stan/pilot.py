@@ -21,7 +21,7 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
-__all__ = ["PilotResult", "dispersed_inits", "laplace_pilot"]
+__all__ = ["PilotResult", "dispersed_inits", "laplace_check", "laplace_pilot"]
 
 # Finite-difference steps larger than this fraction of a coordinate's posterior scale are
 # redone smaller: the Hessian must describe the mode, not the wider neighbourhood.
@@ -55,6 +55,9 @@ class PilotResult:
         Wall time.
     message : str
         Why a fallback happened; ``''`` for a dense result.
+    optima : tuple of (numpy.ndarray, float)
+        Where the optimiser ended from each start with a finite log density, and that log
+        density (the best of them is ``loc`` before Newton polishing).
     """
 
     loc: np.ndarray
@@ -64,6 +67,17 @@ class PilotResult:
     n_evaluations: int
     seconds: float
     message: str
+    optima: tuple = ()
+
+    def other_modes(self, *, distance: float = 3.0, depth: float = 5.0) -> int:
+        """Optima other than the mode: further than ``distance`` whitened units from it and
+        within ``depth`` of its log density."""
+        count = 0
+        for point, value in self.optima:
+            moved = scipy.linalg.solve_triangular(self.chol, point - self.loc, lower=True)
+            if np.linalg.norm(moved) > distance and value > self.mode_log_density - depth:
+                count += 1
+        return count
 
     def unwhiten(self, xi: np.ndarray) -> np.ndarray:
         """Unconstrained point ``loc + chol @ xi`` of whitened coordinates ``xi``."""
@@ -128,6 +142,8 @@ def laplace_pilot(
     counted = _Counted(log_density)
     dim = points[0].size
 
+    optima = []
+
     def result(loc, chol, kind, value, message) -> PilotResult:
         return PilotResult(
             loc=loc,
@@ -137,6 +153,7 @@ def laplace_pilot(
             n_evaluations=counted.count,
             seconds=time.perf_counter() - start_time,
             message=message,
+            optima=tuple(optima),
         )
 
     best_x, best_value, best_gradient, failures = None, -np.inf, None, []
@@ -144,6 +161,8 @@ def laplace_pilot(
         found = scipy.optimize.minimize(
             counted.objective, start, jac=True, method="L-BFGS-B", options={"maxiter": 5000}
         )
+        if np.isfinite(found.fun):
+            optima.append((np.array(found.x), float(-found.fun)))
         if np.isfinite(found.fun) and -found.fun > best_value:
             best_x, best_value, best_gradient = found.x, -found.fun, -found.jac
         elif not np.isfinite(found.fun):
@@ -195,6 +214,30 @@ def laplace_pilot(
     if not positive.all():
         message += f" (scale 1 for coordinates {np.flatnonzero(~positive).tolist()})"
     return result(best_x, np.diag(scales), "diagonal", best_value, message)
+
+
+def laplace_check(
+    log_prob: Callable[[np.ndarray], float],
+    pilot: PilotResult,
+    rng: np.random.Generator | int | None,
+    n_draws: int = 32,
+) -> float:
+    """How well the Laplace approximation describes the posterior: the standard deviation of
+    the log importance weights of ``n_draws`` draws from it.
+
+    For a draw ``xi ~ N(0, I)`` at ``u = loc + chol @ xi`` the weight is
+    ``log p(u) - log p(loc) + |xi|^2 / 2``: zero for every draw when the posterior is exactly
+    the Laplace Gaussian. Values below 1 mean the approximation is good over its bulk; draws
+    outside the support count as a large misfit. Uses log densities only (no gradients).
+    """
+    generator = np.random.default_rng(rng)
+    xi = generator.standard_normal((n_draws, pilot.loc.size))
+    weights = np.array(
+        [log_prob(pilot.unwhiten(x)) - pilot.mode_log_density + 0.5 * x @ x for x in xi]
+    )
+    if not np.all(np.isfinite(weights)):
+        return np.inf
+    return float(np.std(weights))
 
 
 def dispersed_inits(
