@@ -91,3 +91,28 @@ def test_block_errors():
         ValueError, match=r"n_blocks=4 for spectrum 0: must be in \[1, 3\] \(its pixel count\)"
     ):
         block_data(np.array([1]), [np.array([1, 2, 3])], [4])
+
+
+def test_refine_shrinkage_trusts_clear_differences_only():
+    from unite_stan.stan.run import _shrinkage_to_identity
+
+    rng = np.random.default_rng(5)
+    # independent draws of the identity: the estimate's difference is all noise
+    xi = rng.standard_normal((4, 150, 6))
+    flat = xi.reshape(-1, 6)
+    cov = np.cov(flat, rowvar=False)
+    assert _shrinkage_to_identity(xi, flat.mean(0), cov) > 0.5
+    # a posterior 3x wider than the Laplace map in one direction: clear, little shrinkage
+    xi = rng.standard_normal((4, 150, 6)) * np.array([3.0, 1, 1, 1, 1, 1])
+    flat = xi.reshape(-1, 6)
+    cov = np.cov(flat, rowvar=False)
+    assert _shrinkage_to_identity(xi, flat.mean(0), cov) < 0.1
+    # autocorrelated chains (each draw repeated 10 times) carry less information: more shrinkage
+    base = rng.standard_normal((4, 60, 6)) * np.array([1.3, 1, 1, 1, 1, 1])
+    slow = np.repeat(base, 10, axis=1)
+    fast = rng.standard_normal((4, 600, 6)) * np.array([1.3, 1, 1, 1, 1, 1])
+    weights = [
+        _shrinkage_to_identity(x, x.reshape(-1, 6).mean(0), np.cov(x.reshape(-1, 6), rowvar=False))
+        for x in (fast, slow)
+    ]
+    assert weights[1] > 2 * weights[0]

@@ -336,7 +336,8 @@ def refine_map(
     n = flat.shape[0]
     mean = flat.mean(axis=0)
     cov = np.atleast_2d(np.cov(flat, rowvar=False))
-    cov = (n / (n + 5.0)) * cov + (5.0 / (n + 5.0)) * np.eye(d)
+    shrink = _shrinkage_to_identity(xi, mean, cov)
+    cov = (1.0 - shrink) * cov + shrink * np.eye(d)
     try:
         factor = np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
@@ -345,10 +346,34 @@ def refine_map(
     new_inits = [np.linalg.solve(factor, xi[c, -1] - mean) for c in range(xi.shape[0])]
     info = {
         "refined": True,
+        "refine_shrinkage": shrink,
         "refine_variance_range": (float(eig[0]), float(eig[-1])),
         "refine_divergences": int(short.values[:, :, short.columns.index("divergent__")].sum()),
     }
     return loc + chol @ mean, chol @ factor, new_inits, info
+
+
+def _shrinkage_to_identity(xi: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
+    """Ledoit-Wolf weight of the identity (the Laplace map's prediction) in the covariance
+    estimate from autocorrelated draws ``xi`` (chains, draws, d).
+
+    The weight is the estimated squared error of ``cov`` over its squared distance from the
+    identity: near 1 when the draws cannot tell the covariance from the identity, near 0 when
+    the difference is clear. The error uses the effective sample size (the smallest bulk ESS
+    over coordinates), not the number of draws, since NUTS draws are autocorrelated.
+    """
+    from unite_stan.diagnostics import ess_bulk
+
+    d = cov.shape[0]
+    flat = xi.reshape(-1, d) - mean
+    n = flat.shape[0]
+    n_eff = max(2.0, min(min(ess_bulk(xi[:, :, k]) for k in range(d)), n))
+    distance = float(np.sum((cov - np.eye(d)) ** 2))
+    outer = flat[:, :, None] * flat[:, None, :]
+    spread = float(np.sum((outer - cov) ** 2)) / n / n_eff
+    if not distance > 0:
+        return 1.0
+    return float(min(1.0, spread / distance))
 
 
 def constrain(args, u_free: np.ndarray) -> dict[str, float]:

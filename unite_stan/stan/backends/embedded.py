@@ -308,7 +308,7 @@ class EmbeddedBackend(Backend):
         }
 
     def compile(self, code: str, *, progress: bool = True) -> CompiledModel:
-        shim = self._shim(progress)
+        shim = self._setup(progress)
         options = {**self.options(), "shim": shim.program_hash[:16]}
         key = cache.program_hash(code, self.identity(), options)
         record, _ = cache.build_entry(
@@ -329,9 +329,18 @@ class EmbeddedBackend(Backend):
         Every model build does this on first need; calling it first (in a benchmark, or a
         cluster job's setup step) keeps it out of the first model's compile time.
         """
-        self._shim(progress)
-        if _pch_enabled():
-            self._pch(progress)
+        self._setup(progress)
+
+    def _setup(self, progress: bool) -> BuildRecord:
+        """The shim's build record, with the shim and the precompiled header built at the same
+        time (two compiler processes) when neither is cached yet."""
+        if not _pch_enabled():
+            return self._shim(progress)
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="unite_stan_setup") as pool:
+            pch = pool.submit(self._pch, progress)
+            shim = self._shim(progress)
+            pch.result()
+        return shim
 
     def _shim(self, progress: bool) -> BuildRecord:
         """The compiled shim object, built on first use (once per toolchain and flags)."""
