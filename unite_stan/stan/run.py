@@ -333,7 +333,6 @@ def refine_map(
     cols = [short.columns.index(f"xi.{k + 1}") for k in range(d)]
     xi = short.values[:, :, cols]
     flat = xi.reshape(-1, d)
-    n = flat.shape[0]
     mean = flat.mean(axis=0)
     cov = np.atleast_2d(np.cov(flat, rowvar=False))
     shrink = _shrinkage_to_identity(xi, mean, cov)
