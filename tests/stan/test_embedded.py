@@ -389,8 +389,9 @@ def test_pilot_on_the_compiled_model_then_sample_from_its_inits(backend, toy):
 def test_stanc_error_is_a_value_error_naming_the_line(tmp_path, monkeypatch):
     monkeypatch.setenv(cache.ENV_VAR, str(tmp_path))
     backend = EmbeddedBackend()
-    # Put the shim in place so only stanc runs.
+    # Put the shim in place and do without the precompiled header, so only stanc runs.
     monkeypatch.setattr(EmbeddedBackend, "_shim", lambda self, progress: _fake_shim_record())
+    monkeypatch.setattr(EmbeddedBackend, "_pch", lambda self, progress: None)
     broken = "parameters { real mu; }\nmodel {\n  mu ~ normal(0, 1)\n}\n"
     with pytest.raises(ValueError, match=r"stanc rejected(.|\n)*line 4"):
         backend.compile(broken, progress=False)
