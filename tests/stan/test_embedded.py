@@ -457,37 +457,29 @@ def test_get_backend_names():
 def test_dense_and_unit_metrics(backend, toy):
     data = toy_data()
     mean, sd = grid_posterior_mean_sd(data)
-    dense = backend.sample(
-        toy,
-        data,
-        num_warmup=300,
-        num_samples=1000,
-        num_chains=2,
-        seed=3,
-        inits=None,
-        progress=False,
-        metric="dense_e",
+    dense, unit = (
+        backend.sample(
+            toy,
+            data,
+            num_warmup=300,
+            num_samples=1000,
+            num_chains=2,
+            seed=3,
+            inits=None,
+            progress=False,
+            metric=metric,
+        )
+        for metric in ("dense_e", "unit_e")
     )
     # a dense (2 x 2) inverse metric per chain, symmetric positive definite, adapted from 1
     assert dense.inv_metric.shape == (2, 2, 2)
     for m in dense.inv_metric:
         np.testing.assert_allclose(m, m.T, rtol=1e-12)
         assert np.all(np.linalg.eigvalsh(m) > 0) and np.all(np.diag(m) < 0.5)
-    mu = dense.column("mu")
-    assert abs(mu.mean() - mean) < 4 * mcse(mu)
-    unit = backend.sample(
-        toy,
-        data,
-        num_warmup=300,
-        num_samples=1000,
-        num_chains=2,
-        seed=3,
-        inits=None,
-        progress=False,
-        metric="unit_e",
-    )
     np.testing.assert_array_equal(unit.inv_metric, np.ones((2, 2)))
-    assert abs(unit.column("mu").mean() - mean) < 4 * mcse(unit.column("mu"))
+    for draws in (dense, unit):
+        mu = draws.column("mu")
+        assert abs(mu.mean() - mean) < 4 * mcse(mu)
     assert not np.array_equal(unit.values, dense.values)
 
 
