@@ -150,10 +150,10 @@ def run_nuts(
             if result.kind != "identity" and not explicit
             else [_to_xi(loc, chol, u0) for u0 in starts[:num_chains]]
         )
-        check_sd = (
-            laplace_check(density.log_prob, result, rng) if result.kind != "identity" else np.inf
-        )
-        other_modes = result.other_modes() if result.kind != "identity" else 0
+        check_sd, other_modes = np.inf, 0
+        if result.kind != "identity":
+            check_sd = laplace_check(density.log_prob, result, rng)
+            other_modes = result.other_modes()
         pilot_info.update({"laplace_check_sd": check_sd, "other_modes": other_modes})
         if check_sd <= LAPLACE_CHECK_MAX and other_modes == 0 and not explicit:
             refine_info = {

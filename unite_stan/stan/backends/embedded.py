@@ -669,18 +669,17 @@ class _Chain:
         names, values, dims, *_ = _split_data(self.init) if self.init else ([], [], [])
         output = {}
 
-        def nuts():
+        def nuts():  # Density.nuts gives this thread its autodiff tape
             output["chain"] = self.density.nuts(
-                init_names=list(names),
-                init_values=[float(v) for v in values],
-                init_dims=[list(d) for d in dims],
+                init_names=names,
+                init_values=values,
+                init_dims=dims,
                 chain=self.chain + 1,
                 monitor=self.monitor,
                 **self.settings,
             )
 
         try:
-            self.shim.init_thread()
             if self.threads > 1:
                 self.shim.run_with_threads(self.threads, nuts)
             else:
@@ -699,12 +698,10 @@ class _Chain:
             self._log(text)
 
     def _adaptation(self, lines: list[str]) -> None:
-        """Step size (full precision, from the draws) and inverse metric (from the messages Stan
-        writes after adaptation, which carry 6 significant digits)."""
+        """Inverse metric from the messages Stan writes after adaptation (6 significant digits)
+        and the step size at full precision from the draws (no draws: not known)."""
         for k, text in enumerate(lines):
-            if text.startswith("Step size = "):
-                self.step_size = float(text.split("=", 1)[1])
-            elif text.startswith("Diagonal elements of inverse mass matrix"):
+            if text.startswith("Diagonal elements of inverse mass matrix"):
                 self.inv_metric = [float(v) for v in lines[k + 1].split(",")]
             elif text.startswith("Elements of inverse mass matrix"):
                 dim = len(lines[k + 1].split(","))
