@@ -27,11 +27,11 @@ functions {
     return x;
   }
 
-  // Gaussian line: cumulative profile at the pixel edges. The LSF FWHM of each edge is added
-  // in quadrature to the intrinsic FWHM; 2 sqrt(ln 2) x / FWHM is the erf argument.
-  vector gaussian_cumulative(vector edge, real centre, vector width, vector lsf_fwhm) {
-    return 0.5 * (1 + erf(1.6651092223153954 * (edge - centre)
-                          ./ sqrt(square(lsf_fwhm) + square(width[1]))));
+  // Gaussian line: cumulative profile at the pixel edges, less 1/2 (only its differences
+  // between edges are used). The squared LSF FWHM of each edge adds to the squared intrinsic
+  // FWHM; 2 sqrt(ln 2) x / FWHM is the erf argument.
+  vector gaussian_cumulative(vector edge, real centre, vector width, vector lsf_fwhm2) {
+    return 0.5 * erf(1.6651092223153954 * (edge - centre) ./ sqrt(lsf_fwhm2 + square(width[1])));
   }
 
   // Linear continuum scale + tan(angle) (x - nw): antiderivative at the edges.
@@ -45,26 +45,30 @@ functions {
   // window shares with the block). reduce_sum_static calls this on slices of the blocks.
   real blocks_loglik(array[] int blocks, int start, int end, int s,
                      vector theta, vector centre, vector amp, matrix width,
-                     array[] int spec_edge_start, vector edge, vector edge_resolution,
+                     array[] int spec_edge_start, vector edge, vector edge_lsf2,
                      array[] int block_edge0, array[] int block_n_edge, array[] int block_pix0,
                      array[] int block_n_pix, array[,] int line_win_start,
                      array[,] int line_win_len, array[] int gaussian_lines, vector region_low,
                      vector region_high, vector region_center, vector region_nw_factor,
                      array[] int region_npar, array[,] int region_par, array[] int region_nw_par,
                      array[] int linear_regions, array[,] int region_int_start,
-                     array[,] int region_int_len, array[] int pix_interval, vector flux_norm,
-                     vector error_norm, vector spec_line_factor, vector spec_cont_factor,
-                     array[] int spec_r_scale_par, array[] int spec_flux_scale_par) {
+                     array[,] int region_int_len, array[] int pix_interval, vector flux_over_error,
+                     vector pix_weight, vector block_log_norm, vector spec_line_factor,
+                     vector spec_cont_factor, array[] int spec_r_scale_par,
+                     array[] int spec_flux_scale_par) {
     real total = 0;
     for (b in blocks) {
       int b0 = block_edge0[b];
       int ne = block_n_edge[b];
       int np = block_n_pix[b];
-      vector[ne] e = segment(edge, spec_edge_start[s] + b0 - 1, ne);
-      vector[ne] res = segment(edge_resolution, spec_edge_start[s] + b0 - 1, ne);
-      vector[ne] lsf = e ./ (res * theta[spec_r_scale_par[s]]);
-      vector[ne - 1] dlam = e[2:ne] - e[1:(ne - 1)];
-      vector[ne - 1] line_sum = rep_vector(0, ne - 1);
+      int e0 = spec_edge_start[s] + b0 - 1;
+      int p0 = block_pix0[b];
+      vector[ne] e = segment(edge, e0, ne);
+      // squared LSF FWHM of each edge: (edge / R)^2 is data, r_scale may be sampled
+      vector[ne] lsf2 = segment(edge_lsf2, e0, ne);
+      lsf2 *= inv_square(theta[spec_r_scale_par[s]]);
+      // flux of every line and continuum region in each interval between edges
+      vector[ne - 1] model_sum = rep_vector(0, ne - 1);
       for (q in 1:size(gaussian_lines)) {
         int j = gaussian_lines[q];
         // the line's window of edges, in this block's edge numbering
@@ -73,33 +77,31 @@ functions {
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
           vector[nwin] cdf = gaussian_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf, lo, nwin));
-          line_sum[lo:(hi - 1)] += amp[j] * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
+                                                 segment(lsf2, lo, nwin));
+          model_sum[lo:(hi - 1)] += (spec_line_factor[s] * amp[j])
+                                    * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
       }
-      vector[ne - 1] model_interval = spec_line_factor[s] * line_sum ./ dlam;
-      {
-        vector[ne - 1] cont_sum = rep_vector(0, ne - 1);
-        for (q in 1:size(linear_regions)) {
-          int r = linear_regions[q];
-          vector[region_npar[r]] par = to_vector(theta[region_par[r, 1:region_npar[r]]]);
-          real nw = theta[region_nw_par[r]] * region_nw_factor[r];
-          real lsf_r = 0;
-          // the region's intervals, in this block's numbering
-          int lo = max(region_int_start[s, r], b0) - b0 + 1;
-          int hi = min(region_int_start[s, r] + region_int_len[s, r], b0 + ne - 1) - b0;
-          if (hi >= lo) {
-            vector[hi - lo + 2] antideriv = linear_antideriv(segment(e, lo, hi - lo + 2), par, nw,
-                                                             lsf_r);
-            cont_sum[lo:hi] += antideriv[2:(hi - lo + 2)] - antideriv[1:(hi - lo + 1)];
-          }
+      for (q in 1:size(linear_regions)) {
+        int r = linear_regions[q];
+        vector[region_npar[r]] par = to_vector(theta[region_par[r, 1:region_npar[r]]]);
+        real nw = theta[region_nw_par[r]] * region_nw_factor[r];
+        real lsf_r = 0;
+        // the region's intervals, in this block's numbering
+        int lo = max(region_int_start[s, r], b0) - b0 + 1;
+        int hi = min(region_int_start[s, r] + region_int_len[s, r], b0 + ne - 1) - b0;
+        if (hi >= lo) {
+          vector[hi - lo + 2] antideriv = linear_antideriv(segment(e, lo, hi - lo + 2), par, nw,
+                                                           lsf_r);
+          model_sum[lo:hi] += spec_cont_factor[s]
+                              * (antideriv[2:(hi - lo + 2)] - antideriv[1:(hi - lo + 1)]);
         }
-        model_interval += spec_cont_factor[s] * cont_sum ./ dlam;
       }
-      vector[np] mu = theta[spec_flux_scale_par[s]]
-                      * model_interval[segment(pix_interval, block_pix0[b], np)];
-      total += normal_lpdf(segment(flux_norm, block_pix0[b], np)
-                           | mu, segment(error_norm, block_pix0[b], np));
+      // Gaussian log likelihood from the standardised residuals of the block's pixels
+      vector[np] z = segment(flux_over_error, p0, np)
+                     - theta[spec_flux_scale_par[s]]
+                       * (model_sum[segment(pix_interval, p0, np)] .* segment(pix_weight, p0, np));
+      total += block_log_norm[b] - 0.5 * dot_self(z);
     }
     return total;
   }
@@ -173,6 +175,24 @@ data {
 }
 transformed data {
   array[N_block] int block_ids = linspaced_int_array(N_block, 1, N_block);
+  vector[N_edge] edge_lsf2 = square(edge ./ edge_resolution);
+  // per pixel: flux / error and the weight of the model's flux in its residual, 1 / error
+  // divided by the width of its interval (the edges do not move); per block: the log of the
+  // Gaussian likelihood's normalising constant
+  vector[N_pix] flux_over_error = flux_norm ./ error_norm;
+  vector[N_pix] pix_weight = inv(error_norm);
+  vector[N_block] block_log_norm;
+  for (s in 1:N_spec) {
+    for (b in spec_block_start[s]:(spec_block_start[s] + spec_n_block[s] - 1)) {
+      int e0 = spec_edge_start[s] + block_edge0[b] - 1;
+      for (p in block_pix0[b]:(block_pix0[b] + block_n_pix[b] - 1)) {
+        int i = e0 + pix_interval[p] - 1;
+        pix_weight[p] /= edge[i + 1] - edge[i];
+      }
+      block_log_norm[b] = -sum(log(segment(error_norm, block_pix0[b], block_n_pix[b])))
+                          - 0.5 * block_n_pix[b] * log(2 * pi());
+    }
+  }
   real angle_a = lit[1];
   real flux_scale_grism = lit[6];
   real fwhm_gauss_narrow = lit[7];
@@ -211,26 +231,26 @@ transformed parameters {
           = block_ids[spec_block_start[s]:(spec_block_start[s] + spec_n_block[s] - 1)];
       if (spec_n_block[s] == 1) {
         log_lik_spec[s] = blocks_loglik(blocks, 1, 1, s,
-                                        theta, centre, amp, width, spec_edge_start, edge,
-                                        edge_resolution, block_edge0, block_n_edge, block_pix0,
-                                        block_n_pix, line_win_start, line_win_len, gaussian_lines,
-                                        region_low, region_high, region_center, region_nw_factor,
-                                        region_npar, region_par, region_nw_par, linear_regions,
-                                        region_int_start, region_int_len, pix_interval, flux_norm,
-                                        error_norm, spec_line_factor, spec_cont_factor,
+                                        theta, centre, amp, width, spec_edge_start, edge, edge_lsf2,
+                                        block_edge0, block_n_edge, block_pix0, block_n_pix,
+                                        line_win_start, line_win_len, gaussian_lines, region_low,
+                                        region_high, region_center, region_nw_factor, region_npar,
+                                        region_par, region_nw_par, linear_regions, region_int_start,
+                                        region_int_len, pix_interval, flux_over_error, pix_weight,
+                                        block_log_norm, spec_line_factor, spec_cont_factor,
                                         spec_r_scale_par, spec_flux_scale_par);
       } else {
         // several blocks: evaluated in parallel (threads_per_chain > 1), summed in a fixed order
         log_lik_spec[s] = reduce_sum_static(blocks_loglik, blocks, 1, s,
                                             theta, centre, amp, width, spec_edge_start, edge,
-                                            edge_resolution, block_edge0, block_n_edge, block_pix0,
+                                            edge_lsf2, block_edge0, block_n_edge, block_pix0,
                                             block_n_pix, line_win_start, line_win_len,
                                             gaussian_lines, region_low, region_high, region_center,
                                             region_nw_factor, region_npar, region_par,
                                             region_nw_par, linear_regions, region_int_start,
-                                            region_int_len, pix_interval, flux_norm, error_norm,
-                                            spec_line_factor, spec_cont_factor, spec_r_scale_par,
-                                            spec_flux_scale_par);
+                                            region_int_len, pix_interval, flux_over_error,
+                                            pix_weight, block_log_norm, spec_line_factor,
+                                            spec_cont_factor, spec_r_scale_par, spec_flux_scale_par);
       }
     }
   }

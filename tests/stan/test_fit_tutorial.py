@@ -277,3 +277,75 @@ def test_pilot_off_samples_unite_coordinates(fit1):
     assert args.dataset.attrs["pilot"] == "off"
     np.testing.assert_array_equal(args.program.data["coord_chol"], np.eye(7))
     assert args.program.code == args1.program.code
+
+
+def prior_windows(args):
+    from unite_stan.stan.data import line_windows
+    from unite_stan.stan.ranges import site_ranges
+
+    return line_windows(args, site_ranges(args), args.program.windows)
+
+
+def test_main_run_narrows_line_windows_without_changing_log_prob(fit1):
+    """The main run evaluates each line on the edges the pilot's posterior lets it reach; at the
+    draws the density and its gradient equal those on the prior's windows."""
+    from unite_stan.stan.backends import get_backend
+
+    *_, samples, args = fit1
+    program = args.program
+    assert args.dataset.attrs["line_windows"] == "posterior"
+    start, length = prior_windows(args)
+    narrow = program.data["line_win_len"]
+    assert args.dataset.attrs["line_window_edges"] == narrow.sum() < 0.8 * length.sum()
+    assert np.all(narrow <= length) and np.all(program.data["line_win_start"] >= start)
+    backend = get_backend("embedded")
+    compiled = backend.compile(program.code, progress=False)
+    on_narrow = backend.log_density(compiled, program.data)
+    on_prior = backend.log_density(compiled, program.with_windows(start, length).data)
+    chol, loc = program.data["coord_chol"], program.data["coord_loc"]
+    from unite_stan.stan.run import unconstrain
+
+    for k in (0, 1000, 1999):
+        u_point = unconstrain(args, {n: samples[n][k] for n in args.free_sites})
+        xi = np.linalg.solve(chol, u_point - loc)
+        lp_n, grad_n = on_narrow(xi)
+        lp_p, grad_p = on_prior(xi)
+        assert lp_n == pytest.approx(lp_p, rel=1e-13)
+        np.testing.assert_allclose(grad_n, grad_p, rtol=1e-10, atol=1e-10)
+
+
+def test_line_windows_that_fail_their_check_are_replaced_by_the_prior_ones(fit1, monkeypatch):
+    """A margin the draws cannot meet (15 profile sigma asked of windows built with 10 around
+    the pilot's box) sends the run back to the prior's windows, and says so."""
+    from unite_stan.stan import run
+
+    spectra, flc, fcc, _, args1 = fit1
+    monkeypatch.setattr(run, "WINDOW_CHECK_MARGIN", -5.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a short run: convergence is not the point
+        _, args = model.ModelBuilder(flc, fcc, spectra).fit(
+            num_warmup=200, num_samples=200, num_chains=1, progress_bar=False
+        )
+    assert args.dataset.attrs["line_windows"] == "prior (posterior windows failed their check)"
+    start, length = prior_windows(args)
+    np.testing.assert_array_equal(args.program.data["line_win_len"], length)
+    np.testing.assert_array_equal(args.program.data["line_win_start"], start)
+    assert args.run_info["windows"]["line_window_edges"] < length.sum()
+
+
+def test_window_check_sees_a_draw_beyond_the_narrowed_windows(fit1):
+    """The draws as sampled pass the check; one line-width draw moved to the top of its prior,
+    far beyond the box the windows were narrowed to, fails it."""
+    from unite_stan.stan.ranges import site_ranges
+    from unite_stan.stan.run import draws_within_windows
+
+    *_, args = fit1
+    ds = args.dataset
+    program = args.program
+    start, length = prior_windows(args)
+    prior_data = program.with_windows(start, length).data
+    assert draws_within_windows(args, ds, program.data, prior_data, program.windows)
+    moved = ds.copy(deep=True)
+    fwhm = moved["fwhm_gauss_narrow"].values
+    fwhm[0, 0] = 0.999 * site_ranges(args)["fwhm_gauss_narrow"][1]
+    assert not draws_within_windows(args, moved, program.data, prior_data, program.windows)

@@ -116,3 +116,25 @@ def test_refine_shrinkage_trusts_clear_differences_only():
         for x in (fast, slow)
     ]
     assert weights[1] > 2 * weights[0]
+
+
+def test_site_ranges_restricted_to_unconstrained_intervals():
+    """Interval arithmetic over a box of unite's unconstrained coordinates: the logistic map of
+    each end, the prior's range where the box is unbounded, fixed sites unchanged."""
+    from conftest import tutorial_fit1
+
+    from unite_stan import model
+    from unite_stan.stan.ranges import site_ranges
+
+    spectra, flc, fcc = tutorial_fit1()
+    _, args = model.ModelBuilder(flc, fcc, spectra).build()
+    prior = site_ranges(args)
+    lo, hi = prior["z_narrow"]
+    box = site_ranges(args, {"z_narrow": (-1.0, 2.0), "flux_Ha": (-np.inf, np.inf)})
+    s = 1.0 / (1.0 + np.exp(-np.array([-1.0, 2.0])))
+    assert box["z_narrow"] == pytest.approx((lo + (hi - lo) * s[0], lo + (hi - lo) * s[1]))
+    assert box["flux_Ha"] == pytest.approx(prior["flux_Ha"])
+    assert box["fwhm_gauss_narrow"] == prior["fwhm_gauss_narrow"]
+    assert box["norm_wav_a"] == prior["norm_wav_a"]
+    point = site_ranges(args, {"z_narrow": (0.0, 0.0)})["z_narrow"]
+    assert point[0] == point[1] == pytest.approx(0.5 * (lo + hi))

@@ -17,6 +17,7 @@ Besides unit conversions and normalisation this decides two things that only aff
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,11 +27,14 @@ from unite_stan.stan.ranges import site_ranges
 
 __all__ = [
     "EDGE_TOLERANCE",
+    "WindowContext",
     "block_data",
     "build_data",
     "compact_edges",
     "line_windows",
     "reblock",
+    "window_bounds",
+    "windows_contain",
 ]
 
 EDGE_TOLERANCE = 1e-9
@@ -58,22 +62,30 @@ def compact_edges(edges: np.ndarray, keep_mask: np.ndarray) -> tuple[np.ndarray,
     return np.asarray(out_edges, dtype=float), np.asarray(pixel_interval, dtype=int)
 
 
-def line_windows(
-    args,
-    ranges: dict[str, tuple[float, float]],
-    spectra_edges: list[np.ndarray],
-    shift_max: list[float],
-    lsf_max: list[float],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per spectrum and line, the first edge (1-based) and number of edges to evaluate.
+@dataclass(frozen=True)
+class WindowContext:
+    """What line windows are computed from, besides the site ranges, per spectrum: its pixel
+    edges (canonical unit), the largest shift of an edge by the pixel offset, and at each edge
+    the largest LSF FWHM (canonical unit), both for any calibration value the priors allow
+    (``inf`` where unbounded)."""
 
-    ``ranges`` are the prior ranges of :func:`~unite_stan.stan.ranges.site_ranges`.
+    edges: list[np.ndarray]
+    shift_max: list[float]
+    lsf_edge: list[np.ndarray]
+
+
+def window_bounds(args, ranges, ctx: WindowContext, sigmas_add: float = 0.0) -> list[list]:
+    """Per spectrum and line, the wavelength interval ``(lo, hi)`` a line's profile must be
+    evaluated on for every value in ``ranges``, or ``None`` where it cannot be bounded.
+
+    The interval is the centre range ± ``window_sigmas + sigmas_add`` standard deviations of
+    the widest total width (intrinsic and LSF in quadrature) ± the largest pixel offset. The
+    LSF is the largest at the edges of the interval found with the spectrum's largest LSF
+    (which contains the final one, so every edge left out is covered by the bound).
     """
     entries = list(args.line_config)
     canonical = args.canonical_unit
-    n_spec, n_line = len(spectra_edges), len(entries)
-    start = np.ones((n_spec, n_line), dtype=int)
-    length = np.zeros((n_spec, n_line), dtype=int)
+    out = [[None] * len(entries) for _ in ctx.edges]
     for j, entry in enumerate(entries):
         rest = entry.wavelength.to_value(canonical)
         z_lo, z_hi = ranges[entry.redshift.name]
@@ -85,16 +97,41 @@ def line_windows(
                 v = max(abs(x) for x in ranges[token.name])
                 width_max = max(width_max, max(abs(c_lo), abs(c_hi)) * v / C_KMS)
         sigmas = entry.profile.window_sigmas
-        for s, e in enumerate(spectra_edges):
-            bounded = sigmas is not None and all(
-                math.isfinite(x) for x in (c_lo, c_hi, width_max, lsf_max[s], shift_max[s])
-            )
-            if not bounded:
+        if sigmas is None:
+            continue
+        k = sigmas + sigmas_add
+        for s, e in enumerate(ctx.edges):
+            lsf, shift = ctx.lsf_edge[s], ctx.shift_max[s]
+            if not all(math.isfinite(x) for x in (c_lo, c_hi, width_max, shift)) or not np.all(
+                np.isfinite(lsf)
+            ):
+                continue
+            wide = k * math.hypot(float(np.max(lsf)), width_max) * FWHM_TO_SIGMA + shift
+            near = (e >= c_lo - wide) & (e <= c_hi + wide)
+            local = float(np.max(lsf[near])) if near.any() else float(np.max(lsf))
+            half = k * math.hypot(local, width_max) * FWHM_TO_SIGMA + shift
+            out[s][j] = (c_lo - half, c_hi + half)
+    return out
+
+
+def line_windows(
+    args, ranges, ctx: WindowContext, sigmas_add: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per spectrum and line, the first edge (1-based) and number of edges to evaluate.
+
+    ``ranges`` are site ranges, e.g. the prior ranges of
+    :func:`~unite_stan.stan.ranges.site_ranges`.
+    """
+    bounds = window_bounds(args, ranges, ctx, sigmas_add)
+    n_spec, n_line = len(ctx.edges), len(bounds[0]) if bounds else 0
+    start = np.ones((n_spec, n_line), dtype=int)
+    length = np.zeros((n_spec, n_line), dtype=int)
+    for s, e in enumerate(ctx.edges):
+        for j in range(n_line):
+            if bounds[s][j] is None:
                 start[s, j], length[s, j] = 1, e.size
                 continue
-            sigma = math.hypot(lsf_max[s], width_max) * FWHM_TO_SIGMA
-            lo = c_lo - sigmas * sigma - shift_max[s]
-            hi = c_hi + sigmas * sigma + shift_max[s]
+            lo, hi = bounds[s][j]
             inside = np.flatnonzero((e >= lo) & (e <= hi))
             if inside.size == 0:
                 # the window falls between two edges or outside the spectrum
@@ -104,7 +141,6 @@ def line_windows(
                 first, last = inside[0] - 1, inside[-1] + 1
             first, last = max(first, 0), min(last, e.size - 1)
             if last <= first or (last == e.size - 1 and e[-1] < lo) or (first == 0 and e[0] > hi):
-                start[s, j], length[s, j] = 1, 0
                 continue
             start[s, j], length[s, j] = first + 1, last - first + 1
     return start, length
@@ -171,8 +207,10 @@ def reblock(data: dict, n_blocks: list[int]) -> dict:
     return out
 
 
-def build_data(args, literals, free, profiles, forms, lsf_forms, pix_offset_free) -> dict:
-    """Assemble the data dict for the program rendered from ``args``."""
+def build_data(
+    args, literals, free, profiles, forms, lsf_forms, pix_offset_free
+) -> tuple[dict, WindowContext]:
+    """The data dict of the program rendered from ``args``, and its line windows' context."""
     order = args.dependency_order
     theta_index = {n: k + 1 for k, n in enumerate(order)}
     priors = args.all_priors
@@ -197,7 +235,7 @@ def build_data(args, literals, free, profiles, forms, lsf_forms, pix_offset_free
     edges, res, dldp, dres, pix_interval = [], [], [], [], []
     edge_start, n_edge, pix_start, n_pix = [], [], [], []
     flux_norm, error_norm, line_factor, cont_factor, pix_ref = [], [], [], [], []
-    r_par, f_par, p_par, shift_max, lsf_max = [], [], [], [], []
+    r_par, f_par, p_par, shift_max, lsf_edge = [], [], [], [], []
     region_res = np.ones((len(args.spectra), len(regions)))
     region_start = np.ones((len(args.spectra), len(regions)), dtype=int)
     region_len = np.zeros((len(args.spectra), len(regions)), dtype=int)
@@ -222,7 +260,14 @@ def build_data(args, literals, free, profiles, forms, lsf_forms, pix_offset_free
             max(abs(p_lo - p_ref), abs(p_hi - p_ref)) * float(np.max(np.abs(dl))) * to_c * 1.5
         )
         r_lo = ranges[calib["r_scale"]][0]
-        lsf_max.append(float(np.max(e_canon / resolution)) / r_lo * 1.5 if r_lo > 0 else math.inf)
+        # the LSF FWHM of an edge is e / (R r_scale); a pixel offset moves the edge (and where R
+        # is read) by at most shift_max, allowed for by the largest value within that distance
+        lsf = e_canon / resolution / r_lo if r_lo > 0 else np.full(e_canon.size, math.inf)
+        if shift_max[-1] > 0 and r_lo > 0:
+            reach = max(1, int(np.ceil(shift_max[-1] / np.min(np.abs(np.diff(e_canon))))))
+            padded = np.pad(lsf, reach, mode="edge")
+            lsf = np.max(np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1), axis=1)
+        lsf_edge.append(lsf)
         if pix_offset_free:
             step = 1e-6 * np.maximum(np.abs(shifted), 1e-300)
             dr = (np.asarray(disp.R(shifted + step)) - np.asarray(disp.R(shifted - step))) / (
@@ -256,7 +301,8 @@ def build_data(args, literals, free, profiles, forms, lsf_forms, pix_offset_free
             if member.size:
                 region_start[s, r], region_len[s, r] = member[0] + 1, member[-1] - member[0] + 1
 
-    win_start, win_len = line_windows(args, ranges, edges, shift_max, lsf_max)
+    windows = WindowContext(edges, shift_max, lsf_edge)
+    win_start, win_len = line_windows(args, ranges, windows)
     data.update(
         {
             "N_spec": len(args.spectra),
@@ -289,7 +335,7 @@ def build_data(args, literals, free, profiles, forms, lsf_forms, pix_offset_free
         data["spec_pix_offset_ref"] = np.array(pix_ref, dtype=float)
     if lsf_forms:
         data["region_resolution"] = region_res
-    return data
+    return data, windows
 
 
 def _line_data(entries, theta_index, canonical, profiles) -> dict:
@@ -350,3 +396,10 @@ def _region_data(args, theta_index, forms, z_sys) -> dict:
         data[f"N_{f}"] = len(members)
         data[f"{f}_regions"] = np.array(members, dtype=int)
     return data
+
+
+def windows_contain(outer: tuple[np.ndarray, np.ndarray], inner: tuple[np.ndarray, np.ndarray]):
+    """Whether every window of ``inner`` (start, length) lies within ``outer``'s, per entry."""
+    o_start, o_len = outer
+    i_start, i_len = inner
+    return (i_len == 0) | ((i_start >= o_start) & (i_start + i_len <= o_start + o_len))

@@ -3,7 +3,9 @@
 Used to decide, from the priors alone, which pixel edges a line can ever touch: a line's
 cumulative profile is evaluated only on that window of edges, so the window must hold for every
 parameter value the prior allows. Anything that cannot be bounded becomes ``(-inf, inf)``,
-which means "no window".
+which means "no window". After the pilot, the same arithmetic over the pilot's ranges of the
+unconstrained coordinates gives the narrower windows the main run uses (see
+:func:`unite_stan.stan.run.posterior_windows`).
 """
 
 from __future__ import annotations
@@ -43,8 +45,22 @@ def _node_range(node, ranges: dict[Parameter, Interval]) -> Interval:
     return _FULL
 
 
-def site_ranges(args) -> dict[str, Interval]:
-    """Site name → (lowest, highest) value its prior allows, in dependency order."""
+def _logistic(u: float) -> float:
+    if u == math.inf:
+        return 1.0
+    if u == -math.inf:
+        return 0.0
+    return 0.5 * (1.0 + math.tanh(0.5 * u))
+
+
+def site_ranges(args, free_u: dict[str, Interval] | None = None) -> dict[str, Interval]:
+    """Site name → (lowest, highest) value, in dependency order.
+
+    Without ``free_u``: every value the priors allow. ``free_u`` restricts free sites to an
+    interval of unite's unconstrained coordinate ``u`` (value = low + (high - low) *
+    inv_logit(u)); sites it does not name keep their prior range.
+    """
+    free_u = free_u or {}
     by_token: dict[Parameter, Interval] = {}
     out: dict[str, Interval] = {}
     for name in args.dependency_order:
@@ -55,6 +71,14 @@ def site_ranges(args) -> dict[str, Interval]:
             low = _node_range(prior.low, by_token)
             high = _node_range(prior.high, by_token)
             r = (low[0], high[1])
+            if name in free_u and all(math.isfinite(x) for x in (*low, *high)):
+                # low (1 - s) + high s rises with low and high (0 <= s <= 1): extremes at the
+                # ends of s's interval, with the matching ends of low's and high's
+                s_lo, s_hi = (_logistic(u) for u in free_u[name])
+                r = (
+                    min(low[0] * (1 - s) + high[0] * s for s in (s_lo, s_hi)),
+                    max(low[1] * (1 - s) + high[1] * s for s in (s_lo, s_hi)),
+                )
         by_token[args.name_to_token[name]] = r
         out[name] = r
     return out

@@ -18,7 +18,7 @@ import numpy as np
 
 from unite_stan._resources import template_dir
 from unite_stan.prior import Fixed, Parameter, TruncatedNormal, Uniform, _BinOpExpr, _LiteralLeaf
-from unite_stan.stan.data import build_data, is_literal_fixed, reblock
+from unite_stan.stan.data import WindowContext, build_data, is_literal_fixed, reblock
 from unite_stan.stan.naming import NameMap
 
 __all__ = ["RenderedProgram", "identity_coordinates", "render_program"]
@@ -34,6 +34,8 @@ class RenderedProgram:
     free_sites: list[str]
     fixed_sites: list[str]
     literal_sources: list[str] = field(default_factory=list)
+    #: what line windows are computed from (edges, shifts, LSF widths); see ``with_windows``
+    windows: WindowContext | None = None
 
     @property
     def code_hash(self) -> str:
@@ -52,6 +54,13 @@ class RenderedProgram:
         With more than one block a spectrum's likelihood goes through ``reduce_sum``.
         """
         return dataclasses.replace(self, data=reblock(self.data, n_blocks))
+
+    def with_windows(self, start: np.ndarray, length: np.ndarray) -> RenderedProgram:
+        """Same program, each line's profile evaluated on other edge windows (data only)."""
+        data = dict(self.data)
+        data["line_win_start"] = np.asarray(start, dtype=int)
+        data["line_win_len"] = np.asarray(length, dtype=int)
+        return dataclasses.replace(self, data=data)
 
     def __call__(self, *args, **kwargs):
         raise TypeError(
@@ -92,15 +101,17 @@ def block_arguments(profiles, forms, lsf_forms, pix_offset_free) -> list[tuple[s
         ("matrix", "width"),
         ("array[] int", "spec_edge_start"),
         ("vector", "edge"),
-        ("vector", "edge_resolution"),
     ]
     if pix_offset_free:
         args += [
+            ("vector", "edge_resolution"),
             ("vector", "edge_dlam_dpix"),
             ("vector", "edge_dresolution"),
             ("vector", "spec_pix_offset_ref"),
             ("array[] int", "spec_pix_offset_par"),
         ]
+    else:
+        args += [("vector", "edge_lsf2")]
     args += [
         ("array[] int", "block_edge0"),
         ("array[] int", "block_n_edge"),
@@ -127,8 +138,9 @@ def block_arguments(profiles, forms, lsf_forms, pix_offset_free) -> list[tuple[s
             args += [("matrix", "region_resolution")]
     args += [
         ("array[] int", "pix_interval"),
-        ("vector", "flux_norm"),
-        ("vector", "error_norm"),
+        ("vector", "flux_over_error"),
+        ("vector", "pix_weight"),
+        ("vector", "block_log_norm"),
         ("vector", "spec_line_factor"),
         ("vector", "spec_cont_factor"),
         ("array[] int", "spec_r_scale_par"),
@@ -254,5 +266,5 @@ def render_program(args) -> RenderedProgram:
             block_args=block_arguments(profiles, forms, lsf_forms, pix_offset_free),
         )
     )
-    data = build_data(args, lits.values, free, profiles, forms, lsf_forms, pix_offset_free)
-    return RenderedProgram(code, data, names, free, fixed, lits.sources)
+    data, windows = build_data(args, lits.values, free, profiles, forms, lsf_forms, pix_offset_free)
+    return RenderedProgram(code, data, names, free, fixed, lits.sources, windows)
