@@ -45,17 +45,17 @@ functions {
   // window shares with the block). reduce_sum_static calls this on slices of the blocks.
   real blocks_loglik(array[] int blocks, int start, int end, int s,
                      vector theta, vector centre, vector amp, matrix width,
-                     array[] int spec_edge_start, vector edge, vector edge_lsf2,
-                     array[] int block_edge0, array[] int block_n_edge, array[] int block_pix0,
-                     array[] int block_n_pix, array[,] int line_win_start,
-                     array[,] int line_win_len, array[] int gaussian_lines, vector region_low,
-                     vector region_high, vector region_center, vector region_nw_factor,
-                     array[] int region_npar, array[,] int region_par, array[] int region_nw_par,
-                     array[] int linear_regions, array[,] int region_int_start,
-                     array[,] int region_int_len, array[] int pix_interval, vector flux_over_error,
-                     vector pix_weight, vector block_log_norm, vector spec_line_factor,
-                     vector spec_cont_factor, array[] int spec_r_scale_par,
-                     array[] int spec_flux_scale_par) {
+                     array[] int spec_edge_start, vector edge, vector amp_fixed, matrix line_shape,
+                     vector cont_fixed, vector edge_lsf2, array[] int block_edge0,
+                     array[] int block_n_edge, array[] int block_pix0, array[] int block_n_pix,
+                     array[,] int line_win_start, array[,] int line_win_len,
+                     array[] int gaussian_lines, vector region_low, vector region_high,
+                     vector region_center, vector region_nw_factor, array[] int region_npar,
+                     array[,] int region_par, array[] int region_nw_par, array[] int linear_regions,
+                     array[,] int region_int_start, array[,] int region_int_len,
+                     array[] int pix_interval, vector flux_over_error, vector pix_weight,
+                     vector block_log_norm, vector spec_line_factor, vector spec_cont_factor,
+                     array[] int spec_r_scale_par, array[] int spec_flux_scale_par) {
     real total = 0;
     for (b in blocks) {
       int b0 = block_edge0[b];
@@ -63,40 +63,12 @@ functions {
       int np = block_n_pix[b];
       int e0 = spec_edge_start[s] + b0 - 1;
       int p0 = block_pix0[b];
-      vector[ne] e = segment(edge, e0, ne);
-      // squared LSF FWHM of each edge: (edge / R)^2 is data, r_scale may be sampled
-      vector[ne] lsf2 = segment(edge_lsf2, e0, ne);
-      lsf2 *= inv_square(theta[spec_r_scale_par[s]]);
       // flux of every line and continuum region in each interval between edges
       vector[ne - 1] model_sum = rep_vector(0, ne - 1);
-      for (q in 1:size(gaussian_lines)) {
-        int j = gaussian_lines[q];
-        // the line's window of edges, in this block's edge numbering
-        int lo = max(line_win_start[s, j], b0) - b0 + 1;
-        int hi = min(line_win_start[s, j] + line_win_len[s, j], b0 + ne) - b0;
-        if (hi - lo >= 1) {
-          int nwin = hi - lo + 1;
-          vector[nwin] cdf = gaussian_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf2, lo, nwin));
-          model_sum[lo:(hi - 1)] += (spec_line_factor[s] * amp[j])
-                                    * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
-        }
+      if (cols(line_shape) > 0) {
+        model_sum += block(line_shape, e0, 1, ne - 1, cols(line_shape)) * amp_fixed;
       }
-      for (q in 1:size(linear_regions)) {
-        int r = linear_regions[q];
-        vector[region_npar[r]] par = to_vector(theta[region_par[r, 1:region_npar[r]]]);
-        real nw = theta[region_nw_par[r]] * region_nw_factor[r];
-        real lsf_r = 0;
-        // the region's intervals, in this block's numbering
-        int lo = max(region_int_start[s, r], b0) - b0 + 1;
-        int hi = min(region_int_start[s, r] + region_int_len[s, r], b0 + ne - 1) - b0;
-        if (hi >= lo) {
-          vector[hi - lo + 2] antideriv = linear_antideriv(segment(e, lo, hi - lo + 2), par, nw,
-                                                           lsf_r);
-          model_sum[lo:hi] += spec_cont_factor[s]
-                              * (antideriv[2:(hi - lo + 2)] - antideriv[1:(hi - lo + 1)]);
-        }
-      }
+      model_sum += segment(cont_fixed, e0, ne - 1);
       // Gaussian log likelihood from the standardised residuals of the block's pixels
       vector[np] z = segment(flux_over_error, p0, np)
                      - theta[spec_flux_scale_par[s]]
@@ -128,6 +100,8 @@ data {
   array[N_line, N_line_slot] int<lower=0, upper=1> line_slot_is_velocity;
   int<lower=0> N_gaussian;
   array[N_gaussian] int<lower=1> gaussian_lines;
+  int<lower=0> N_gaussian_fixed;
+  array[N_gaussian_fixed] int<lower=1> gaussian_fixed_lines;
   // Continuum regions: observed-frame bounds and centres (canonical unit).
   int<lower=0> N_region;
   int<lower=1> N_region_par;
@@ -140,6 +114,8 @@ data {
   array[N_region] int<lower=1> region_nw_par;
   int<lower=0> N_linear;
   array[N_linear] int<lower=1> linear_regions;
+  int<lower=0> N_linear_fixed;
+  array[N_linear_fixed] int<lower=1> linear_fixed_regions;
   // Spectra: pixel edges (canonical unit) and pixels of all spectra, concatenated.
   int<lower=1> N_spec;
   int<lower=2> N_edge;
@@ -201,6 +177,63 @@ transformed data {
   real r_scale_grism = lit[10];
   real scale_a = lit[11];
   real z_narrow = lit[12];
+  // the sites fixed to numbers, at their positions in theta (NaN elsewhere)
+  vector[10] theta_fixed = rep_vector(not_a_number(), 10);
+  theta_fixed[1] = angle_a;
+  theta_fixed[4] = flux_scale_grism;
+  theta_fixed[5] = fwhm_gauss_narrow;
+  theta_fixed[6] = norm_wav_a;
+  theta_fixed[7] = pix_offset_grism;
+  theta_fixed[8] = r_scale_grism;
+  theta_fixed[9] = scale_a;
+  theta_fixed[10] = z_narrow;
+  // lines whose shape (redshift, widths, calibration) is fixed to numbers: their flux per
+  // interval for unit amplitude, one column per line in the order of line_fixed; only their
+  // amplitudes are sampled
+  int N_line_fixed = N_gaussian_fixed + 0;
+  array[N_line_fixed] int line_fixed;
+  matrix[N_edge, N_line_fixed] line_shape = rep_matrix(0, N_edge, N_line_fixed);
+  {
+    int col = 0;
+    for (q in 1:N_gaussian_fixed) {
+      int j = gaussian_fixed_lines[q];
+      real c = line_wave[j] * (1 + z_sys + theta_fixed[line_z_par[j]]);
+      vector[N_line_slot] w;
+      for (k in 1:N_line_slot) {
+        w[k] = line_slot_is_velocity[j, k] ? c * theta_fixed[line_slot_par[j, k]] / c_kms
+                                           : theta_fixed[line_slot_par[j, k]];
+      }
+      col += 1;
+      line_fixed[col] = j;
+      for (s in 1:N_spec) {
+        int n = line_win_len[s, j];
+        if (n >= 2) {
+          int i0 = spec_edge_start[s] + line_win_start[s, j] - 1;
+          vector[n] cdf = gaussian_cumulative(segment(edge, i0, n), c, w,
+                                              segment(edge_lsf2, i0, n)
+                                              / square(theta_fixed[spec_r_scale_par[s]]));
+          line_shape[i0:(i0 + n - 2), col] = spec_line_factor[s] * (cdf[2:n] - cdf[1:(n - 1)]);
+        }
+      }
+    }
+  }
+  // continuum regions whose every parameter is fixed to numbers: their flux per interval
+  vector[N_edge] cont_fixed = rep_vector(0, N_edge);
+  for (q in 1:N_linear_fixed) {
+    int r = linear_fixed_regions[q];
+    vector[region_npar[r]] par = theta_fixed[region_par[r, 1:region_npar[r]]];
+    real nw = theta_fixed[region_nw_par[r]] * region_nw_factor[r];
+    for (s in 1:N_spec) {
+      real lsf_r = 0;
+      int n = region_int_len[s, r];
+      if (n >= 1) {
+        int i0 = spec_edge_start[s] + region_int_start[s, r] - 1;
+        vector[n + 1] antideriv = linear_antideriv(segment(edge, i0, n + 1), par, nw, lsf_r);
+        cont_fixed[i0:(i0 + n - 1)] += spec_cont_factor[s]
+                                       * (antideriv[2:(n + 1)] - antideriv[1:n]);
+      }
+    }
+  }
 }
 parameters {
   vector[N_free] xi;
@@ -218,6 +251,7 @@ transformed parameters {
     vector[10] theta = [angle_a, flux_Ha, flux_NII_6549, flux_scale_grism, fwhm_gauss_narrow, norm_wav_a, pix_offset_grism, r_scale_grism, scale_a, z_narrow]';
     vector[N_line] centre = line_wave .* (1 + z_sys + theta[line_z_par]);
     vector[N_line] amp = line_strength .* theta[line_amp_par];
+    vector[N_line_fixed] amp_fixed = amp[line_fixed];
     matrix[N_line, N_line_slot] width;
     for (j in 1:N_line) {
       for (k in 1:N_line_slot) {
@@ -231,11 +265,12 @@ transformed parameters {
           = block_ids[spec_block_start[s]:(spec_block_start[s] + spec_n_block[s] - 1)];
       if (spec_n_block[s] == 1) {
         log_lik_spec[s] = blocks_loglik(blocks, 1, 1, s,
-                                        theta, centre, amp, width, spec_edge_start, edge, edge_lsf2,
-                                        block_edge0, block_n_edge, block_pix0, block_n_pix,
-                                        line_win_start, line_win_len, gaussian_lines, region_low,
-                                        region_high, region_center, region_nw_factor, region_npar,
-                                        region_par, region_nw_par, linear_regions, region_int_start,
+                                        theta, centre, amp, width, spec_edge_start, edge, amp_fixed,
+                                        line_shape, cont_fixed, edge_lsf2, block_edge0,
+                                        block_n_edge, block_pix0, block_n_pix, line_win_start,
+                                        line_win_len, gaussian_lines, region_low, region_high,
+                                        region_center, region_nw_factor, region_npar, region_par,
+                                        region_nw_par, linear_regions, region_int_start,
                                         region_int_len, pix_interval, flux_over_error, pix_weight,
                                         block_log_norm, spec_line_factor, spec_cont_factor,
                                         spec_r_scale_par, spec_flux_scale_par);
@@ -243,9 +278,10 @@ transformed parameters {
         // several blocks: evaluated in parallel (threads_per_chain > 1), summed in a fixed order
         log_lik_spec[s] = reduce_sum_static(blocks_loglik, blocks, 1, s,
                                             theta, centre, amp, width, spec_edge_start, edge,
-                                            edge_lsf2, block_edge0, block_n_edge, block_pix0,
-                                            block_n_pix, line_win_start, line_win_len,
-                                            gaussian_lines, region_low, region_high, region_center,
+                                            amp_fixed, line_shape, cont_fixed, edge_lsf2,
+                                            block_edge0, block_n_edge, block_pix0, block_n_pix,
+                                            line_win_start, line_win_len, gaussian_lines,
+                                            region_low, region_high, region_center,
                                             region_nw_factor, region_npar, region_par,
                                             region_nw_par, linear_regions, region_int_start,
                                             region_int_len, pix_interval, flux_over_error,

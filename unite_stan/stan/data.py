@@ -29,6 +29,7 @@ __all__ = [
     "EDGE_TOLERANCE",
     "WindowContext",
     "block_data",
+    "fixed_shapes",
     "build_data",
     "compact_edges",
     "line_windows",
@@ -43,6 +44,32 @@ EDGE_TOLERANCE = 1e-9
 def is_literal_fixed(prior) -> bool:
     """A Fixed prior holding a number (not an expression of other parameters)."""
     return isinstance(prior, Fixed) and not prior.dependencies()
+
+
+def fixed_shapes(args) -> tuple[list[bool], list[bool]]:
+    """Which lines have their whole shape fixed to numbers (redshift, every width, and the
+    calibration of every spectrum), and which continuum regions every parameter of.
+
+    Their flux per pixel interval, for unit amplitude, is data the program computes once (in
+    transformed data); only the amplitudes of such lines are sampled.
+    """
+    priors = args.all_priors
+
+    def number(name):
+        return is_literal_fixed(priors[name])
+
+    calibration = all(
+        number(c["pix_offset"]) and number(c["r_scale"]) for c in args.spec_calibration
+    )
+    lines = [
+        calibration and number(e.redshift.name) and all(number(t.name) for t in e.fwhms.values())
+        for e in args.line_config
+    ]
+    regions = [
+        calibration and all(number(t.name) for t in slots.values())
+        for slots in args.cont_resolved_params
+    ]
+    return lines, regions
 
 
 def compact_edges(edges: np.ndarray, keep_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -227,10 +254,11 @@ def build_data(
         "c_kms": C_KMS,
         "z_sys": z_sys,
     }
-    data.update(_line_data(entries, theta_index, canonical, profiles))
+    fixed_lines, fixed_regions = fixed_shapes(args)
+    data.update(_line_data(entries, theta_index, canonical, profiles, fixed_lines))
     regions = args.cont_regions
     if forms:
-        data.update(_region_data(args, theta_index, forms, z_sys))
+        data.update(_region_data(args, theta_index, forms, z_sys, fixed_regions))
 
     edges, res, dldp, dres, pix_interval = [], [], [], [], []
     edge_start, n_edge, pix_start, n_pix = [], [], [], []
@@ -338,7 +366,7 @@ def build_data(
     return data, windows
 
 
-def _line_data(entries, theta_index, canonical, profiles) -> dict:
+def _line_data(entries, theta_index, canonical, profiles, fixed) -> dict:
     n_slot = max(len(e.fwhms) for e in entries)
     slot_par = np.ones((len(entries), n_slot), dtype=int)
     slot_vel = np.zeros((len(entries), n_slot), dtype=int)
@@ -360,13 +388,18 @@ def _line_data(entries, theta_index, canonical, profiles) -> dict:
         "line_slot_is_velocity": slot_vel,
     }
     for p in profiles:
-        members = [j + 1 for j, e in enumerate(entries) if e.profile.stan_name == p]
-        data[f"N_{p}"] = len(members)
-        data[f"{p}_lines"] = np.array(members, dtype=int)
+        members = [j for j, e in enumerate(entries) if e.profile.stan_name == p]
+        sampled = [j + 1 for j in members if not fixed[j]]
+        data[f"N_{p}"] = len(sampled)
+        data[f"{p}_lines"] = np.array(sampled, dtype=int)
+        if any(fixed):
+            shaped = [j + 1 for j in members if fixed[j]]
+            data[f"N_{p}_fixed"] = len(shaped)
+            data[f"{p}_fixed_lines"] = np.array(shaped, dtype=int)
     return data
 
 
-def _region_data(args, theta_index, forms, z_sys) -> dict:
+def _region_data(args, theta_index, forms, z_sys, fixed) -> dict:
     regions = args.cont_regions
     resolved = args.cont_resolved_params
     max_par = max(len([s for s in r if s != "norm_wav"]) for r in resolved)
@@ -392,9 +425,14 @@ def _region_data(args, theta_index, forms, z_sys) -> dict:
         "region_nw_par": region_nw_par,
     }
     for f in forms:
-        members = [r + 1 for r, form in enumerate(args.cont_forms) if form.stan_name == f]
-        data[f"N_{f}"] = len(members)
-        data[f"{f}_regions"] = np.array(members, dtype=int)
+        members = [r for r, form in enumerate(args.cont_forms) if form.stan_name == f]
+        sampled = [r + 1 for r in members if not fixed[r]]
+        data[f"N_{f}"] = len(sampled)
+        data[f"{f}_regions"] = np.array(sampled, dtype=int)
+        if any(fixed):
+            shaped = [r + 1 for r in members if fixed[r]]
+            data[f"N_{f}_fixed"] = len(shaped)
+            data[f"{f}_fixed_regions"] = np.array(shaped, dtype=int)
     return data
 
 

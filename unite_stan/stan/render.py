@@ -18,7 +18,13 @@ import numpy as np
 
 from unite_stan._resources import template_dir
 from unite_stan.prior import Fixed, Parameter, TruncatedNormal, Uniform, _BinOpExpr, _LiteralLeaf
-from unite_stan.stan.data import WindowContext, build_data, is_literal_fixed, reblock
+from unite_stan.stan.data import (
+    WindowContext,
+    build_data,
+    fixed_shapes,
+    is_literal_fixed,
+    reblock,
+)
 from unite_stan.stan.naming import NameMap
 
 __all__ = ["RenderedProgram", "identity_coordinates", "render_program"]
@@ -88,7 +94,9 @@ def wrap_list(items, indent: int, width: int = LINE_WIDTH) -> str:
     return ("\n" + " " * indent).join(lines)
 
 
-def block_arguments(profiles, forms, lsf_forms, pix_offset_free) -> list[tuple[str, str]]:
+def block_arguments(
+    profiles, forms, lsf_forms, pix_offset_free, fixed_lines=False, fixed_regions=False
+) -> list[tuple[str, str]]:
     """``(type, name)`` of what ``blocks_loglik`` takes after ``(blocks, start, end, s)``.
 
     The parameters the lines need (``theta`` holds every site), then the data it reads; the
@@ -102,6 +110,10 @@ def block_arguments(profiles, forms, lsf_forms, pix_offset_free) -> list[tuple[s
         ("array[] int", "spec_edge_start"),
         ("vector", "edge"),
     ]
+    if fixed_lines:
+        args += [("vector", "amp_fixed"), ("matrix", "line_shape")]
+    if fixed_regions:
+        args += [("vector", "cont_fixed")]
     if pix_offset_free:
         args += [
             ("vector", "edge_resolution"),
@@ -247,6 +259,13 @@ def render_program(args) -> RenderedProgram:
         not is_literal_fixed(priors[c["pix_offset"]]) for c in args.spec_calibration
     )
 
+    line_fixed, region_fixed = fixed_shapes(args)
+    fixed_lines, fixed_regions = any(line_fixed), any(region_fixed)
+    sampled_lines = not all(line_fixed)
+    sampled_regions = not all(region_fixed)
+    theta_fixed = [
+        (k + 1, names.ident(n)) for k, n in enumerate(order) if is_literal_fixed(priors[n])
+    ]
     chunks = ["priors", *profiles, *(f"continuum_{f}" for f in forms)]
     functions = "\n\n".join(_chunk(c) for c in chunks)
     code = (
@@ -263,7 +282,14 @@ def render_program(args) -> RenderedProgram:
             fixed_literals=fixed_literals,
             tp_sites=tp_sites,
             theta=[names.ident(n) for n in order],
-            block_args=block_arguments(profiles, forms, lsf_forms, pix_offset_free),
+            block_args=block_arguments(
+                profiles, forms, lsf_forms, pix_offset_free, fixed_lines, fixed_regions
+            ),
+            fixed_lines=fixed_lines,
+            fixed_regions=fixed_regions,
+            sampled_lines=sampled_lines,
+            sampled_regions=sampled_regions,
+            theta_fixed=theta_fixed,
         )
     )
     data, windows = build_data(args, lits.values, free, profiles, forms, lsf_forms, pix_offset_free)
