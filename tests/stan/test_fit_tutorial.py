@@ -333,7 +333,7 @@ def test_main_run_narrows_line_windows_without_changing_log_prob(fit1):
 
 
 def test_line_windows_that_fail_their_check_are_replaced_by_the_prior_ones(fit1, monkeypatch):
-    """A margin the draws cannot meet (15 profile sigma asked of windows built with 10 around
+    """A margin the draws cannot meet (13 profile sigma asked of windows built with 8 around
     the pilot's box) sends the run back to the prior's windows, and says so."""
     from unite_stan.stan import run
 

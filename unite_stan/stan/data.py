@@ -8,10 +8,11 @@ Besides unit conversions and normalisation this decides two things that only aff
   (their two edges replaced by their mean), which moves edges by far less than any precision
   the data carry.
 * **Line windows.** A line's cumulative profile is evaluated only on the edges it can reach for
-  any parameter value its priors allow (centre range ± ``WINDOW_SIGMAS`` of the widest total
-  width, plus the largest pixel offset). Outside, the profile contributes nothing to any
-  pixel (the Gaussian tail beyond 10 sigma is below 1e-23). Profiles with heavy tails set
-  ``window_sigmas = None`` and are evaluated on every edge.
+  any parameter value its priors allow (centre range ± the profile's ``window_sigmas``
+  standard deviations of the widest total width, plus the largest pixel offset). Outside,
+  the profile contributes nothing to any pixel that float64 could hold: a Gaussian beyond
+  8 sigma carries 6e-16 of its flux. Profiles with heavy tails set ``window_sigmas = None``
+  and are evaluated on every edge.
 """
 
 from __future__ import annotations

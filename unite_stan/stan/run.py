@@ -402,12 +402,13 @@ def _shrinkage_to_identity(xi: np.ndarray, mean: np.ndarray, cov: np.ndarray) ->
 
 #: The main run's line windows cover the pilot's approximation out to this many standard
 #: deviations of every unconstrained coordinate (they are never wider than the prior's).
-WINDOW_RADIUS = 12.0
+#: The check on the draws, not this radius, is what makes the narrowing safe.
+WINDOW_RADIUS = 8.0
 #: After the run, the draws' lines must lie inside the windows with at most this many fewer
-#: profile standard deviations to spare than the windows are built with (8 of 10 for a
-#: Gaussian: the profile beyond 8 sigma is 1e-15 of the line, so every draw saw the exact
-#: model); otherwise the run is repeated on the prior's windows.
-WINDOW_CHECK_MARGIN = 2.0
+#: profile standard deviations to spare than the windows are built with (7 of 8 for a
+#: Gaussian: beyond 7 sigma lies 1.3e-12 of the line's flux); otherwise the run is repeated
+#: on the prior's windows.
+WINDOW_CHECK_MARGIN = 1.0
 
 
 def posterior_windows(program, args, loc, chol, radius: float = WINDOW_RADIUS):
