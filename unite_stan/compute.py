@@ -90,30 +90,37 @@ def line_arrays(values: dict[str, np.ndarray], args) -> dict[str, np.ndarray]:
 
 
 def _profile_cdf(profile, e, centre, widths, lsf):
-    """``profile.cdf`` at edges ``e`` (draws × edges) for lines at ``centre`` (draws × 1).
+    """``profile.cdf`` at edges ``e`` (draws × edges, increasing) for lines at ``centre``
+    (draws × 1).
 
     As in the Stan program, a profile with ``window_sigmas`` is evaluated only within that many
-    standard deviations of its total width (the widest slot and the edge's LSF in quadrature);
-    beyond, the cumulative is 0 on the left and 1 on the right (a Gaussian beyond 8 sigma
-    carries 6e-16 of its flux). Decided edge by edge, so the result does not depend on which
-    draws are evaluated together; it saves most of the work on long spectra.
+    standard deviations of its widest total width (widest slot and widest LSF of the draw, in
+    quadrature) around each draw's centre; left of that the cumulative is 0 and right of it 1
+    (a Gaussian beyond 8 sigma carries 6e-16 of its flux). The window is each draw's own, so the
+    result does not depend on which draws are evaluated together. It saves most of the work
+    (and memory) on long spectra.
     """
-    x = e - centre
     if profile.window_sigmas is None:
-        return profile.cdf(x, widths, lsf)
-    shape = np.broadcast_shapes(x.shape, np.shape(lsf), *(np.shape(w) for w in widths.values()))
-    width_max = np.zeros(shape)
+        return profile.cdf(e - centre, widths, lsf)
+    width_max = np.zeros(np.shape(centre))
     for w in widths.values():
         width_max = np.maximum(width_max, np.abs(w))
-    sigma = np.hypot(np.broadcast_to(lsf, shape), width_max) * FWHM_TO_SIGMA
-    x = np.broadcast_to(x, shape)
-    inner = np.abs(x) <= profile.window_sigmas * sigma
-    out = (x > 0).astype(float)
-    out[inner] = profile.cdf(
-        x[inner],
-        {k: np.broadcast_to(w, shape)[inner] for k, w in widths.items()},
-        np.broadcast_to(lsf, shape)[inner],
-    )
+    lsf_max = np.max(np.broadcast_to(lsf, e.shape), axis=1, keepdims=True)
+    half = profile.window_sigmas * FWHM_TO_SIGMA * np.hypot(lsf_max, width_max)
+    lo, hi = centre - half, centre + half
+    e_min, e_max = e.min(axis=0), e.max(axis=0)
+    out = np.zeros(e.shape)
+    cols = np.flatnonzero((e_max >= lo.min()) & (e_min <= hi.max()))
+    if cols.size == 0:
+        out[:, e_min > hi.max()] = 1.0
+        return out
+    near = slice(cols[0], cols[-1] + 1)
+    out[:, near.stop :] = 1.0
+    edges = e[:, near]
+    x = edges - centre
+    inside = (edges >= lo) & (edges <= hi)
+    values = profile.cdf(x, widths, np.broadcast_to(lsf, e.shape)[:, near])
+    out[:, near] = np.where(inside, values, x > 0)
     return out
 
 
