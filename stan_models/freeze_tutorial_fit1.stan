@@ -27,17 +27,17 @@ functions {
     return x;
   }
 
-  // Gaussian line: cumulative profile at the pixel edges, less 1/2 (only its differences
-  // between edges are used). The squared LSF FWHM of each edge adds to the squared intrinsic
-  // FWHM; 2 sqrt(ln 2) x / FWHM is the erf argument.
+  // Gaussian line: twice its cumulative profile less 1 at the pixel edges (the program uses
+  // differences between edges, halved). The squared LSF FWHM of each edge adds to the squared
+  // intrinsic FWHM; 2 sqrt(ln 2) x / FWHM is the erf argument.
   vector gaussian_cumulative(vector edge, real centre, vector width, vector lsf_fwhm2) {
-    return 0.5 * erf(1.6651092223153954 * (edge - centre) ./ sqrt(lsf_fwhm2 + square(width[1])));
+    return erf(1.6651092223153954 * (edge - centre) ./ sqrt(lsf_fwhm2 + square(width[1])));
   }
 
   // Linear continuum scale + tan(angle) (x - nw): antiderivative at the edges.
   vector linear_antideriv(vector x, vector par, real nw, real lsf_fwhm) {
     vector[rows(x)] d = x - nw;
-    return par[1] * d + 0.5 * tan(par[2]) * square(d);
+    return d .* (par[1] + (0.5 * tan(par[2])) * d);
   }
 
   // Log likelihood of the pixel blocks listed in blocks, all of spectrum s. A block is a run of
@@ -76,9 +76,10 @@ functions {
         int hi = min(line_win_start[s, j] + line_win_len[s, j], b0 + ne) - b0;
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
+          // <profile>_cumulative returns 2 CDF - 1 at the edges
           vector[nwin] cdf = gaussian_cumulative(segment(e, lo, nwin), centre[j], width[j]',
                                                  segment(lsf2, lo, nwin));
-          model_sum[lo:(hi - 1)] += (spec_line_factor[s] * amp[j])
+          model_sum[lo:(hi - 1)] += (0.5 * spec_line_factor[s] * amp[j])
                                     * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
       }

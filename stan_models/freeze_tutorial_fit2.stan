@@ -27,17 +27,17 @@ functions {
     return x;
   }
 
-  // Gaussian line: cumulative profile at the pixel edges, less 1/2 (only its differences
-  // between edges are used). The squared LSF FWHM of each edge adds to the squared intrinsic
-  // FWHM; 2 sqrt(ln 2) x / FWHM is the erf argument.
+  // Gaussian line: twice its cumulative profile less 1 at the pixel edges (the program uses
+  // differences between edges, halved). The squared LSF FWHM of each edge adds to the squared
+  // intrinsic FWHM; 2 sqrt(ln 2) x / FWHM is the erf argument.
   vector gaussian_cumulative(vector edge, real centre, vector width, vector lsf_fwhm2) {
-    return 0.5 * erf(1.6651092223153954 * (edge - centre) ./ sqrt(lsf_fwhm2 + square(width[1])));
+    return erf(1.6651092223153954 * (edge - centre) ./ sqrt(lsf_fwhm2 + square(width[1])));
   }
 
   // Linear continuum scale + tan(angle) (x - nw): antiderivative at the edges.
   vector linear_antideriv(vector x, vector par, real nw, real lsf_fwhm) {
     vector[rows(x)] d = x - nw;
-    return par[1] * d + 0.5 * tan(par[2]) * square(d);
+    return d .* (par[1] + (0.5 * tan(par[2])) * d);
   }
 
   // Log likelihood of the pixel blocks listed in blocks, all of spectrum s. A block is a run of
@@ -212,7 +212,8 @@ transformed data {
           vector[n] cdf = gaussian_cumulative(segment(edge, i0, n), c, w,
                                               segment(edge_lsf2, i0, n)
                                               / square(theta_fixed[spec_r_scale_par[s]]));
-          line_shape[i0:(i0 + n - 2), col] = spec_line_factor[s] * (cdf[2:n] - cdf[1:(n - 1)]);
+          line_shape[i0:(i0 + n - 2), col] = 0.5 * spec_line_factor[s]
+                                             * (cdf[2:n] - cdf[1:(n - 1)]);
         }
       }
     }

@@ -51,17 +51,20 @@ def test_blocks_and_threads_leave_log_density_and_gradient_unchanged(which):
 @pytest.mark.skipif(available_cores() < 2, reason="needs 2 cores for 2 threads in one chain")
 def test_one_chain_on_two_threads_recovers_truth_and_is_reproducible():
     spectra, flc, fcc = tutorial_fit1()
-    fits = [
-        model.ModelBuilder(flc, fcc, spectra).fit(
-            num_warmup=300,
-            num_samples=600,
-            num_chains=1,
-            seed=4,
-            progress_bar=False,
-            threads_per_chain=2,
-        )
-        for _ in range(2)
-    ]
+    with warnings.catch_warnings():
+        # one short chain: its split R-hat is noisy, and convergence is not the point here
+        warnings.simplefilter("ignore", UserWarning)
+        fits = [
+            model.ModelBuilder(flc, fcc, spectra).fit(
+                num_warmup=300,
+                num_samples=600,
+                num_chains=1,
+                seed=4,
+                progress_bar=False,
+                threads_per_chain=2,
+            )
+            for _ in range(2)
+        ]
     (samples, args), (samples_again, _) = fits
     ds = args.dataset
     assert ds.attrs["threads_per_chain"] == 2

@@ -21,8 +21,9 @@ class Profile(ABC):
     """Base class of line profiles.
 
     Subclasses define ``code`` (unite's dispatch id), ``aliases`` (lower-case strings accepted by
-    :func:`resolve_profile`), ``stan_name`` (the Stan chunk implementing the CDF) and
-    :meth:`param_names`.
+    :func:`resolve_profile`), ``stan_name`` (the Stan chunk ``templates/functions/<stan_name>.stan``
+    whose ``<stan_name>_cumulative(edge, centre, width, lsf_fwhm2)`` returns 2 CDF - 1 at the
+    edges, given the squared LSF FWHM of each edge) and :meth:`param_names`.
     """
 
     code: int
