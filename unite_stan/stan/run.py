@@ -260,8 +260,8 @@ def run_nuts(
 #: Automatic threading needs this many pixels (all spectra) and at least THREAD_MIN_THREADS
 #: cores per chain left over by the chains running at once. The threaded path evaluates the
 #: likelihood in a function called by reduce_sum, where stanc's optimiser cannot inline it or
-#: use its struct-of-arrays autodiff types: per thread it costs 2.4-2.9x the serial path, and
-#: two threads scale by 1.6-1.75x (measured from 414 to 20000 pixels, benchmarks/threads.py),
+#: use its struct-of-arrays autodiff types: per thread it costs 2.3-3.2x the serial path, and
+#: two threads scale by 1.1-1.7x (measured from 414 to 20000 pixels, benchmarks/threads.py),
 #: so three threads per chain only break even; it pays from four on (never on a 2-core
 #: machine).
 THREAD_MIN_PIXELS, THREAD_MIN_THREADS = 4000, 4
