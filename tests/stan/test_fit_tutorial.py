@@ -129,14 +129,19 @@ def numpy_log_prob(spectra, args, values):
     return loglik + log_prior_jac, loglik
 
 
-def test_log_prob_and_log_likelihood_match_independent_numpy(fit1):
-    spectra, *_, samples, args = fit1
+def assert_draws_match_numpy(spectra, args, samples, draws):
+    """log_prob and log_likelihood of the given draws equal numpy_log_prob's."""
     fixed = {n: args.all_priors[n].resolved_value({}) for n in args.fixed_sites}
-    for k in (0, 777, 1999):
+    for k in draws:
         values = dict(fixed, **{n: samples[n][k] for n in args.free_sites})
         lp, ll = numpy_log_prob(spectra, args, values)
         assert samples["log_prob"][k] == pytest.approx(lp, rel=1e-9, abs=1e-8)
         assert samples["log_likelihood"][k] == pytest.approx(ll, rel=1e-9, abs=1e-8)
+
+
+def test_log_prob_and_log_likelihood_match_independent_numpy(fit1):
+    spectra, *_, samples, args = fit1
+    assert_draws_match_numpy(spectra, args, samples, (0, 777, 1999))
     # unite's convention: log_prob - log_likelihood = sum ln(s(1-s)), about -17.7 here
     assert np.median(samples["log_prob"] - samples["log_likelihood"]) == pytest.approx(
         -17.7, abs=1.5
@@ -224,12 +229,7 @@ def test_fit2_log_prob_matches_independent_numpy(fit1, fit2):
     assert args2.program.data["N_gaussian"] == 0
     assert args2.program.data["N_gaussian_fixed"] == len(list(args2.line_config))
     assert "line_shape" in args2.program.code and "cont_fixed" in args2.program.code
-    fixed = {n: args2.all_priors[n].resolved_value({}) for n in args2.fixed_sites}
-    for k in (0, 555, 1599):
-        values = dict(fixed, **{n: samples2[n][k] for n in args2.free_sites})
-        lp, ll = numpy_log_prob(spectra, args2, values)
-        assert samples2["log_prob"][k] == pytest.approx(lp, rel=1e-9, abs=1e-8)
-        assert samples2["log_likelihood"][k] == pytest.approx(ll, rel=1e-9, abs=1e-8)
+    assert_draws_match_numpy(spectra, args2, samples2, (0, 555, 1599))
 
 
 def test_other_data_and_priors_reuse_the_build(fit1):

@@ -390,14 +390,21 @@ def _line_data(entries, theta_index, canonical, profiles, fixed) -> dict:
     }
     for p in profiles:
         members = [j for j, e in enumerate(entries) if e.profile.stan_name == p]
-        sampled = [j + 1 for j in members if not fixed[j]]
-        data[f"N_{p}"] = len(sampled)
-        data[f"{p}_lines"] = np.array(sampled, dtype=int)
-        if any(fixed):
-            shaped = [j + 1 for j in members if fixed[j]]
-            data[f"N_{p}_fixed"] = len(shaped)
-            data[f"{p}_fixed_lines"] = np.array(shaped, dtype=int)
+        data.update(_split_by_shape(p, "lines", members, fixed))
     return data
+
+
+def _split_by_shape(name: str, what: str, members: list[int], fixed: list[bool]) -> dict:
+    """``N_<name>`` and ``<name>_<what>`` (1-based) for the members sampled in the program's
+    loops; with any fixed shape in the model, ``N_<name>_fixed`` and ``<name>_fixed_<what>``
+    for the members whose shape is data."""
+    sampled = [k + 1 for k in members if not fixed[k]]
+    out = {f"N_{name}": len(sampled), f"{name}_{what}": np.array(sampled, dtype=int)}
+    if any(fixed):
+        shaped = [k + 1 for k in members if fixed[k]]
+        out[f"N_{name}_fixed"] = len(shaped)
+        out[f"{name}_fixed_{what}"] = np.array(shaped, dtype=int)
+    return out
 
 
 def _region_data(args, theta_index, forms, z_sys, fixed) -> dict:
@@ -427,13 +434,7 @@ def _region_data(args, theta_index, forms, z_sys, fixed) -> dict:
     }
     for f in forms:
         members = [r for r, form in enumerate(args.cont_forms) if form.stan_name == f]
-        sampled = [r + 1 for r in members if not fixed[r]]
-        data[f"N_{f}"] = len(sampled)
-        data[f"{f}_regions"] = np.array(sampled, dtype=int)
-        if any(fixed):
-            shaped = [r + 1 for r in members if fixed[r]]
-            data[f"N_{f}_fixed"] = len(shaped)
-            data[f"{f}_fixed_regions"] = np.array(shaped, dtype=int)
+        data.update(_split_by_shape(f, "regions", members, fixed))
     return data
 
 
