@@ -360,10 +360,8 @@ def test_window_check_sees_a_draw_beyond_the_narrowed_windows(fit1):
     *_, args = fit1
     ds = args.dataset
     program = args.program
-    start, length = prior_windows(args)
-    prior_data = program.with_windows(start, length).data
-    assert draws_within_windows(args, ds, program.data, prior_data, program.windows)
+    assert draws_within_windows(args, ds, program.data, program.windows)
     moved = ds.copy(deep=True)
     fwhm = moved["fwhm_gauss_narrow"].values
     fwhm[0, 0] = 0.999 * site_ranges(args)["fwhm_gauss_narrow"][1]
-    assert not draws_within_windows(args, moved, program.data, prior_data, program.windows)
+    assert not draws_within_windows(args, moved, program.data, program.windows)

@@ -236,9 +236,12 @@ def reblock(data: dict, n_blocks: list[int]) -> dict:
 
 
 def build_data(
-    args, literals, free, profiles, forms, lsf_forms, pix_offset_free
+    args, literals, free, profiles, forms, lsf_forms, pix_offset_free, shapes
 ) -> tuple[dict, WindowContext]:
-    """The data dict of the program rendered from ``args``, and its line windows' context."""
+    """The data dict of the program rendered from ``args``, and its line windows' context.
+
+    ``shapes`` is :func:`fixed_shapes` of ``args``, as the program was rendered with it.
+    """
     order = args.dependency_order
     theta_index = {n: k + 1 for k, n in enumerate(order)}
     priors = args.all_priors
@@ -255,7 +258,7 @@ def build_data(
         "c_kms": C_KMS,
         "z_sys": z_sys,
     }
-    fixed_lines, fixed_regions = fixed_shapes(args)
+    fixed_lines, fixed_regions = shapes
     data.update(_line_data(entries, theta_index, canonical, profiles, fixed_lines))
     regions = args.cont_regions
     if forms:

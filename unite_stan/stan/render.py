@@ -259,7 +259,8 @@ def render_program(args) -> RenderedProgram:
         not is_literal_fixed(priors[c["pix_offset"]]) for c in args.spec_calibration
     )
 
-    line_fixed, region_fixed = fixed_shapes(args)
+    shapes = fixed_shapes(args)
+    line_fixed, region_fixed = shapes
     fixed_lines, fixed_regions = any(line_fixed), any(region_fixed)
     sampled_lines = not all(line_fixed)
     sampled_regions = not all(region_fixed)
@@ -292,5 +293,7 @@ def render_program(args) -> RenderedProgram:
             theta_fixed=theta_fixed,
         )
     )
-    data, windows = build_data(args, lits.values, free, profiles, forms, lsf_forms, pix_offset_free)
+    data, windows = build_data(
+        args, lits.values, free, profiles, forms, lsf_forms, pix_offset_free, shapes
+    )
     return RenderedProgram(code, data, names, free, fixed, lits.sources, windows)

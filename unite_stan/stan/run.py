@@ -219,7 +219,7 @@ def run_nuts(
     raw, adapt_delta = sample(main_program)
     ds = draws_to_dataset(raw, main_program, args)
     if main_program is not run_program and not draws_within_windows(
-        args, ds, main_program.data, run_program.data, program.windows
+        args, ds, main_program.data, program.windows
     ):
         # a draw's line came within WINDOW_CHECK_MARGIN profile sd of a narrowed window's
         # edge: the narrowing is not safe for this posterior; repeat on the prior's windows
@@ -428,23 +428,17 @@ def posterior_windows(program, args, loc, chol, radius: float = WINDOW_RADIUS):
         name: (float(loc[k] - radius * sd[k]), float(loc[k] + radius * sd[k]))
         for k, name in enumerate(program.free_sites)
     }
-    narrow = line_windows(args, site_ranges(args, free_u), program.windows)
-    prior = (program.data["line_win_start"], program.data["line_win_len"])
-    # never wider than the prior's windows, which hold for every value
-    start = np.maximum(narrow[0], prior[0])
-    end = np.minimum(narrow[0] + narrow[1], prior[0] + prior[1])
-    length = np.where(narrow[1] > 0, np.maximum(end - start, 0), 0)
-    return np.where(length > 0, start, 1), length
+    # the box's site ranges lie within the prior's, so these windows within the prior's
+    return line_windows(args, site_ranges(args, free_u), program.windows)
 
 
-def draws_within_windows(args, ds: xr.Dataset, data: dict, prior_data: dict, windows) -> bool:
+def draws_within_windows(args, ds: xr.Dataset, data: dict, windows) -> bool:
     """Whether every draw's lines fit the windows of ``data`` with at most
     ``WINDOW_CHECK_MARGIN`` fewer profile standard deviations to spare than the windows are
-    built with (windows the same as the prior's, ``prior_data``, hold for every value and need
-    no check).
+    built with.
 
     Conservative: the windows needed by the box of the draws' ranges (per site, min to max)
-    must lie inside.
+    must lie inside. Where ``data`` holds the prior's windows this always holds.
     """
     from unite_stan.stan.data import line_windows, windows_contain
 
@@ -453,8 +447,7 @@ def draws_within_windows(args, ds: xr.Dataset, data: dict, prior_data: dict, win
     }
     needed = line_windows(args, ranges, windows, -WINDOW_CHECK_MARGIN)
     used = (data["line_win_start"], data["line_win_len"])
-    same = (used[0] == prior_data["line_win_start"]) & (used[1] == prior_data["line_win_len"])
-    return bool(np.all(same | windows_contain(used, needed)))
+    return bool(np.all(windows_contain(used, needed)))
 
 
 def constrain(args, u_free: np.ndarray) -> dict[str, float]:
