@@ -1,5 +1,7 @@
 """Convergence diagnostics against simulation truth (and arviz, when installed)."""
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -7,6 +9,7 @@ import pytest
 import xarray as xr
 
 from unite_stan import diagnostics
+from unite_stan.draws import Draws
 
 
 def ar1_chains(phi, n_chains, n_draws, seed, *, means=0.0, scales=1.0):
@@ -180,3 +183,69 @@ def test_average_ranks_match_scipy_rankdata_with_ties():
     rng = np.random.default_rng(3)
     for x in (rng.normal(size=500), rng.integers(0, 4, size=500).astype(float), np.ones(5)):
         np.testing.assert_allclose(_average_ranks(x), rankdata(x))
+
+
+# ---- numpy draws (unite_stan.draws) --------------------------------------------------------
+
+
+def mixed_dataset():
+    """Draws with every feature the container keeps: extra dimensions with and without
+    coordinates, a non-dimension coordinate, variable attributes and dataset attributes."""
+    stuck = ar1_chains(0.99, 4, 400, seed=13, means=[0.0, 0.0, 0.0, 5.0])
+    rng = np.random.default_rng(13)
+    ds = draws_dataset(good=rng.normal(size=(4, 400)), stuck=stuck)
+    ds["width"] = (("draw", "line", "chain"), rng.normal(size=(400, 2, 4)))
+    ds["offset"] = (("chain", "draw", "k"), rng.normal(size=(4, 400, 3)))
+    ds["diverging"] = (("chain", "draw"), rng.uniform(size=(4, 400)) < 0.01)
+    depth = np.where(np.arange(400) < 5, 10, 4) * np.ones((4, 1), int)
+    ds["tree_depth"] = (("chain", "draw"), depth, {"max_treedepth": 10})
+    ds = ds.assign_coords(line=["Ha", "NII_6585"], chain_label=("chain", list("abcd")))
+    ds.attrs.update({"seed": 3, "free_parameters": ["good", "stuck", "width", "offset"]})
+    return ds
+
+
+def test_draws_round_trip_is_identical():
+    ds = mixed_dataset()
+    draws = Draws.from_dataset(ds)
+    again = draws.to_dataset()
+    assert again.identical(ds)
+    assert Draws.from_dataset(again).to_dataset().identical(ds)
+    assert draws.sizes == dict(ds.sizes)
+    assert draws.dims("width") == ("draw", "line", "chain")
+    assert draws.var_attrs("tree_depth") == {"max_treedepth": 10} and draws.var_attrs("good") == {}
+    assert "line" in draws and "width" in draws and "missing" not in draws
+    np.testing.assert_array_equal(draws["line"], ["Ha", "NII_6585"])
+    assert draws["stuck"] is ds["stuck"].values  # shared, not copied
+
+
+def test_diagnostics_agree_on_draws_and_dataset():
+    ds = mixed_dataset()
+    draws = Draws.from_dataset(ds)
+    problems = diagnostics.check_convergence(ds)
+    assert problems == diagnostics.check_convergence(draws)
+    assert any("hit the maximum tree depth of 10" in p for p in problems)  # variable attribute
+    assert any("R-hat of stuck" in p for p in problems)
+    names = ["width", "offset"]
+    assert diagnostics.check_convergence(ds, names) == diagnostics.check_convergence(draws, names)
+    table, same = diagnostics.summary(ds), diagnostics.summary(draws)
+    assert list(table["name"])[2:5] == ["width[Ha]", "width[NII_6585]", "offset[0]"]
+    assert table.colnames == same.colnames
+    for column in table.colnames:
+        np.testing.assert_array_equal(table[column], same[column])
+    del ds.attrs["free_parameters"]
+    assert list(diagnostics.summary(ds)["name"]) == list(
+        diagnostics.summary(Draws.from_dataset(ds))["name"]
+    )
+
+
+def test_fit_and_table_modules_do_not_import_xarray():
+    code = (
+        "import sys\n"
+        "import unite_stan, unite_stan.results, unite_stan.model, unite_stan.stan.run\n"
+        "import unite_stan.diagnostics, unite_stan.draws\n"
+        "print(sorted({'xarray', 'pandas'} & set(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -8,19 +8,25 @@ across chains, truncated by Geyer's initial monotone sequence).
 The array functions take draws shaped ``(chains, draws)``; a 1-D array is one chain. They
 return ``nan`` where a statistic is undefined: constant or non-finite draws, or fewer than four
 draws per chain. The dataset functions take an ``xarray.Dataset`` whose data variables have
-dimensions ``('chain', 'draw', ...)``.
+dimensions ``('chain', 'draw', ...)``, or the same draws as a :class:`~unite_stan.draws.Draws`
+(what a fit keeps before ``args.dataset`` is first read); xarray is never imported here.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 from astropy.table import Table
 from scipy.fft import next_fast_len
 from scipy.special import ndtri
+
+from unite_stan.draws import Draws, as_draws
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = [
     "SAMPLER_VARIABLES",
@@ -146,12 +152,12 @@ def mcse_mean(x) -> float:
     return float(np.std(draws, ddof=1) / np.sqrt(ess_basic(draws)))
 
 
-def summary(ds: xr.Dataset, var_names: Iterable[str] | None = None) -> Table:
+def summary(ds: xr.Dataset | Draws, var_names: Iterable[str] | None = None) -> Table:
     """Posterior summary with convergence diagnostics, one row per scalar quantity.
 
     Parameters
     ----------
-    ds : xarray.Dataset
+    ds : xarray.Dataset or Draws
         Draws; each selected variable has dimensions ``('chain', 'draw', ...)``. Variables with
         extra dimensions give one row per element, named ``name[i]`` (or by coordinate value).
     var_names : iterable of str, optional
@@ -187,7 +193,7 @@ def summary(ds: xr.Dataset, var_names: Iterable[str] | None = None) -> Table:
 
 
 def check_convergence(
-    ds: xr.Dataset,
+    ds: xr.Dataset | Draws,
     var_names: Iterable[str] | None = None,
     *,
     rhat_max: float = 1.01,
@@ -202,7 +208,7 @@ def check_convergence(
 
     Parameters
     ----------
-    ds : xarray.Dataset
+    ds : xarray.Dataset or Draws
         Draws with dimensions ``('chain', 'draw', ...)``.
     var_names : iterable of str, optional
         Variables to check; default as in :func:`summary`.
@@ -217,6 +223,7 @@ def check_convergence(
     list of str
         Problems found; empty if none.
     """
+    ds = as_draws(ds)
     n_chains = ds.sizes["chain"]
     min_ess = min_ess_per_chain * n_chains
     ess_rule = f"should be >= {min_ess:g}, i.e. {min_ess_per_chain:g} per chain for {n_chains}"
@@ -237,13 +244,13 @@ def check_convergence(
 
 
 def warn_convergence(
-    ds: xr.Dataset, var_names: Iterable[str] | None = None, **thresholds
+    ds: xr.Dataset | Draws, var_names: Iterable[str] | None = None, **thresholds
 ) -> list[str]:
     """Issue one ``UserWarning`` listing every problem found by :func:`check_convergence`.
 
     Parameters
     ----------
-    ds : xarray.Dataset
+    ds : xarray.Dataset or Draws
         Draws with dimensions ``('chain', 'draw', ...)``.
     var_names : iterable of str, optional
         Variables to check; default as in :func:`summary`.
@@ -352,7 +359,7 @@ def _ess(chains: np.ndarray) -> float:
     return float(n_total / max(tau, 1 / np.log10(n_total)))
 
 
-def _default_var_names(ds: xr.Dataset, *, scalar_only: bool = False) -> list[str]:
+def _default_var_names(ds: Draws, *, scalar_only: bool = False) -> list[str]:
     """The parameters to report: ``ds.attrs['free_parameters']``, else every draw variable.
 
     With ``scalar_only``, fall back only to non-constant variables with exactly the
@@ -362,55 +369,57 @@ def _default_var_names(ds: xr.Dataset, *, scalar_only: bool = False) -> list[str
     if listed is not None:
         return [listed] if isinstance(listed, str) else [str(name) for name in listed]
     names = []
-    for name, var in ds.data_vars.items():
-        if name in SAMPLER_VARIABLES or not {"chain", "draw"} <= set(var.dims):
+    for name in ds.variables:
+        if name in SAMPLER_VARIABLES or not {"chain", "draw"} <= set(ds.dims(name)):
             continue
-        if scalar_only and (var.ndim != 2 or np.all(var.values == var.values.flat[0])):
+        values = ds[name]
+        if scalar_only and (values.ndim != 2 or np.all(values == values.flat[0])):
             continue
         names.append(str(name))
     return names
 
 
 def _scalar_draws(
-    ds: xr.Dataset, var_names: Iterable[str] | None = None, *, scalar_only: bool = False
+    ds: xr.Dataset | Draws, var_names: Iterable[str] | None = None, *, scalar_only: bool = False
 ) -> list[tuple[str, np.ndarray]]:
     """``(label, draws of shape (chain, draw))`` for every element of the selected variables."""
+    ds = as_draws(ds)
     if var_names is None:
         var_names = _default_var_names(ds, scalar_only=scalar_only)
     elif isinstance(var_names, str):
         var_names = [var_names]
     out = []
     for name in var_names:
-        if name not in ds.data_vars:
+        if name not in ds.variables:
             raise ValueError(
-                f"variable {name!r} is not in the dataset; available: {sorted(ds.data_vars)}"
+                f"variable {name!r} is not in the dataset; available: {sorted(ds.variables)}"
             )
-        var = ds[name]
-        if not {"chain", "draw"} <= set(var.dims):
+        dims = ds.dims(name)
+        if not {"chain", "draw"} <= set(dims):
             raise ValueError(
-                f"variable {name!r} has dimensions {var.dims}; expected ('chain', 'draw', ...)"
+                f"variable {name!r} has dimensions {dims}; expected ('chain', 'draw', ...)"
             )
-        extra = [dim for dim in var.dims if dim not in ("chain", "draw")]
-        values = var.transpose("chain", "draw", *extra).values
+        extra = [dim for dim in dims if dim not in ("chain", "draw")]
+        order = [dims.index(dim) for dim in ("chain", "draw", *extra)]
+        values = np.transpose(ds[name], order)
         for index in np.ndindex(*values.shape[2:]):
             out.append((_element_label(ds, name, extra, index), values[(..., *index)]))
     return out
 
 
-def _element_label(ds: xr.Dataset, name: str, dims: Sequence[str], index: tuple) -> str:
+def _element_label(ds: Draws, name: str, dims: Sequence[str], index: tuple) -> str:
     if not index:
         return name
     labels = [
-        str(ds[dim].values[i]) if dim in ds.coords else str(i)
-        for dim, i in zip(dims, index, strict=True)
+        str(ds[dim][i]) if dim in ds.coords else str(i) for dim, i in zip(dims, index, strict=True)
     ]
     return f"{name}[{','.join(labels)}]"
 
 
-def _sampler_problems(ds: xr.Dataset) -> list[str]:
+def _sampler_problems(ds: Draws) -> list[str]:
     problems = []
     if "diverging" in ds:
-        diverging = ds["diverging"].values.astype(bool)
+        diverging = ds["diverging"].astype(bool)
         n_div = int(diverging.sum())
         if n_div:
             problems.append(
@@ -419,9 +428,9 @@ def _sampler_problems(ds: xr.Dataset) -> list[str]:
             )
     if "tree_depth" in ds:
         depth = ds["tree_depth"]
-        max_depth = ds.attrs.get("max_treedepth", depth.attrs.get("max_treedepth"))
+        max_depth = ds.attrs.get("max_treedepth", ds.var_attrs("tree_depth").get("max_treedepth"))
         if max_depth is not None:
-            n_hit = int(np.count_nonzero(depth.values >= max_depth))
+            n_hit = int(np.count_nonzero(depth >= max_depth))
             if n_hit:
                 problems.append(
                     f"{n_hit} of {depth.size} transitions hit the maximum tree depth of "

@@ -16,6 +16,7 @@ import astropy.units as u
 import numpy as np
 
 from unite_stan.continuum.config import ContinuumConfiguration
+from unite_stan.draws import Draws, as_draws
 from unite_stan.line.config import LineConfiguration
 from unite_stan.prior import Fixed, Parameter, Prior, topological_sort
 
@@ -24,11 +25,38 @@ __all__ = ["ModelArgs", "ModelBuilder"]
 INTEGRATION_MODES = ("analytic", "convolution")
 
 
+class _LazyDataset:
+    """Descriptor of :attr:`ModelArgs.dataset`: builds the ``xarray.Dataset`` on first read.
+
+    The value is kept in the instance's ``__dict__`` under the field's name, as a
+    :class:`~unite_stan.draws.Draws` (as ``fit`` attaches it), an ``xarray.Dataset`` or None;
+    reading it converts a ``Draws`` to a Dataset once and keeps the Dataset, so every later read
+    returns the same object. A script that never reads ``args.dataset`` never imports xarray.
+    """
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:  # class access: the dataclass field's default
+            return None
+        value = obj.__dict__.get(self.name)
+        if isinstance(value, Draws):
+            value = obj.__dict__[self.name] = value.to_dataset()
+        return value
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self.name] = value
+
+
 @dataclass
 class ModelArgs:
     """Everything a built model needs: trimmed spectra, priors, scales and unit factors.
 
-    Treat as opaque, as in unite; the result functions read it.
+    Treat as opaque, as in unite; the result functions read it. After
+    :meth:`ModelBuilder.fit`, ``dataset`` is the ``xarray.Dataset`` of the draws (dims chain,
+    draw[, spectrum], with the run's attributes), built when first read; ``draws`` gives the same
+    draws as numpy arrays without building it.
     """
 
     line_config: LineConfiguration
@@ -61,11 +89,21 @@ class ModelArgs:
     init_values: dict[str, float] = field(default_factory=dict)
     # filled by fit()
     program: Any = None
-    dataset: Any = None
+    dataset: Any = _LazyDataset()  # default None; a Draws or an xarray.Dataset when set
     run_info: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.spectra)
+
+    @property
+    def draws(self) -> Draws | None:
+        """The draws of the fit as :class:`~unite_stan.draws.Draws` (None before a fit).
+
+        Reads ``dataset`` without building it: the draws as attached by the fit, or those of
+        the ``xarray.Dataset`` once it is built or assigned (so edits to it are seen).
+        """
+        value = self.__dict__.get("dataset")
+        return None if value is None else as_draws(value)
 
     @property
     def free_sites(self) -> list[str]:

@@ -484,10 +484,12 @@ def summary(args):
     astropy.table.Table
         :func:`unite_stan.diagnostics.summary` of ``args.dataset`` over its free parameters.
     """
-    if getattr(args, "dataset", None) is None:
+    # the draws as numpy arrays: args.dataset would build (and import) xarray
+    draws = args.draws if hasattr(args, "draws") else getattr(args, "dataset", None)
+    if draws is None:
         raise ValueError(
             "args.dataset is None: no draws are attached; run ModelBuilder.fit() first"
         )
     from unite_stan import diagnostics
 
-    return diagnostics.summary(args.dataset, args.dataset.attrs.get("free_parameters"))
+    return diagnostics.summary(draws, draws.attrs.get("free_parameters"))

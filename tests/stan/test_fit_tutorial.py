@@ -6,7 +6,12 @@ later sessions free) and samples them with the tutorial's settings.
 
 from __future__ import annotations
 
+import copy
+import json
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import astropy.units as u
 import numpy as np
@@ -190,6 +195,71 @@ def test_dataset_layout(fit1):
     assert ds.attrs["pilot"] == "dense"
     # Fit 1's posterior is close to its Laplace approximation: no refining run is needed
     assert 0 < ds.attrs["pilot_check_sd"] < 0.5 and not ds.attrs["pilot_refined"]
+
+
+def test_dataset_is_the_draws_as_xarray(fit1):
+    """``args.dataset`` is built from the run's numpy draws, once, with the run's attributes;
+    assigning a Dataset, Draws or None still works."""
+    import xarray as xr
+
+    from unite_stan.draws import Draws
+
+    *_, samples, args = fit1
+    ds = args.dataset
+    assert isinstance(ds, xr.Dataset) and args.dataset is ds
+    assert ds.attrs["free_parameters"] == FREE1
+    assert ds.attrs["line_windows"] == "posterior"
+    assert {"compile_seconds", "adapt_delta", "build_record", "line_window_edges"} <= set(ds.attrs)
+    assert set(args.dependency_order) | {"lp__", "log_likelihood", "diverging"} <= set(ds)
+    assert isinstance(args.draws, Draws) and args.draws.to_dataset().identical(ds)
+    np.testing.assert_array_equal(ds["z_narrow"].values.reshape(-1), samples["z_narrow"])
+    np.testing.assert_array_equal(
+        ds["log_likelihood"].sum("spectrum").values.reshape(-1), samples["log_likelihood"]
+    )
+    other = copy.copy(args)
+    other.dataset = Draws.from_dataset(ds)
+    assert other.dataset is not ds and other.dataset.identical(ds)
+    other.dataset = ds
+    assert other.dataset is ds
+    other.dataset = None
+    assert other.dataset is None and other.draws is None
+    assert args.dataset is ds
+
+
+def test_fit_and_tables_never_import_xarray(fit1):
+    """A script that fits (the compiled program is cached by ``fit1``) and makes tables
+    imports neither xarray nor pandas; reading ``args.dataset`` then builds it."""
+    from unite_stan.stan.backends import get_backend
+
+    if get_backend("auto").name == "cmdstan":
+        pytest.skip("on the CmdStan backend cmdstanpy itself imports xarray and pandas")
+    script = """
+import json, sys, warnings
+from conftest import tutorial_fit1
+from unite_stan import model, results
+spectra, flc, fcc = tutorial_fit1()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", UserWarning)  # a short run
+    samples, args = model.ModelBuilder(flc, fcc, spectra).fit(
+        num_warmup=100, num_samples=100, num_chains=2, progress_bar=False
+    )
+results.make_parameter_table(samples, args)
+results.make_spectra_tables(samples, args)
+results.summary(args)
+loaded = sorted({"xarray", "pandas"} & set(sys.modules))
+ds = args.dataset
+print(json.dumps({"loaded": loaded, "type": type(ds).__name__, "attrs": sorted(ds.attrs),
+                  "same": args.dataset is ds, "sizes": dict(ds.sizes)}))
+"""
+    tests = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tests, capture_output=True, text=True, check=True
+    )
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["loaded"] == []
+    assert out["type"] == "Dataset" and out["same"]
+    assert {"free_parameters", "line_windows", "pilot", "adapt_delta"} <= set(out["attrs"])
+    assert out["sizes"] == {"chain": 2, "draw": 100, "spectrum": 1}
 
 
 def test_same_seed_same_draws_and_no_recompile(fit1):

@@ -1,4 +1,4 @@
-"""Run NUTS on a rendered program: compile (cached), pilot, sample, convert to xarray.
+"""Run NUTS on a rendered program: compile (cached), pilot, sample, convert to named draws.
 
 Shared by every backend: only compile/log-density/sample calls go through the backend adapter.
 """
@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 
 from unite_stan.compute import resolve_site_values
+from unite_stan.draws import Draws, as_draws
 from unite_stan.prior import Fixed, TruncatedNormal, Uniform
 
-__all__ = ["constrain", "draws_to_dataset", "run_nuts", "unconstrain"]
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = ["constrain", "draws_to_dataset", "raw_to_draws", "run_nuts", "unconstrain"]
 
 SAMPLE_STATS = {
     "accept_stat__": "acceptance_rate",
@@ -72,7 +76,11 @@ def run_nuts(
     metric: str = "diag_e",
     threads_per_chain: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Compile, pilot and sample; fills ``args.program``, ``args.dataset``, ``args.run_info``."""
+    """Compile, pilot and sample; fills ``args.program``, ``args.dataset``, ``args.run_info``.
+
+    ``args.dataset`` is given the run's :class:`~unite_stan.draws.Draws`; the
+    ``xarray.Dataset`` is built from them when it is first read.
+    """
     from unite_stan.diagnostics import warn_convergence
     from unite_stan.stan.backends import get_backend
     from unite_stan.stan.pilot import dispersed_inits, laplace_check, laplace_pilot
@@ -217,17 +225,17 @@ def run_nuts(
         return raw, target
 
     raw, adapt_delta = sample(main_program)
-    ds = draws_to_dataset(raw, main_program, args)
+    draws = raw_to_draws(raw, main_program, args)
     if main_program is not run_program and not draws_within_windows(
-        args, ds, main_program.data, program.windows
+        args, draws, main_program.data, program.windows
     ):
         # a draw's line came within WINDOW_CHECK_MARGIN profile sd of a narrowed window's
         # edge: the narrowing is not safe for this posterior; repeat on the prior's windows
         window_info["line_windows"] = "prior (posterior windows failed their check)"
         main_program = run_program
         raw, adapt_delta = sample(main_program)
-        ds = draws_to_dataset(raw, main_program, args)
-    ds.attrs.update(
+        draws = raw_to_draws(raw, main_program, args)
+    draws.attrs.update(
         {
             "compile_seconds": compile_seconds,
             "pilot_seconds": pilot_seconds,
@@ -247,13 +255,14 @@ def run_nuts(
         }
     )
     args.program = main_program
-    args.dataset = ds
+    args.dataset = draws  # the xarray.Dataset is built on first read
     args.run_info = {"pilot": pilot_info, "build_record": compiled.record, "windows": window_info}
-    warn_convergence(ds, list(program.free_sites))
+    warn_convergence(draws, list(program.free_sites))
 
-    samples = {name: ds[name].values.reshape(-1) for name in program.free_sites}
-    samples["log_prob"] = ds["lp__"].values.reshape(-1)
-    samples["log_likelihood"] = ds["log_likelihood"].sum("spectrum").values.reshape(-1)
+    samples = {name: draws[name].reshape(-1) for name in program.free_sites}
+    samples["log_prob"] = draws["lp__"].reshape(-1)
+    # summed over spectra skipping NaN, as xarray's sum does
+    samples["log_likelihood"] = np.nansum(draws["log_likelihood"], axis=-1).reshape(-1)
     return samples
 
 
@@ -432,18 +441,20 @@ def posterior_windows(program, args, loc, chol, radius: float = WINDOW_RADIUS):
     return line_windows(args, site_ranges(args, free_u), program.windows)
 
 
-def draws_within_windows(args, ds: xr.Dataset, data: dict, windows) -> bool:
+def draws_within_windows(args, ds: Draws | xr.Dataset, data: dict, windows) -> bool:
     """Whether every draw's lines fit the windows of ``data`` with at most
     ``WINDOW_CHECK_MARGIN`` fewer profile standard deviations to spare than the windows are
     built with.
 
-    Conservative: the windows needed by the box of the draws' ranges (per site, min to max)
-    must lie inside. Where ``data`` holds the prior's windows this always holds.
+    Conservative: the windows needed by the box of the draws' ranges (per site, min to max,
+    NaN skipped) must lie inside. Where ``data`` holds the prior's windows this always holds.
     """
     from unite_stan.stan.data import line_windows, windows_contain
 
+    draws = as_draws(ds)
     ranges = {
-        site: (float(ds[site].min()), float(ds[site].max())) for site in args.dependency_order
+        site: (float(np.nanmin(draws[site])), float(np.nanmax(draws[site])))
+        for site in args.dependency_order
     }
     needed = line_windows(args, ranges, windows, -WINDOW_CHECK_MARGIN)
     used = (data["line_win_start"], data["line_win_len"])
@@ -473,7 +484,22 @@ def _to_xi(loc: np.ndarray, chol: np.ndarray, u0: np.ndarray) -> np.ndarray:
 
 
 def draws_to_dataset(raw, program, args) -> xr.Dataset:
-    """Stan output → ``xarray.Dataset`` with dims (chain, draw), variables named by site."""
+    """Stan output → ``xarray.Dataset`` with dims (chain, draw), variables named by site.
+
+    The dataset of :func:`raw_to_draws`, which describes its variables and attributes.
+    """
+    return raw_to_draws(raw, program, args).to_dataset()
+
+
+def raw_to_draws(raw, program, args) -> Draws:
+    """Stan output → :class:`~unite_stan.draws.Draws` with dims (chain, draw), variables
+    named by site.
+
+    Every site of ``args.dependency_order`` (Fixed ones resolved per draw), ``lp__``,
+    ``log_likelihood`` (chain, draw, spectrum) and the sampler statistics of
+    ``SAMPLE_STATS``; attributes name the backend, program hash, seed, timings and the free and
+    fixed parameters.
+    """
     columns = {c: k for k, c in enumerate(raw.columns)}
     n_chain, n_draw = raw.values.shape[:2]
     coords = {"chain": np.arange(n_chain), "draw": np.arange(n_draw)}
@@ -501,8 +527,9 @@ def draws_to_dataset(raw, program, args) -> xr.Dataset:
                 v = v.astype(int)
             data_vars[name] = (("chain", "draw"), v)
     coords["spectrum"] = [s.name for s in args.spectra]
-    ds = xr.Dataset(data_vars, coords=coords)
-    ds.attrs.update(
+    return Draws(
+        data_vars,
+        coords,
         {
             "backend": raw.backend,
             "program_hash": program.code_hash,
@@ -511,6 +538,5 @@ def draws_to_dataset(raw, program, args) -> xr.Dataset:
             "sampling_seconds": float(np.max(raw.sampling_seconds)),
             "free_parameters": list(program.free_sites),
             "fixed_parameters": list(program.fixed_sites),
-        }
+        },
     )
-    return ds

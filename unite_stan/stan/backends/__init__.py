@@ -6,6 +6,7 @@ Backends are imported lazily: choosing one never loads the other's toolchain.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from unite_stan.stan.backends.base import Backend, BuildRecord, CompiledModel, LogDensity, RawDraws
 
@@ -29,12 +30,22 @@ ENV_VAR = "UNITE_STAN_BACKEND"
 def cmdstan_available() -> tuple[bool, str]:
     """Whether a CmdStan installation is usable, and why not if it is not.
 
+    cmdstanpy (which imports pandas and xarray, most of a second) is imported only when an
+    installation may exist where it looks: ``$CMDSTAN``, or a ``cmdstan-*`` directory in
+    ``~/.cmdstan``.
+
     Returns
     -------
     available : bool
     reason : str
-        The installation path when available, else cmdstanpy's explanation.
+        The installation path when available, else the explanation (cmdstanpy's when it was
+        asked).
     """
+    if not _cmdstan_may_be_installed():
+        return False, (
+            "no CmdStan installation found: $CMDSTAN is not set and ~/.cmdstan holds no "
+            "cmdstan-* directory"
+        )
     try:
         import cmdstanpy
     except ImportError as err:
@@ -43,6 +54,20 @@ def cmdstan_available() -> tuple[bool, str]:
         return True, cmdstanpy.cmdstan_path()
     except (ValueError, RuntimeError) as err:
         return False, str(err)
+
+
+def _cmdstan_may_be_installed() -> bool:
+    """Whether cmdstanpy could find CmdStan: ``$CMDSTAN`` is set, or ``~/.cmdstan`` holds a
+    ``cmdstan-*`` directory (where ``cmdstanpy.cmdstan_path`` looks)."""
+    if os.environ.get("CMDSTAN"):
+        return True
+    try:
+        return any(
+            entry.is_dir() and entry.name.startswith("cmdstan-")
+            for entry in (Path.home() / ".cmdstan").iterdir()
+        )
+    except OSError:
+        return False
 
 
 def get_backend(name: str = "auto") -> Backend:
