@@ -27,6 +27,17 @@ functions {
     return x;
   }
 
+  // Uniform(-pi/2, pi/2) sampled as the slope u = tan(angle) (the Linear continuum's angle):
+  // the prior density 1 / pi and the Jacobian d angle / du = 1 / (1 + u^2).
+  real uniform_slope_lp(real u, real low, real high) {
+    if (low != -pi() / 2 || high != pi() / 2) {
+      reject("the slope coordinate needs Uniform(-pi/2, pi/2), got low = ", low, ", high = ",
+             high);
+    }
+    target += -log(pi()) - log1p(square(u));
+    return atan(u);
+  }
+
   // Gaussian line: twice its cumulative profile less 1 at the pixel edges (the program uses
   // differences between edges, halved). The squared LSF FWHM of each edge adds to the squared
   // intrinsic FWHM; 2 sqrt(ln 2) x / FWHM is the erf argument.
@@ -213,7 +224,7 @@ transformed parameters {
   vector[N_spec] log_lik_spec;
   {
     vector[N_free] u = coord_loc + coord_chol * xi;
-    angle_a = uniform_unc_lp(u[1], lit[1], lit[2]);
+    angle_a = uniform_slope_lp(u[1], lit[1], lit[2]);
     flux_Ha = uniform_unc_lp(u[2], lit[3], lit[4]);
     flux_NII_6549 = uniform_unc_lp(u[3], lit[5], lit[6]);
     flux_SII_6717 = uniform_unc_lp(u[4], lit[7], lit[8]);

@@ -395,7 +395,9 @@ class ModelBuilder:
             ``pilot=False``), ``'unit_e'`` adapts none.
         pilot : bool
             Find the posterior mode and sample in coordinates whitened by its Laplace
-            approximation (default). ``False`` samples unite's own unconstrained coordinates.
+            approximation (default). ``False`` samples the unconstrained coordinates as they are
+            (unite's, with Uniform(-pi/2, pi/2) angles as slopes; see
+            :mod:`unite_stan.stan.coordinates`).
         """
         from unite_stan.stan.run import run_nuts
 

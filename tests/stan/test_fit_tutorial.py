@@ -352,10 +352,19 @@ def test_pilot_map_is_used_and_leaves_log_prob_unchanged(fit1):
     lp_whitened, _ = backend.log_density(compiled, program.data)(xi)
     lp_unite, _ = backend.log_density(compiled, identity.data)(u_point)
     assert lp_whitened == pytest.approx(lp_unite, rel=1e-10)
-    assert lp_whitened == pytest.approx(samples["log_prob"][k], rel=1e-8)
+    assert lp_whitened == pytest.approx(args.dataset["lp__"].values.reshape(-1)[k], rel=1e-8)
+    # angle_a (Uniform(-pi/2, pi/2)) is sampled as its slope: log_prob is lp__ with the slope's
+    # Jacobian exchanged for unite's logistic one
+    angle = samples["angle_a"][k]
+    s = (angle + np.pi / 2) / np.pi
+    slope_jacobian = -np.log(np.pi) - np.log1p(np.tan(angle) ** 2)
+    unite_jacobian = np.log(s * (1 - s))
+    assert samples["log_prob"][k] == pytest.approx(
+        lp_whitened - slope_jacobian + unite_jacobian, rel=1e-10
+    )
 
 
-def test_pilot_off_samples_unite_coordinates(fit1):
+def test_pilot_off_samples_the_unwhitened_coordinates(fit1):
     spectra, flc, fcc, _, args1 = fit1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

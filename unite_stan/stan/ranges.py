@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from unite_stan.prior import Fixed, Parameter, _BinOpExpr, _LiteralLeaf
+from unite_stan.stan.coordinates import SLOPE, coordinate_kind
 
 __all__ = ["site_ranges"]
 
@@ -57,8 +58,9 @@ def site_ranges(args, free_u: dict[str, Interval] | None = None) -> dict[str, In
     """Site name → (lowest, highest) value, in dependency order.
 
     Without ``free_u``: every value the priors allow. ``free_u`` restricts free sites to an
-    interval of unite's unconstrained coordinate ``u`` (value = low + (high - low) *
-    inv_logit(u)); sites it does not name keep their prior range.
+    interval of the sampler's unconstrained coordinate ``u`` (value = low + (high - low) *
+    inv_logit(u), or atan(u) in the slope coordinate of :mod:`unite_stan.stan.coordinates`);
+    sites it does not name keep their prior range.
     """
     free_u = free_u or {}
     by_token: dict[Parameter, Interval] = {}
@@ -71,7 +73,10 @@ def site_ranges(args, free_u: dict[str, Interval] | None = None) -> dict[str, In
             low = _node_range(prior.low, by_token)
             high = _node_range(prior.high, by_token)
             r = (low[0], high[1])
-            if name in free_u and all(math.isfinite(x) for x in (*low, *high)):
+            if name in free_u and coordinate_kind(prior) == SLOPE:
+                # the slope coordinate: value = atan(u), bounds are +-pi/2
+                r = tuple(math.atan(u) for u in free_u[name])
+            elif name in free_u and all(math.isfinite(x) for x in (*low, *high)):
                 # low (1 - s) + high s rises with low and high (0 <= s <= 1): extremes at the
                 # ends of s's interval, with the matching ends of low's and high's
                 s_lo, s_hi = (_logistic(u) for u in free_u[name])

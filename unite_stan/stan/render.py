@@ -18,6 +18,7 @@ import numpy as np
 
 from unite_stan._resources import template_dir
 from unite_stan.prior import Fixed, Parameter, TruncatedNormal, Uniform, _BinOpExpr, _LiteralLeaf
+from unite_stan.stan.coordinates import SLOPE, coordinate_kind
 from unite_stan.stan.data import (
     WindowContext,
     build_data,
@@ -207,7 +208,7 @@ def _expr(
 
 
 def identity_coordinates(n_free: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sampling in unite's own unconstrained coordinates."""
+    """Sampling in the unconstrained coordinates themselves (no whitening map)."""
     return np.zeros(n_free), np.eye(n_free)
 
 
@@ -236,7 +237,8 @@ def render_program(args) -> RenderedProgram:
         elif isinstance(prior, Uniform):
             k = free_index[name]
             low, high = ex(prior.low, "low"), ex(prior.high, "high")
-            tp_sites.append({"ident": ident, "expr": f"uniform_unc_lp(u[{k}], {low}, {high})"})
+            transform = "uniform_slope_lp" if coordinate_kind(prior) == SLOPE else "uniform_unc_lp"
+            tp_sites.append({"ident": ident, "expr": f"{transform}(u[{k}], {low}, {high})"})
         elif isinstance(prior, TruncatedNormal):
             k = free_index[name]
             loc = ex(prior.loc, "loc")
@@ -267,7 +269,9 @@ def render_program(args) -> RenderedProgram:
     theta_fixed = [
         (k + 1, names.ident(n)) for k, n in enumerate(order) if is_literal_fixed(priors[n])
     ]
-    chunks = ["priors", *profiles, *(f"continuum_{f}" for f in forms)]
+    slope = any(coordinate_kind(priors[n]) == SLOPE for n in free)
+    chunks = ["priors", *(["slope"] if slope else []), *profiles]
+    chunks += [f"continuum_{f}" for f in forms]
     functions = "\n\n".join(_chunk(c) for c in chunks)
     code = (
         _environment()

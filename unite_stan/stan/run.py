@@ -14,6 +14,12 @@ import numpy as np
 from unite_stan.compute import resolve_site_values
 from unite_stan.draws import Draws, as_draws
 from unite_stan.prior import Fixed, TruncatedNormal, Uniform
+from unite_stan.stan.coordinates import (
+    coordinate_kind,
+    log_prob_offset,
+    to_unconstrained,
+    to_value,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -31,7 +37,9 @@ SAMPLE_STATS = {
 
 
 def unconstrain(args, values: dict[str, float]) -> np.ndarray:
-    """unite's unconstrained coordinates (logit of the position in the bounds) of free sites.
+    """The sampler's unconstrained coordinates of free sites: unite's (logit of the position in
+    the bounds), except the slope ``tan(angle)`` for a ``Uniform(-pi/2, pi/2)`` prior (see
+    :mod:`unite_stan.stan.coordinates`).
 
     ``values`` must hold every free site; bounds that are expressions are resolved from it.
     """
@@ -53,8 +61,7 @@ def unconstrain(args, values: dict[str, float]) -> np.ndarray:
             raise ValueError(
                 f"start value {value:g} of {name!r} is outside its prior bounds ({low:g}, {high:g})"
             )
-        s = (value - low) / (high - low)
-        out.append(np.log(s) - np.log1p(-s))
+        out.append(to_unconstrained(coordinate_kind(prior), value, low, high))
     return np.array(out)
 
 
@@ -260,7 +267,7 @@ def run_nuts(
     warn_convergence(draws, list(program.free_sites))
 
     samples = {name: draws[name].reshape(-1) for name in program.free_sites}
-    samples["log_prob"] = draws["lp__"].reshape(-1)
+    samples["log_prob"] = draws["log_prob"].reshape(-1)
     # summed over spectra skipping NaN, as xarray's sum does
     samples["log_likelihood"] = np.nansum(draws["log_likelihood"], axis=-1).reshape(-1)
     return samples
@@ -462,7 +469,7 @@ def draws_within_windows(args, ds: Draws | xr.Dataset, data: dict, windows) -> b
 
 
 def constrain(args, u_free: np.ndarray) -> dict[str, float]:
-    """Free-site values from unite's unconstrained coordinates (the inverse of ``unconstrain``)."""
+    """Free-site values from the sampler's unconstrained coordinates (``unconstrain``'s inverse)."""
     values: dict[str, float] = {}
     context = {}
     k = 0
@@ -473,7 +480,7 @@ def constrain(args, u_free: np.ndarray) -> dict[str, float]:
             context[token] = float(prior.resolved_value(context))
             continue
         low, high = prior.low.evaluate(context), prior.high.evaluate(context)
-        values[name] = low + (high - low) / (1.0 + np.exp(-u_free[k]))
+        values[name] = float(to_value(coordinate_kind(prior), u_free[k], low, high))
         context[token] = values[name]
         k += 1
     return values
@@ -495,7 +502,9 @@ def raw_to_draws(raw, program, args) -> Draws:
     """Stan output → :class:`~unite_stan.draws.Draws` with dims (chain, draw), variables
     named by site.
 
-    Every site of ``args.dependency_order`` (Fixed ones resolved per draw), ``lp__``,
+    Every site of ``args.dependency_order`` (Fixed ones resolved per draw), ``lp__`` (Stan's
+    target, in the program's coordinates), ``log_prob`` (unite's log joint on its unconstrained
+    scale),
     ``log_likelihood`` (chain, draw, spectrum) and the sampler statistics of
     ``SAMPLE_STATS``; attributes name the backend, program hash, seed, timings and the free and
     fixed parameters.
@@ -515,6 +524,9 @@ def raw_to_draws(raw, program, args) -> Draws:
     for site in args.dependency_order:
         data_vars[site] = (("chain", "draw"), values[site].reshape(n_chain, n_draw))
     data_vars["lp__"] = (("chain", "draw"), col("lp__"))
+    # unite's log_prob: lp__ carries the Jacobian of the program's coordinates
+    offset = log_prob_offset(args, values).reshape(n_chain, n_draw)
+    data_vars["log_prob"] = (("chain", "draw"), col("lp__") + offset)
     n_spec = len(args.spectra)
     loglik = np.stack([col(f"log_lik_spec.{s + 1}") for s in range(n_spec)], axis=-1)
     data_vars["log_likelihood"] = (("chain", "draw", "spectrum"), loglik)
