@@ -485,7 +485,7 @@ def summary(args):
         :func:`unite_stan.diagnostics.summary` of ``args.dataset`` over its free parameters.
     """
     # the draws as numpy arrays: args.dataset would build (and import) xarray
-    draws = args.draws if hasattr(args, "draws") else getattr(args, "dataset", None)
+    draws = args.draws
     if draws is None:
         raise ValueError(
             "args.dataset is None: no draws are attached; run ModelBuilder.fit() first"

@@ -504,8 +504,7 @@ def raw_to_draws(raw, program, args) -> Draws:
 
     Every site of ``args.dependency_order`` (Fixed ones resolved per draw), ``lp__`` (Stan's
     target, in the program's coordinates), ``log_prob`` (unite's log joint on its unconstrained
-    scale),
-    ``log_likelihood`` (chain, draw, spectrum) and the sampler statistics of
+    scale), ``log_likelihood`` (chain, draw, spectrum) and the sampler statistics of
     ``SAMPLE_STATS``; attributes name the backend, program hash, seed, timings and the free and
     fixed parameters.
     """
