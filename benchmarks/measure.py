@@ -1,24 +1,33 @@
 """Summary figures of one MCMC run, computed the same way for unite and unite_stan.
 
-Needs only numpy and unite_stan's diagnostics module file (imported by path, so the unite venv
-does not need unite_stan installed).
+Needs only numpy, scipy, astropy and unite_stan's numpy-only modules ``diagnostics`` and
+``draws``: where unite_stan is not installed (unite's venv), they are imported from this source
+tree without running the package's ``__init__``.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
 
-_DIAG = Path(__file__).resolve().parents[1] / "unite_stan" / "diagnostics.py"
+_PACKAGE = Path(__file__).resolve().parents[1] / "unite_stan"
 
 
 def _diagnostics():
-    spec = importlib.util.spec_from_file_location("_bench_diagnostics", _DIAG)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    try:
+        return importlib.import_module("unite_stan.diagnostics")
+    except ModuleNotFoundError as err:
+        if err.name != "unite_stan":
+            raise
+    # A bare package object: its submodules load from the source tree, its __init__ never runs.
+    package = types.ModuleType("unite_stan")
+    package.__path__ = [str(_PACKAGE)]
+    sys.modules["unite_stan"] = package
+    return importlib.import_module("unite_stan.diagnostics")
 
 
 def run_figures(
