@@ -80,7 +80,8 @@ def main():
         row["grad_us_1block"] = round(1e6 * gradient_seconds(serial, x, 1, repeats), 1)
         split = program.with_blocks(likelihood_blocks(program.data, 2))
         row["blocks"] = int(split.data["N_block"])
-        blocked = engine.log_density(compiled, split.data)
+        # the threaded program (reduce_sum_static over the blocks), compiled separately
+        blocked = engine.log_density(engine.compile(split.code, progress=False), split.data)
         for threads in (1, 2):
             row[f"grad_us_blocks_{threads}t"] = round(
                 1e6 * gradient_seconds(blocked, x, threads, repeats), 1

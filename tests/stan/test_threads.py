@@ -35,17 +35,23 @@ def test_blocks_and_threads_leave_log_density_and_gradient_unchanged(which):
     points = [rng.uniform(-1.5, 1.5, len(program.free_sites)) for _ in range(3)]
     serial = [backend.log_density(compiled, program.data)(x) for x in points]
     n_pix = program.data["spec_n_pix"]
+    threaded = backend.compile(program.with_blocks([2] * len(n_pix)).code, progress=False)
     for n_blocks in ([3] * len(n_pix), [7] * len(n_pix)):
         blocked = program.with_blocks(n_blocks)
         assert blocked.data["N_block"] == sum(n_blocks)
-        density = backend.log_density(compiled, blocked.data)
-        for threads in (1, 2):
-            got = density.run_threaded(threads, lambda d=density: [d(x) for x in points])
-            for (lp, grad), (lp_ref, grad_ref) in zip(got, serial, strict=True):
-                assert lp == pytest.approx(lp_ref, rel=1e-12)
-                np.testing.assert_allclose(grad, grad_ref, rtol=1e-9, atol=1e-9)
-    # the program text does not depend on the blocks
-    assert program.with_blocks([5] * len(n_pix)).code == program.code
+        assert blocked.code == program.threaded_code
+        # the serial program sums the same blocks in turn; the threaded one by reduce_sum
+        for build, thread_counts in ((compiled, (1,)), (threaded, (1, 2))):
+            density = backend.log_density(build, blocked.data)
+            for threads in thread_counts:
+                got = density.run_threaded(threads, lambda d=density: [d(x) for x in points])
+                for (lp, grad), (lp_ref, grad_ref) in zip(got, serial, strict=True):
+                    assert lp == pytest.approx(lp_ref, rel=1e-12)
+                    np.testing.assert_allclose(grad, grad_ref, rtol=1e-9, atol=1e-9)
+    # one block per spectrum: the serial program, which leaves reduce_sum out
+    assert program.with_blocks([1] * len(n_pix)).code == program.code == program.serial_code
+    assert "reduce_sum_static(" not in program.code
+    assert "reduce_sum_static(" in program.threaded_code
 
 
 @pytest.mark.skipif(available_cores() < 2, reason="needs 2 cores for 2 threads in one chain")

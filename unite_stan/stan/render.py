@@ -43,6 +43,11 @@ class RenderedProgram:
     literal_sources: list[str] = field(default_factory=list)
     #: what line windows are computed from (edges, shifts, LSF widths); see ``with_windows``
     windows: WindowContext | None = None
+    #: the program's two texts, identical but for how a spectrum's pixel blocks are summed: in
+    #: turn (``serial_code``, what ``code`` is after rendering) or by ``reduce_sum_static``
+    #: (``threaded_code``); ``with_blocks`` picks one
+    serial_code: str = ""
+    threaded_code: str = ""
 
     @property
     def code_hash(self) -> str:
@@ -56,11 +61,16 @@ class RenderedProgram:
         return dataclasses.replace(self, data=data)
 
     def with_blocks(self, n_blocks: list[int]) -> RenderedProgram:
-        """Same program, spectrum ``s`` split into ``n_blocks[s]`` pixel blocks (data only).
+        """Same model, spectrum ``s`` split into ``n_blocks[s]`` pixel blocks.
 
-        With more than one block a spectrum's likelihood goes through ``reduce_sum``.
+        With several blocks in any spectrum the program is the threaded one
+        (``reduce_sum_static`` over the blocks), otherwise the serial one. The serial program
+        leaves ``reduce_sum`` out: its gradient's translation unit compiles in about 20 % less
+        time (tutorial Fit 1: 28.5 s -> 22.4 s, the model's 22.2 s -> 19.6 s, one at a time).
         """
-        return dataclasses.replace(self, data=reblock(self.data, n_blocks))
+        threaded = max(n_blocks, default=1) > 1
+        code = self.threaded_code if threaded else self.serial_code
+        return dataclasses.replace(self, code=code or self.code, data=reblock(self.data, n_blocks))
 
     def with_windows(self, start: np.ndarray, length: np.ndarray) -> RenderedProgram:
         """Same program, each line's profile evaluated on other edge windows (data only)."""
@@ -273,10 +283,10 @@ def render_program(args) -> RenderedProgram:
     chunks = ["priors", *(["slope"] if slope else []), *profiles]
     chunks += [f"continuum_{f}" for f in forms]
     functions = "\n\n".join(_chunk(c) for c in chunks)
-    code = (
-        _environment()
-        .get_template("model.stan.j2")
-        .render(
+    template = _environment().get_template("model.stan.j2")
+    serial, threaded = (
+        template.render(
+            threaded=with_threads,
             functions=functions,
             profiles=profiles,
             forms=forms,
@@ -296,8 +306,11 @@ def render_program(args) -> RenderedProgram:
             sampled_regions=sampled_regions,
             theta_fixed=theta_fixed,
         )
+        for with_threads in (False, True)
     )
     data, windows = build_data(
         args, lits.values, free, profiles, forms, lsf_forms, pix_offset_free, shapes
     )
-    return RenderedProgram(code, data, names, free, fixed, lits.sources, windows)
+    return RenderedProgram(
+        serial, data, names, free, fixed, lits.sources, windows, serial, threaded
+    )
