@@ -186,6 +186,12 @@ data {
   array[N_spec] int<lower=1> spec_r_scale_par;
   array[N_spec] int<lower=1> spec_flux_scale_par;
   array[N_spec] int<lower=1> spec_pix_offset_par;
+  // Pixels outside every line window that lie in one sampled Linear region may leave the
+  // blocks and enter through seven sums per spectrum and region (a = flux / error,
+  // v = (pixel centre - region centre) / error, u = 1 / error): a^2, a u, a v, u^2, u v, v^2
+  // and the log normalising constant; region_stat_n counts them (0: all pixels in blocks).
+  array[N_spec, N_region] int<lower=0> region_stat_n;
+  array[N_spec, N_region] vector[7] region_stat;
 }
 transformed data {
   array[N_block] int block_ids = linspaced_int_array(N_block, 1, N_block);
@@ -258,6 +264,24 @@ transformed parameters {
                                       region_int_len, pix_interval, flux_over_error, pix_weight,
                                       block_log_norm, spec_line_factor, spec_cont_factor,
                                       spec_r_scale_par, spec_flux_scale_par);
+      // the pixels summed through their sums: -0.5 |a - alpha_c u - beta_c v|^2, with the
+      // Linear continuum fs k (scale + tan(angle) (x - nw)) = alpha_c + beta_c (x - centre)
+      for (q in 1:size(linear_regions)) {
+        int r = linear_regions[q];
+        if (region_stat_n[s, r] > 0) {
+          real k_c = theta[spec_flux_scale_par[s]] * spec_cont_factor[s];
+          real slope_c = tan(theta[region_par[r, 2]]);
+          real alpha_c = k_c * (theta[region_par[r, 1]]
+                                + slope_c * (region_center[r]
+                                             - theta[region_nw_par[r]] * region_nw_factor[r]));
+          real beta_c = k_c * slope_c;
+          vector[7] st = region_stat[s, r];
+          log_lik_spec[s] += st[7] - 0.5 * (st[1] - 2 * (alpha_c * st[2] + beta_c * st[3])
+                                            + square(alpha_c) * st[4]
+                                            + 2 * alpha_c * beta_c * st[5]
+                                            + square(beta_c) * st[6]);
+        }
+      }
     }
   }
 }

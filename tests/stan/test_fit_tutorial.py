@@ -384,12 +384,17 @@ def prior_windows(args):
 
 
 def test_main_run_narrows_line_windows_without_changing_log_prob(fit1):
-    """The main run evaluates each line on the edges the pilot's posterior lets it reach; at the
-    draws the density and its gradient equal those on the prior's windows."""
+    """The main run evaluates each line on the edges the pilot's posterior lets it reach, and
+    sums the pixels outside them through the continuum's statistics; at the draws the density
+    and its gradient equal those of the rendered program (prior windows, every pixel in its
+    block)."""
     from unite_stan.stan.backends import get_backend
 
-    *_, samples, args = fit1
+    spectra, flc, fcc, samples, args = fit1
     program = args.program
+    moved = int(program.data["region_stat_n"].sum())
+    assert args.dataset.attrs["continuum_statistics_pixels"] == moved > 100
+    assert program.data["N_block"] >= 2
     assert args.dataset.attrs["line_windows"] == "posterior"
     start, length = prior_windows(args)
     narrow = program.data["line_win_len"]
@@ -398,7 +403,13 @@ def test_main_run_narrows_line_windows_without_changing_log_prob(fit1):
     backend = get_backend("embedded")
     compiled = backend.compile(program.code, progress=False)
     on_narrow = backend.log_density(compiled, program.data)
-    on_prior = backend.log_density(compiled, program.with_windows(start, length).data)
+    rendered, _ = model.ModelBuilder(flc, fcc, spectra).build()
+    np.testing.assert_array_equal(rendered.data["line_win_len"], length)
+    assert rendered.code == program.code
+    on_prior = backend.log_density(
+        compiled,
+        rendered.with_coordinates(program.data["coord_loc"], program.data["coord_chol"]).data,
+    )
     chol, loc = program.data["coord_chol"], program.data["coord_loc"]
     from unite_stan.stan.run import unconstrain
 

@@ -47,6 +47,7 @@ INTERNAL_NAMES = frozenset(
     line_win_start line_win_len region_int_start region_int_len win0 nwin c0 nc
     N_block spec_block_start spec_n_block block_edge0 block_n_edge block_pix0 block_n_pix
     block_ids blocks_loglik blocks start end total b b0 lo hi reduce_sum reduce_sum_static
+    k_c slope_c alpha_c beta_c st
     """.split()
 )
 
