@@ -184,8 +184,7 @@ def block_data(
     near-equal size. A block covers the edges from its first pixel's interval to its last
     pixel's, and ``pix_interval`` numbers each pixel's interval within its block.
     """
-    edge0, n_edge, pix0, n_pix, pix_interval = [], [], [], [], []
-    spec_block_start, spec_n_block = [], []
+    groups = []
     for s, iv in enumerate(intervals):
         iv = np.asarray(iv, dtype=int)
         if np.any(np.diff(iv) <= 0):
@@ -195,15 +194,27 @@ def block_data(
             raise ValueError(
                 f"n_blocks={k} for spectrum {s}: must be in [1, {iv.size}] (its pixel count)"
             )
+        groups.append(np.array_split(np.arange(iv.size), k))
+    n_total = sum(np.asarray(iv).size for iv in intervals)
+    return _blocks_of(pix_start, [np.asarray(iv, dtype=int) for iv in intervals], groups, n_total)
+
+
+def _blocks_of(pix_start, intervals, groups, n_total: int) -> dict[str, np.ndarray]:
+    """Block arrays with one block per group of pixels (indices into each spectrum's pixels,
+    contiguous and increasing); ``pix_interval`` of a pixel in no block is 1 (it is not read)."""
+    edge0, n_edge, pix0, n_pix, spec_block_start, spec_n_block = [], [], [], [], [], []
+    pix_interval = np.ones(n_total, dtype=int)
+    for s, (iv, chunks) in enumerate(zip(intervals, groups, strict=True)):
         spec_block_start.append(len(edge0) + 1)
-        spec_n_block.append(k)
-        for chunk in np.array_split(np.arange(iv.size), k):
-            first, last = iv[chunk[0]], iv[chunk[-1]]
+        spec_n_block.append(len(chunks))
+        for chunk in chunks:
+            first, last = int(iv[chunk[0]]), int(iv[chunk[-1]])
+            p0 = int(pix_start[s]) + int(chunk[0])
             edge0.append(first)
             n_edge.append(last - first + 2)
-            pix0.append(int(pix_start[s]) + chunk[0])
+            pix0.append(p0)
             n_pix.append(chunk.size)
-            pix_interval.append(iv[chunk] - first + 1)
+            pix_interval[p0 - 1 : p0 - 1 + chunk.size] = iv[chunk] - first + 1
     return {
         "N_block": len(edge0),
         "spec_block_start": np.array(spec_block_start, dtype=int),
@@ -212,7 +223,7 @@ def block_data(
         "block_n_edge": np.array(n_edge, dtype=int),
         "block_pix0": np.array(pix0, dtype=int),
         "block_n_pix": np.array(n_pix, dtype=int),
-        "pix_interval": np.concatenate(pix_interval),
+        "pix_interval": pix_interval,
     }
 
 
@@ -273,45 +284,19 @@ def continuum_statistics(data: dict, min_per_term: int = STAT_MIN_PIXELS_PER_TER
             counts[s, r] = m.sum()
         keep.append(~movable)
     moved = int(counts.sum())
-    runs = [np.flatnonzero(np.diff(np.flatnonzero(k)) > 1).size + int(k.any()) for k in keep]
-    added = sum(max(n - 1, 0) for n in runs) + int(np.count_nonzero(counts))
-    if moved == 0 or moved < min_per_term * added or not all(k.any() for k in keep):
-        # (every spectrum keeps at least one block)
+    if moved == 0 or not all(k.any() for k in keep):  # every spectrum keeps a block
+        return None
+    runs = [np.split(i, np.flatnonzero(np.diff(i) > 1) + 1) for i in map(np.flatnonzero, keep)]
+    added = sum(len(r) - 1 for r in runs) + int(np.count_nonzero(counts))
+    if moved < min_per_term * added:
         return None
     out = dict(data)
-    out.update(_run_blocks(data, spectrum_intervals(data), keep))
+    out.update(
+        _blocks_of(data["spec_pix_start"], spectrum_intervals(data), runs, int(data["N_pix"]))
+    )
     out["region_stat"] = stats
     out["region_stat_n"] = counts
     return out
-
-
-def _run_blocks(data: dict, intervals: list[np.ndarray], keep: list[np.ndarray]) -> dict:
-    """Block arrays with one block per contiguous run of the kept pixels of each spectrum;
-    ``pix_interval`` of a pixel in no block is 1 (it is not read)."""
-    edge0, n_edge, pix0, n_pix, spec_block_start, spec_n_block = [], [], [], [], [], []
-    pix_interval = np.ones(int(data["N_pix"]), dtype=int)
-    for s, (iv, kept) in enumerate(zip(intervals, keep, strict=True)):
-        spec_block_start.append(len(edge0) + 1)
-        index = np.flatnonzero(kept)
-        for run in np.split(index, np.flatnonzero(np.diff(index) > 1) + 1) if index.size else []:
-            first, last = iv[run[0]], iv[run[-1]]
-            p0 = int(data["spec_pix_start"][s]) + int(run[0])
-            edge0.append(int(first))
-            n_edge.append(int(last - first + 2))
-            pix0.append(p0)
-            n_pix.append(run.size)
-            pix_interval[p0 - 1 : p0 - 1 + run.size] = iv[run] - first + 1
-        spec_n_block.append(len(edge0) + 1 - spec_block_start[-1])
-    return {
-        "N_block": len(edge0),
-        "spec_block_start": np.array(spec_block_start, dtype=int),
-        "spec_n_block": np.array(spec_n_block, dtype=int),
-        "block_edge0": np.array(edge0, dtype=int),
-        "block_n_edge": np.array(n_edge, dtype=int),
-        "block_pix0": np.array(pix0, dtype=int),
-        "block_n_pix": np.array(n_pix, dtype=int),
-        "pix_interval": pix_interval,
-    }
 
 
 def spectrum_intervals(data: dict) -> list[np.ndarray]:
