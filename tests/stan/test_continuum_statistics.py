@@ -45,6 +45,9 @@ def test_statistics_leave_log_density_and_gradient_unchanged():
 def test_statistics_apply_only_where_they_pay_and_only_once():
     program = fit1_program()
     assert continuum_statistics(program.data, min_per_term=10**6) is None
+    # the threaded program keeps its blocks: they are the threads' split
+    threaded = program.with_blocks([2])
+    assert threaded.with_continuum_statistics() is threaded
     moved = program.with_continuum_statistics()
     with pytest.raises(ValueError, match="continuum statistics are already in this data"):
         continuum_statistics(moved.data)

@@ -184,9 +184,9 @@ def block_data(
     near-equal size. A block covers the edges from its first pixel's interval to its last
     pixel's, and ``pix_interval`` numbers each pixel's interval within its block.
     """
+    intervals = [np.asarray(iv, dtype=int) for iv in intervals]
     groups = []
     for s, iv in enumerate(intervals):
-        iv = np.asarray(iv, dtype=int)
         if np.any(np.diff(iv) <= 0):
             raise ValueError(f"pixel intervals of spectrum {s} are not increasing")
         k = int(n_blocks[s])
@@ -195,8 +195,7 @@ def block_data(
                 f"n_blocks={k} for spectrum {s}: must be in [1, {iv.size}] (its pixel count)"
             )
         groups.append(np.array_split(np.arange(iv.size), k))
-    n_total = sum(np.asarray(iv).size for iv in intervals)
-    return _blocks_of(pix_start, [np.asarray(iv, dtype=int) for iv in intervals], groups, n_total)
+    return _blocks_of(pix_start, intervals, groups, sum(iv.size for iv in intervals))
 
 
 def _blocks_of(pix_start, intervals, groups, n_total: int) -> dict[str, np.ndarray]:
@@ -234,9 +233,10 @@ def uses_region_stats(forms, pix_offset_free: bool, region_fixed) -> bool:
 
 
 #: continuum_statistics moves pixels only where at least this many leave the blocks per block
-#: or region sum it adds. Measured gradients (benchmarks/prototype_continuum_statistics.py):
-#: 1465 pixels for 4 more blocks and 2 sums, 73.8 -> 46.3 us; 183 for 0 and 2, 24.6 ->
-#: 20.9 us; 296 for 7 and 6, 36.6 -> 39.2 us (slower).
+#: or region sum it adds. Measured gradients (2026-12-02, posterior windows; the prototype
+#: script is in commit 88a8e49): two_resolutions 1465 pixels for 4 more blocks and 2 sums,
+#: 73.8 -> 46.3 us; low_snr 183 for 0 and 2, 24.6 -> 20.9 us; dozen_lines 296 for 7 and 6,
+#: 36.6 -> 39.2 us (slower).
 STAT_MIN_PIXELS_PER_TERM = 50
 
 
@@ -254,7 +254,8 @@ def continuum_statistics(data: dict, min_per_term: int = STAT_MIN_PIXELS_PER_TER
     stats = np.zeros((n_spec, n_region, 7))
     counts = np.zeros((n_spec, n_region), dtype=int)
     keep = []
-    for s, iv in enumerate(spectrum_intervals(data)):
+    intervals = spectrum_intervals(data)
+    for s, iv in enumerate(intervals):
         n_edge = int(data["spec_n_edge"][s])
         first_edge = int(data["spec_edge_start"][s]) - 1
         covered = np.zeros(n_edge - 1, dtype=bool)
@@ -291,9 +292,7 @@ def continuum_statistics(data: dict, min_per_term: int = STAT_MIN_PIXELS_PER_TER
     if moved < min_per_term * added:
         return None
     out = dict(data)
-    out.update(
-        _blocks_of(data["spec_pix_start"], spectrum_intervals(data), runs, int(data["N_pix"]))
-    )
+    out.update(_blocks_of(data["spec_pix_start"], intervals, runs, int(data["N_pix"])))
     out["region_stat"] = stats
     out["region_stat_n"] = counts
     return out

@@ -78,10 +78,12 @@ class RenderedProgram:
     def with_continuum_statistics(self) -> RenderedProgram:
         """Same model, with the pixels that carry only a sampled Linear continuum summed
         through their statistics (:func:`~unite_stan.stan.data.continuum_statistics`), where
-        the program has that term and it pays; otherwise ``self``. Apply it last: the blocks
-        then hold only the other pixels, so ``with_blocks`` cannot be applied after it.
+        the program has that term and it pays; otherwise ``self``. The threaded program is left
+        alone: its blocks are the threads' split. Apply it last: the blocks then hold only the
+        other pixels, so ``with_blocks`` cannot be applied after it.
         """
-        if "region_stat_n" not in self.data:
+        threaded = bool(self.threaded_code) and self.code == self.threaded_code
+        if threaded or "region_stat_n" not in self.data:
             return self
         data = continuum_statistics(self.data)
         return self if data is None else dataclasses.replace(self, data=data)

@@ -206,9 +206,8 @@ def run_nuts(
         window_info.update(
             {"line_window_edges": int(np.sum(narrow[1])), "line_window_edges_prior": prior_edges}
         )
-    if threads <= 1:
-        # pixels carrying only a Linear continuum summed through their statistics (exact)
-        main_program = main_program.with_continuum_statistics()
+    # pixels carrying only a Linear continuum summed through their statistics (exact)
+    main_program = main_program.with_continuum_statistics()
     inits = [{"xi": np.asarray(x, dtype=float)} for x in xi_inits]
     # adapt_delta=None: Stan's 0.8, raised step by step while the run has divergences.
     ladder = ADAPT_DELTA_LADDER if adapt_delta is None else (float(adapt_delta),)
@@ -242,7 +241,7 @@ def run_nuts(
         # a draw's line came within WINDOW_CHECK_MARGIN profile sd of a narrowed window's
         # edge: the narrowing is not safe for this posterior; repeat on the prior's windows
         window_info["line_windows"] = "prior (posterior windows failed their check)"
-        main_program = run_program.with_continuum_statistics() if threads <= 1 else run_program
+        main_program = run_program.with_continuum_statistics()
         raw, adapt_delta = sample(main_program)
         draws = raw_to_draws(raw, main_program, args)
     draws.attrs.update(
