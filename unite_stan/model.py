@@ -399,35 +399,49 @@ class ModelBuilder:
             (unite's, with Uniform(-pi/2, pi/2) angles as slopes; see
             :mod:`unite_stan.stan.coordinates`).
         """
-        from unite_stan.stan.run import run_nuts
+        from collections.abc import Mapping
 
-        program, args = self.build(
-            integration_mode=integration_mode, n_super=n_super, conv_half_width=conv_half_width
-        )
+        from unite_stan.stan.settings import FitSettings, SamplerSettings
+        from unite_stan.stan.stages import run_fit
+
         if chain_method not in ("parallel", "sequential", "vectorized"):
             raise ValueError(
                 f"chain_method={chain_method!r}; valid values are 'parallel', 'sequential', "
                 "'vectorized'"
             )
-        if chain_method == "sequential":
-            parallel_chains = 1
-        samples = run_nuts(
-            program,
-            args,
-            num_warmup=num_warmup,
-            num_samples=num_samples,
-            num_chains=num_chains,
-            seed=seed,
-            progress=progress_bar,
-            init_values=init_strategy,
-            backend=backend,
+        if init_strategy is not None and not isinstance(init_strategy, Mapping):
+            raise TypeError(
+                f"init_strategy={init_strategy!r}: unite_stan takes a dict of start values "
+                "{site name: value in the parameter's units}; NumPyro init strategies do not "
+                "apply to Stan"
+            )
+        settings = FitSettings(
+            sampler=SamplerSettings(
+                num_warmup=num_warmup,
+                num_samples=num_samples,
+                num_chains=num_chains,
+                seed=seed,
+                adapt_delta=0.8 if adapt_delta is None else adapt_delta,
+                max_treedepth=max_treedepth,
+                metric=metric,
+                parallel_chains=1 if chain_method == "sequential" else parallel_chains,
+                progress=progress_bar,
+            ),
             adapt_delta=adapt_delta,
-            max_treedepth=max_treedepth,
-            parallel_chains=parallel_chains,
             threads_per_chain=threads_per_chain,
+            backend=backend,
             pilot=pilot,
-            metric=metric,
+            init_values=init_strategy or {},
         )
+        program, args = self.build(
+            integration_mode=integration_mode, n_super=n_super, conv_half_width=conv_half_width
+        )
+        result = run_fit(program, args, settings)
+        # unite's contract: the fit's results live on args
+        args.program = result.program
+        args.dataset = result.draws  # the xarray.Dataset is built on first read
+        args.run_info = result.run_info
+        samples = result.samples
         return samples, args
 
 
