@@ -17,7 +17,7 @@ import jinja2
 import numpy as np
 
 from unite_stan._resources import template_dir
-from unite_stan.prior import Fixed, Parameter, TruncatedNormal, Uniform, _BinOpExpr, _LiteralLeaf
+from unite_stan.prior import Fixed, TruncatedNormal, Uniform, fold_expression
 from unite_stan.stan.coordinates import SLOPE, coordinate_kind
 from unite_stan.stan.data import (
     WindowContext,
@@ -227,18 +227,14 @@ class _Literals:
         return f"lit[{len(self.values)}]"
 
 
-def _expr(
-    node, names: NameMap, token_site: dict[Parameter, str], lits: _Literals, source: str
-) -> str:
-    if isinstance(node, _LiteralLeaf):
-        return lits.add(node.value, source)
-    if isinstance(node, Parameter):
-        return names.ident(token_site[node])
-    if isinstance(node, _BinOpExpr):
-        left = _expr(node.left, names, token_site, lits, source)
-        right = _expr(node.right, names, token_site, lits, source)
-        return f"({left} {node.op} {right})"
-    raise TypeError(f"cannot render {node!r} in a prior")
+def _expr(bound, graph, names: NameMap, lits: _Literals, source: str) -> str:
+    """Stan text of a bound: numbers become ``lit[k]`` slots, tokens their sites' identifiers."""
+    return fold_expression(
+        bound,
+        number=lambda v: lits.add(v, source),
+        token=lambda t: names.ident(graph.site_of(t)),
+        operation=lambda op, a, b: f"({a} {op} {b})",
+    )
 
 
 def identity_coordinates(n_free: int) -> tuple[np.ndarray, np.ndarray]:
@@ -248,13 +244,11 @@ def identity_coordinates(n_free: int) -> tuple[np.ndarray, np.ndarray]:
 
 def render_program(args) -> RenderedProgram:
     """Render the Stan program and data dict of a built model."""
-    order = args.dependency_order
-    priors = args.all_priors
-    token_site = {tok: name for name, tok in args.name_to_token.items()}
+    graph = args.prior_graph
+    order, priors = graph.order, graph.priors
     names = NameMap(order)
     lits = _Literals()
-    free = [n for n in order if not isinstance(priors[n], Fixed)]
-    fixed = [n for n in order if isinstance(priors[n], Fixed)]
+    free, fixed = graph.free_sites, graph.fixed_sites
     free_index = {n: k + 1 for k, n in enumerate(free)}
 
     fixed_literals, tp_sites = [], []
@@ -262,8 +256,8 @@ def render_program(args) -> RenderedProgram:
         prior = priors[name]
         ident = names.ident(name)
 
-        def ex(node, part, _name=name):
-            return _expr(node, names, token_site, lits, f"{_name}.{part}")
+        def ex(bound, part, _name=name):
+            return _expr(bound, graph, names, lits, f"{_name}.{part}")
 
         if isinstance(prior, Fixed):
             site = {"ident": ident, "expr": ex(prior.value, "value")}
