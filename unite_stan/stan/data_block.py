@@ -135,124 +135,134 @@ def _edges_fixed(s: ProgramStructure) -> bool:
     return not s.pix_offset_free
 
 
+def _lsf_forms(s: ProgramStructure) -> bool:
+    return bool(s.lsf_forms)
+
+
+def _declare(*declarations: str, when=_always, comment: tuple[str, ...] = ()):
+    """Variables from Stan declarations (``"array[N_spec] int<lower=1> spec_n_pix"``), all
+    present ``when``; ``comment`` goes before the first."""
+    out = []
+    for k, declaration in enumerate(declarations):
+        stan_type, name = declaration.rsplit(" ", 1)
+        out.append(Variable(name, stan_type, when, comment=comment if k == 0 else ()))
+    return tuple(out)
+
+
+def _members(each: str, what: str, any_fixed) -> tuple[Variable, ...]:
+    """Per profile (form): how many and which lines (regions) the program's loops sample,
+    then, where ``any_fixed``, those whose shape is data."""
+    return (
+        Variable("N_{}", "int<lower=0>", each=each),
+        Variable("{}_" + what, "array[N_{}] int<lower=1>", each=each),
+        Variable("N_{}_fixed", "int<lower=0>", any_fixed, each=each),
+        Variable("{}_fixed_" + what, "array[N_{}_fixed] int<lower=1>", any_fixed, each=each),
+    )
+
+
 #: The data block, in the program's order.
 DATA_VARIABLES: tuple[Variable, ...] = (
-    Variable(
-        "N_free",
-        "int<lower=0>",
+    *_declare(
+        "int<lower=0> N_free",
+        "vector[N_free] coord_loc",
+        "matrix[N_free, N_free] coord_chol",
         comment=(
             "Sampled coordinates xi map to unite's unconstrained scale "
             "u = coord_loc + coord_chol * xi",
             "(identity: unite's own coordinates; a Laplace pilot supplies a whitening map).",
         ),
     ),
-    Variable("coord_loc", "vector[N_free]"),
-    Variable("coord_chol", "matrix[N_free, N_free]"),
-    Variable(
-        "N_lit",
-        "int<lower=0>",
+    *_declare(
+        "int<lower=0> N_lit",
+        "vector[N_lit] lit",
+        "real c_kms",
+        "real z_sys",
         comment=(
             "Prior bounds, hyperparameters and fixed values, in the order the program uses them.",
         ),
     ),
-    Variable("lit", "vector[N_lit]"),
-    Variable("c_kms", "real"),
-    Variable("z_sys", "real"),
-    Variable(
-        "N_line",
-        "int<lower=0>",
+    *_declare(
+        "int<lower=0> N_line",
+        "int<lower=1> N_line_slot",
+        "vector[N_line] line_wave",
+        "vector[N_line] line_strength",
+        "array[N_line] int<lower=1> line_z_par",
+        "array[N_line] int<lower=1> line_amp_par",
+        "array[N_line, N_line_slot] int<lower=1> line_slot_par",
+        "array[N_line, N_line_slot] int<lower=0, upper=1> line_slot_is_velocity",
         comment=(
             "Lines: rest wavelengths (canonical unit); *_par are indices into theta (all sites).",
         ),
     ),
-    Variable("N_line_slot", "int<lower=1>"),
-    Variable("line_wave", "vector[N_line]"),
-    Variable("line_strength", "vector[N_line]"),
-    Variable("line_z_par", "array[N_line] int<lower=1>"),
-    Variable("line_amp_par", "array[N_line] int<lower=1>"),
-    Variable("line_slot_par", "array[N_line, N_line_slot] int<lower=1>"),
-    Variable("line_slot_is_velocity", "array[N_line, N_line_slot] int<lower=0, upper=1>"),
-    Variable("N_{}", "int<lower=0>", each="profiles"),
-    Variable("{}_lines", "array[N_{}] int<lower=1>", each="profiles"),
-    Variable("N_{}_fixed", "int<lower=0>", _fixed_lines, each="profiles"),
-    Variable("{}_fixed_lines", "array[N_{}_fixed] int<lower=1>", _fixed_lines, each="profiles"),
-    Variable(
-        "N_region",
-        "int<lower=0>",
-        _forms,
+    *_members("profiles", "lines", _fixed_lines),
+    *_declare(
+        "int<lower=0> N_region",
+        "int<lower=1> N_region_par",
+        "vector[N_region] region_low",
+        "vector[N_region] region_high",
+        "vector[N_region] region_center",
+        "vector[N_region] region_nw_factor",
+        "array[N_region] int<lower=1> region_npar",
+        "array[N_region, N_region_par] int<lower=1> region_par",
+        "array[N_region] int<lower=1> region_nw_par",
+        when=_forms,
         comment=("Continuum regions: observed-frame bounds and centres (canonical unit).",),
     ),
-    Variable("N_region_par", "int<lower=1>", _forms),
-    Variable("region_low", "vector[N_region]", _forms),
-    Variable("region_high", "vector[N_region]", _forms),
-    Variable("region_center", "vector[N_region]", _forms),
-    Variable("region_nw_factor", "vector[N_region]", _forms),
-    Variable("region_npar", "array[N_region] int<lower=1>", _forms),
-    Variable("region_par", "array[N_region, N_region_par] int<lower=1>", _forms),
-    Variable("region_nw_par", "array[N_region] int<lower=1>", _forms),
-    Variable("N_{}", "int<lower=0>", each="forms"),
-    Variable("{}_regions", "array[N_{}] int<lower=1>", each="forms"),
-    Variable("N_{}_fixed", "int<lower=0>", _fixed_regions, each="forms"),
-    Variable("{}_fixed_regions", "array[N_{}_fixed] int<lower=1>", _fixed_regions, each="forms"),
-    Variable(
-        "N_spec",
-        "int<lower=1>",
+    *_members("forms", "regions", _fixed_regions),
+    *_declare(
+        "int<lower=1> N_spec",
+        "int<lower=2> N_edge",
+        "int<lower=1> N_pix",
+        "array[N_spec] int<lower=1> spec_edge_start",
+        "array[N_spec] int<lower=2> spec_n_edge",
+        "array[N_spec] int<lower=1> spec_pix_start",
+        "array[N_spec] int<lower=1> spec_n_pix",
+        "vector[N_edge] edge",
+        "vector<lower=0>[N_edge] edge_resolution",
         comment=("Spectra: pixel edges (canonical unit) and pixels of all spectra, concatenated.",),
     ),
-    Variable("N_edge", "int<lower=2>"),
-    Variable("N_pix", "int<lower=1>"),
-    Variable("spec_edge_start", "array[N_spec] int<lower=1>"),
-    Variable("spec_n_edge", "array[N_spec] int<lower=2>"),
-    Variable("spec_pix_start", "array[N_spec] int<lower=1>"),
-    Variable("spec_n_pix", "array[N_spec] int<lower=1>"),
-    Variable("edge", "vector[N_edge]"),
-    Variable("edge_resolution", "vector<lower=0>[N_edge]"),
-    Variable("edge_dlam_dpix", "vector[N_edge]", _pix_offset_free),
-    Variable("edge_dresolution", "vector[N_edge]", _pix_offset_free),
-    Variable("spec_pix_offset_ref", "vector[N_spec]", _pix_offset_free),
-    Variable(
-        "N_block",
-        "int<lower=1>",
+    *_declare(
+        "vector[N_edge] edge_dlam_dpix",
+        "vector[N_edge] edge_dresolution",
+        "vector[N_spec] spec_pix_offset_ref",
+        when=_pix_offset_free,
+    ),
+    *_declare(
+        "int<lower=1> N_block",
+        "array[N_spec] int<lower=1> spec_block_start",
+        "array[N_spec] int<lower=1> spec_n_block",
+        "array[N_block] int<lower=1> block_edge0",
+        "array[N_block] int<lower=2> block_n_edge",
+        "array[N_block] int<lower=1> block_pix0",
+        "array[N_block] int<lower=1> block_n_pix",
+        "array[N_spec, N_line] int<lower=1> line_win_start",
+        "array[N_spec, N_line] int<lower=0> line_win_len",
         comment=(
             "Pixel blocks: runs of pixels of one spectrum (one block per spectrum unless the "
             "likelihood",
             "is split for threads); edges and intervals are numbered within the block's spectrum.",
         ),
     ),
-    Variable("spec_block_start", "array[N_spec] int<lower=1>"),
-    Variable("spec_n_block", "array[N_spec] int<lower=1>"),
-    Variable("block_edge0", "array[N_block] int<lower=1>"),
-    Variable("block_n_edge", "array[N_block] int<lower=2>"),
-    Variable("block_pix0", "array[N_block] int<lower=1>"),
-    Variable("block_n_pix", "array[N_block] int<lower=1>"),
-    Variable("line_win_start", "array[N_spec, N_line] int<lower=1>"),
-    Variable("line_win_len", "array[N_spec, N_line] int<lower=0>"),
-    Variable(
-        "region_int_start",
-        "array[N_spec, N_region] int<lower=1>",
-        _regions_fixed_edges,
+    *_declare(
+        "array[N_spec, N_region] int<lower=1> region_int_start",
+        "array[N_spec, N_region] int<lower=0> region_int_len",
+        when=_regions_fixed_edges,
     ),
-    Variable(
-        "region_int_len",
-        "array[N_spec, N_region] int<lower=0>",
-        _regions_fixed_edges,
-    ),
-    Variable(
-        "pix_interval",
-        "array[N_pix] int<lower=1>",
+    *_declare(
+        "array[N_pix] int<lower=1> pix_interval",
+        "vector[N_pix] flux_norm",
+        "vector<lower=0>[N_pix] error_norm",
+        "vector[N_spec] spec_line_factor",
+        "vector[N_spec] spec_cont_factor",
+        "array[N_spec] int<lower=1> spec_r_scale_par",
+        "array[N_spec] int<lower=1> spec_flux_scale_par",
+        "array[N_spec] int<lower=1> spec_pix_offset_par",
         comment=("the interval of each pixel, numbered within its block",),
     ),
-    Variable("flux_norm", "vector[N_pix]"),
-    Variable("error_norm", "vector<lower=0>[N_pix]"),
-    Variable("spec_line_factor", "vector[N_spec]"),
-    Variable("spec_cont_factor", "vector[N_spec]"),
-    Variable("spec_r_scale_par", "array[N_spec] int<lower=1>"),
-    Variable("spec_flux_scale_par", "array[N_spec] int<lower=1>"),
-    Variable("spec_pix_offset_par", "array[N_spec] int<lower=1>"),
-    Variable(
-        "region_stat_n",
-        "array[N_spec, N_region] int<lower=0>",
-        _region_stats,
+    *_declare(
+        "array[N_spec, N_region] int<lower=0> region_stat_n",
+        "array[N_spec, N_region] vector[7] region_stat",
+        when=_region_stats,
         comment=(
             "Pixels outside every line window that lie in one sampled Linear region may leave the",
             "blocks and enter through seven sums per spectrum and region (a = flux / error,",
@@ -262,24 +272,17 @@ DATA_VARIABLES: tuple[Variable, ...] = (
             "blocks).",
         ),
     ),
-    Variable("region_stat", "array[N_spec, N_region] vector[7]", _region_stats),
-    Variable("region_resolution", "matrix[N_spec, N_region]", lambda s: bool(s.lsf_forms)),
+    *_declare("matrix[N_spec, N_region] region_resolution", when=_lsf_forms),
 )
 
 #: Variables of the program besides the data that ``blocks_loglik`` takes (transformed data
 #: and the likelihood's parameters), with their types as function arguments.
 OTHER_VARIABLES: tuple[Variable, ...] = (
-    Variable("theta", "vector"),
-    Variable("centre", "vector"),
-    Variable("amp", "vector"),
-    Variable("width", "matrix"),
-    Variable("amp_fixed", "vector", _fixed_lines),
-    Variable("line_shape", "matrix", _fixed_lines),
-    Variable("cont_fixed", "vector", _fixed_regions),
-    Variable("edge_lsf2", "vector", _edges_fixed),
-    Variable("flux_over_error", "vector"),
-    Variable("pix_weight", "vector"),
-    Variable("block_log_norm", "vector"),
+    *_declare("vector theta", "vector centre", "vector amp", "matrix width"),
+    *_declare("vector amp_fixed", "matrix line_shape", when=_fixed_lines),
+    *_declare("vector cont_fixed", when=_fixed_regions),
+    *_declare("vector edge_lsf2", when=_edges_fixed),
+    *_declare("vector flux_over_error", "vector pix_weight", "vector block_log_norm"),
 )
 
 #: What ``blocks_loglik`` takes after ``(blocks, start, end, s)``, in order, where the program
