@@ -182,3 +182,19 @@ def test_only_the_prior_module_reads_expression_nodes():
         2 * a + 1, number=str, token=lambda t: t.label, operation=lambda op, x, y: f"{op}({x}, {y})"
     )
     assert text == "+(*(2.0, a), 1.0)"
+
+
+def test_model_builder_checks_bounds_before_compiling():
+    import astropy.units as u
+    from conftest import tutorial_spectrum
+
+    from unite_stan import line, model, spectrum
+
+    z = Redshift("narrow", prior=Uniform(-0.0025, 0.0025))
+    lc = line.LineConfiguration()
+    lc.add_line("Ha", 6563 * u.AA, redshift=z)
+    lc.add_line("Ha_broad", 6563 * u.AA, redshift=Redshift("broad", prior=Uniform(z, 0.002)))
+    spectra = spectrum.Spectra([tutorial_spectrum()])
+    spectra.line_scale = 1e-15 * u.erg / u.s / u.cm**2
+    with pytest.warns(UserWarning, match=r"prior of 'z_broad' .* for some values of z_narrow"):
+        model.ModelBuilder(lc, None, spectra).build()
