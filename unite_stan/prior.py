@@ -19,7 +19,6 @@ from typing import Any, Union
 import numpy as np
 
 __all__ = [
-    "OPERATIONS",
     "Bound",
     "Fixed",
     "Parameter",
@@ -131,7 +130,7 @@ class _LiteralLeaf(_Expr):
 
 
 #: The arithmetic of bound expressions: operator symbol -> function of the two operands.
-OPERATIONS = {
+_OPERATIONS = {
     "+": lambda a, b: a + b,
     "-": lambda a, b: a - b,
     "*": lambda a, b: a * b,
@@ -141,14 +140,14 @@ OPERATIONS = {
 
 def apply_operation(op: str, left: Any, right: Any) -> Any:
     """``left op right`` for one of the operators of bound expressions (``+ - * /``)."""
-    return OPERATIONS[op](left, right)
+    return _OPERATIONS[op](left, right)
 
 
 class _BinOpExpr(_Expr):
     __slots__ = ("op", "left", "right")
 
     def __init__(self, op: str, left: _Expr, right: _Expr):
-        if op not in OPERATIONS:
+        if op not in _OPERATIONS:
             raise ValueError(f"unknown operator {op!r}; valid operators are + - * /")
         self.op = op
         self.left = left
