@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from unite_stan.constants import C_KMS, FWHM_TO_SIGMA
-from unite_stan.prior import Fixed
 
 __all__ = ["SpectrumPrediction", "evaluate_model", "line_arrays", "resolve_site_values"]
 
@@ -22,25 +21,14 @@ def resolve_site_values(samples: dict, args) -> dict[str, np.ndarray]:
     Sampled sites come from ``samples``; Fixed literals are broadcast; Fixed expressions are
     evaluated per draw.
     """
-    free = [n for n in args.dependency_order if not isinstance(args.all_priors[n], Fixed)]
-    missing = [n for n in free if n not in samples]
+    graph = args.prior_graph
+    missing = [n for n in graph.free_sites if n not in samples]
     if missing:
         raise KeyError(f"samples lack the sampled sites {missing}")
     n_draws = _n_draws(samples, args)
-    context = {}
-    values: dict[str, np.ndarray] = {}
-    for name in args.dependency_order:
-        token = args.name_to_token[name]
-        prior = args.all_priors[name]
-        if isinstance(prior, Fixed):
-            v = np.broadcast_to(
-                np.asarray(prior.resolved_value(context), dtype=float), (n_draws,)
-            ).copy()
-        else:
-            v = np.asarray(samples[name], dtype=float)
-        values[name] = v
-        context[token] = v
-    return values
+    values = graph.resolve({n: np.asarray(samples[n], dtype=float) for n in graph.free_sites})
+    # a Fixed number is one float: one value per draw, like the others
+    return {n: np.broadcast_to(v, (n_draws,)).astype(float) for n, v in values.items()}
 
 
 def _n_draws(samples: dict, args) -> int:

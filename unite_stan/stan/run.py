@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from unite_stan.prior import Fixed, TruncatedNormal, Uniform
 from unite_stan.stan.coordinates import coordinate_kind, to_unconstrained, to_value
 
 __all__ = ["constrain", "unconstrain"]
@@ -22,41 +21,27 @@ def unconstrain(args, values: dict[str, float]) -> np.ndarray:
 
     ``values`` must hold every free site; bounds that are expressions are resolved from it.
     """
-    context = {}
+    graph = args.prior_graph
+    bounds = graph.bounds(graph.resolve({n: float(values[n]) for n in graph.free_sites}))
     out = []
-    for name in args.dependency_order:
-        prior = args.all_priors[name]
-        token = args.name_to_token[name]
-        if isinstance(prior, Fixed):
-            context[token] = float(prior.resolved_value(context))
-            continue
-        value = float(values[name])
-        context[token] = value
-        if isinstance(prior, (Uniform, TruncatedNormal)):
-            low, high = prior.low.evaluate(context), prior.high.evaluate(context)
-        else:  # pragma: no cover
-            raise TypeError(f"unsupported prior {prior!r}")
+    for name in graph.free_sites:
+        value, (low, high) = float(values[name]), bounds[name]
         if not low < value < high:
             raise ValueError(
                 f"start value {value:g} of {name!r} is outside its prior bounds ({low:g}, {high:g})"
             )
-        out.append(to_unconstrained(coordinate_kind(prior), value, low, high))
+        out.append(to_unconstrained(coordinate_kind(graph.priors[name]), value, low, high))
     return np.array(out)
 
 
 def constrain(args, u_free: np.ndarray) -> dict[str, float]:
     """Free-site values from the sampler's unconstrained coordinates (``unconstrain``'s inverse)."""
-    values: dict[str, float] = {}
-    context = {}
-    k = 0
-    for name in args.dependency_order:
-        prior = args.all_priors[name]
-        token = args.name_to_token[name]
-        if isinstance(prior, Fixed):
-            context[token] = float(prior.resolved_value(context))
-            continue
-        low, high = prior.low.evaluate(context), prior.high.evaluate(context)
-        values[name] = float(to_value(coordinate_kind(prior), u_free[k], low, high))
-        context[token] = values[name]
-        k += 1
-    return values
+    graph = args.prior_graph
+    u = dict(zip(graph.free_sites, u_free, strict=True))
+
+    def value(name, prior, evaluate):
+        low, high = evaluate(prior.low), evaluate(prior.high)
+        return float(to_value(coordinate_kind(prior), u[name], low, high))
+
+    values = graph.fold(value)
+    return {name: values[name] for name in graph.free_sites}
