@@ -14,7 +14,7 @@ from collections.abc import Callable
 import astropy.units as u
 import numpy as np
 from astropy.io import fits
-from astropy.table import QTable
+from astropy.table import QTable, Table
 
 from unite_stan.compute import evaluate_model, line_arrays, resolve_site_values
 from unite_stan.prior import Fixed
@@ -103,6 +103,7 @@ def make_parameter_table(samples: dict, args, *, percentiles=None) -> QTable:
     pct = _check_percentiles(percentiles)
     values = resolve_site_values(samples, args)
     groups = _site_groups(args)
+    units = _site_units(args)
     table = QTable(meta=_scale_meta(args))
     if pct is not None:
         table["percentile"] = pct
@@ -111,23 +112,19 @@ def make_parameter_table(samples: dict, args, *, percentiles=None) -> QTable:
         column = _summarise(np.asarray(data, dtype=float), pct)
         table[name] = column if unit is None else column * unit
 
-    for name in groups["redshift"]:
-        add(name, values[name])
-    for name in groups["fwhm"]:
-        add(name, values[name], u.km / u.s)
-    flux_unit = args.flux_units[0] * args.canonical_unit
-    for name in groups["flux"]:
-        add(name, values[name] * args.line_flux_scales[0], flux_unit)
+    def add_sites(group: str) -> None:
+        for name in groups[group]:
+            factor, unit = units[name]
+            add(name, values[name] if factor == 1.0 else values[name] * factor, unit)
+
+    add_sites("redshift")
+    add_sites("fwhm")
+    add_sites("flux")
     for line_name, rew in _emission_rews(values, args).items():
         add(f"rew_{line_name}", rew, args.canonical_unit)
-    for name in groups["tau"]:
-        add(name, values[name])
-    cont_units = _continuum_units(args)
-    for name in groups["continuum"]:
-        factor, unit = cont_units[name]
-        add(name, values[name] * factor, unit)
-    for name in groups["other"]:
-        add(name, values[name])
+    add_sites("tau")
+    add_sites("continuum")
+    add_sites("other")
     for key in _LOG_DENSITIES:
         if key in samples:
             add(key, samples[key])
@@ -179,6 +176,25 @@ def _site_groups(args) -> dict[str, list[str]]:
         group = next((key for key, names in members.items() if name in names), "other")
         groups[group].append(name)
     return groups
+
+
+def _site_units(args) -> dict[str, tuple[float, u.UnitBase | None]]:
+    """Site → (factor, unit) turning its sampled value into the parameter table's.
+
+    Fluxes × line scale, in spectrum-0 flux unit × canonical unit (erg/s/cm² for a spectrum in
+    erg/s/cm²/Å); FWHMs in km/s; continuum slots as their form says; every other site as
+    sampled (factor 1, no unit).
+    """
+    groups = _site_groups(args)
+    units: dict[str, tuple[float, u.UnitBase | None]] = {
+        name: (1.0, None) for names in groups.values() for name in names
+    }
+    units.update({name: (1.0, u.km / u.s) for name in groups["fwhm"]})
+    flux = (float(args.line_flux_scales[0]), args.flux_units[0] * args.canonical_unit)
+    units.update({name: flux for name in groups["flux"]})
+    continuum = _continuum_units(args)
+    units.update({name: continuum[name] for name in groups["continuum"]})
+    return units
 
 
 def _continuum_units(args) -> dict[str, tuple[float, u.UnitBase | None]]:
@@ -508,8 +524,9 @@ def _fixed(name: str, value, cenfunc) -> Fixed:
     return Fixed(float(arr))
 
 
-def summary(args):
-    """Posterior summary of the free parameters with convergence diagnostics.
+def summary(args) -> Table:
+    """Posterior summary of the free parameters, in the parameter table's units, with
+    convergence diagnostics.
 
     Parameters
     ----------
@@ -519,7 +536,11 @@ def summary(args):
     Returns
     -------
     astropy.table.Table
-        :func:`unite_stan.diagnostics.summary` of ``args.dataset`` over its free parameters.
+        :func:`unite_stan.diagnostics.summary` of the fit's free parameters (columns ``name,
+        mean, sd, q5, q50, q95, unit, r_hat, ess_bulk, ess_tail``), each in the unit of its
+        :func:`make_parameter_table` column, named in ``unit``: fluxes × line scale in
+        erg/s/cm² (for spectra in erg/s/cm²/Å), FWHMs in km/s, continuum scales × continuum
+        scale; R-hat and ESS do not depend on the scale.
     """
     # the draws as numpy arrays: args.dataset would build (and import) xarray
     draws = args.draws
@@ -528,5 +549,20 @@ def summary(args):
             "args.dataset is None: no draws are attached; run ModelBuilder.fit() first"
         )
     from unite_stan import diagnostics
+    from unite_stan.draws import Draws
 
-    return diagnostics.summary(draws, draws.attrs.get("free_parameters"))
+    units = _site_units(args)
+    variables = dict(draws.variables)
+    for name, (factor, _) in units.items():
+        if name in variables and factor != 1.0:
+            dims, values, *var_attrs = variables[name]
+            variables[name] = (dims, np.asarray(values) * factor, *var_attrs)
+    scaled = Draws(variables, draws.coords, draws.attrs)
+    table = diagnostics.summary(scaled, draws.attrs.get("free_parameters"))
+    unit_names = [units.get(name, (1.0, None))[1] for name in table["name"]]
+    table.add_column(
+        [format(unit) if unit is not None else "" for unit in unit_names],
+        name="unit",
+        index=table.colnames.index("r_hat"),
+    )
+    return table
