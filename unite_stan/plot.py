@@ -416,10 +416,19 @@ def _display_unit(quantity: u.Quantity) -> u.UnitBase:
 
 
 def _axis_label(name: str, unit: u.UnitBase, *, sep: str = " ") -> str:
-    """``name [unit]``, the unit typeset as math (valid for mathtext and for LaTeX)."""
+    """``name [unit]``, the unit typeset as math (valid for mathtext and for LaTeX); a power
+    of ten from :func:`_display_unit` reads ``10^-16 erg ...``, not ``1 × 10^-16 erg ...``."""
     if unit == u.dimensionless_unscaled:
         return name
-    return f"{name}{sep}[{unit.to_string('latex_inline')}]"
+    scale = getattr(unit, "scale", 1.0)
+    exponent = np.log10(scale) if scale > 0 else np.nan
+    if scale != 1.0 and np.isclose(exponent, np.round(exponent), rtol=0, atol=1e-9):
+        unscaled = u.CompositeUnit(1.0, unit.bases, unit.powers)
+        math = unscaled.to_string("latex_inline").strip("$")
+        text = f"$10^{{{int(np.round(exponent))}}}\\,{math}$"
+    else:
+        text = unit.to_string("latex_inline")
+    return f"{name}{sep}[{text}]"
 
 
 def _plot_series(ds: xr.Dataset, var_names) -> list[tuple[str, np.ndarray]]:
