@@ -33,6 +33,13 @@ CENFUNCS = ("median", "mean", "map", "mle")
 """Names accepted by :func:`freeze_from_samples` (besides a callable)."""
 
 _LOG_DENSITIES = ("log_prob", "log_likelihood")
+# how summary() prints its numbers (the columns keep full precision)
+_SUMMARY_FORMATS = {
+    **dict.fromkeys(("mean", "sd", "q5", "q50", "q95"), ".4g"),
+    "r_hat": ".4f",
+    "ess_bulk": ".0f",
+    "ess_tail": ".0f",
+}
 # Upper bound on the elements of one (draws × pixels × components) piece of the model evaluated
 # at once by make_spectra_tables; bounds the forward model's temporaries (about ten arrays of
 # one component's size, 8 bytes an element), not the returned tables.
@@ -565,4 +572,6 @@ def summary(args) -> Table:
         name="unit",
         index=table.colnames.index("r_hat"),
     )
+    for name, spec in _SUMMARY_FORMATS.items():
+        table[name].info.format = spec
     return table
