@@ -2,6 +2,7 @@
 
 import io
 import os
+import pickle
 import subprocess
 import sys
 import types
@@ -144,6 +145,17 @@ def test_long_labels_without_spaces_shrink_once():
     assert ax.xaxis.label.get_fontsize() == 25
     assert savefig_works(fig)  # a second draw leaves the fitted title alone
     assert ax.title.get_fontsize() == size
+
+
+def test_figures_under_the_style_stay_picklable():
+    plt.style.use("unite.mplstyle")
+    fig, ax = plt.subplots()
+    ax.set_xlabel(r"$\lambda$ [\AA]")
+    assert savefig_works(fig)
+    again = pickle.loads(pickle.dumps(fig))
+    again.axes[0].set_ylabel(r"flux [\AA]")
+    assert savefig_works(again)
+    assert again.axes[0].get_ylabel() == "flux [Å]"
 
 
 def test_figures_without_the_style_are_left_alone():

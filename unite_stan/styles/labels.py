@@ -66,6 +66,16 @@ class LabelFitter(Artist):
         # text → the content it was left with: fitted once, not shrunk again at every draw
         self._fitted: weakref.WeakKeyDictionary[Text, str] = weakref.WeakKeyDictionary()
 
+    def __getstate__(self) -> dict:
+        # figures are picklable; weak references are not (texts are fitted again when drawn)
+        state = super().__getstate__()
+        state["_fitted"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._fitted = weakref.WeakKeyDictionary()
+
     def get_window_extent(self, renderer=None) -> Bbox:
         return Bbox.null()
 
