@@ -437,8 +437,85 @@ def wide_grating(api, seed=5):
     return dozen_lines(api, seed, n_pix=8000, resolution=2700.0, name="wide_grating")
 
 
+def agn_broad_narrow(api, seed=0):
+    """An SDSS-like AGN (R = 2000, 387 pixels of 69 km/s): narrow Hα, [NII] and [SII] plus a
+    broad Hα, one shared redshift, as a user writes it with unite's defaults: narrow fluxes on
+    the default Flux prior U(-3, 3), broad Hα U(0, 5), narrow FWHM U(50, 700), broad FWHM
+    U(1200, 6000), and ``init=`` given for the redshift and both widths. Multimodal: the broad
+    line can take the narrow Hα's flux (narrow Hα negative, narrow FWHM at its bound)."""
+    rng = np.random.default_rng(seed)
+    z_true, narrow, broad = 0.05, 250.0, 3500.0
+    rest = {"Ha": 6564.61, "NII_6550": 6549.86, "NII_6585": 6585.27}
+    rest.update({"SII_6718": 6718.29, "SII_6733": 6732.67})
+    lines = [
+        (rest["Ha"], 300.0, narrow),
+        (rest["NII_6550"], 60.0, narrow),
+        (rest["NII_6585"], 180.0, narrow),
+        (rest["SII_6718"], 70.0, narrow),
+        (rest["SII_6733"], 55.0, narrow),
+        (rest["Ha"], 900.0, broad),
+    ]
+    # log-linear pixels of 69 km/s (SDSS), 387 of them around Ha at z = 0.05
+    loglam = np.log10(6620.0) + 1e-4 * np.arange(388)
+    edges = 10**loglam
+    flux = simulate(edges[:-1], edges[1:], 2000.0, lines, (30.0, 0.0, 6900.0), 3.0, rng, z=z_true)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    disperser = api.SimpleDisperser(wavelength=centres * u.AA, R=2000.0, name="sdss")
+    spec = api.spectrum.from_edges(
+        edges[:-1] * u.AA,
+        edges[1:] * u.AA,
+        flux * 1e-17 * FLAM,
+        np.full(centres.size, 3.0) * 1e-17 * FLAM,
+        disperser,
+        name="sdss",
+    )
+    p = api.prior
+    z = api.line.Redshift("agn", prior=p.Uniform(-0.005, 0.005, init=0.0))
+    fn = api.line.FWHM("narrow", prior=p.Uniform(50, 700, init=300.0))
+    fb = api.line.FWHM("broad", prior=p.Uniform(1200, 6000, init=3000.0))
+    lc = api.line.LineConfiguration()
+    lc.add_line("Ha", rest["Ha"] * u.AA, redshift=z, fwhm_gauss=fn, flux=api.line.Flux())
+    lc.add_lines(
+        "NII",
+        np.array([rest["NII_6550"], rest["NII_6585"]]) * u.AA,
+        redshift=z,
+        fwhm_gauss=fn,
+        strength=[1.0, 3.0],
+        flux=api.line.Flux(),
+    )
+    for name in ("SII_6718", "SII_6733"):
+        lc.add_line(name, rest[name] * u.AA, redshift=z, fwhm_gauss=fn, flux=api.line.Flux())
+    lc.add_line(
+        "Ha_broad",
+        rest["Ha"] * u.AA,
+        redshift=z,
+        fwhm_gauss=fb,
+        flux=api.line.Flux(prior=p.Uniform(0, 5)),
+    )
+    cc = api.continuum.ContinuumConfiguration.from_lines(lc.centers, width=20_000 * u.km / u.s)
+    spectra, flc, fcc = _prepare(api, [spec], lc, cc, z=z_true)
+    truth = {
+        "z_agn": (0.0, "raw"),  # the offset from the systemic redshift
+        "fwhm_gauss_narrow": (narrow, "raw"),
+        "fwhm_gauss_broad": (broad, "raw"),
+        "flux_Ha": (300e-17, "flux"),
+        "flux_NII_6550": (60e-17, "flux"),
+        "flux_SII_6718": (70e-17, "flux"),
+        "flux_SII_6733": (55e-17, "flux"),
+        "flux_Ha_broad": (900e-17, "flux"),
+    }
+    return Case(
+        "agn_broad_narrow",
+        "SDSS-like AGN: narrow Ha, [NII], [SII] + broad Ha, user inits (10 free, 387 px)",
+        spectra,
+        flc,
+        fcc,
+        truth=truth,
+    )
+
+
 #: benchmark-only scenarios (slow, not in the test suite)
-HARD_SCENARIOS = {"broad_blended": broad_blended}
+HARD_SCENARIOS = {"broad_blended": broad_blended, "agn_broad_narrow": agn_broad_narrow}
 
 
 def full_continuum(api, seed=6):

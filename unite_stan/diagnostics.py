@@ -244,7 +244,11 @@ def check_convergence(
 
 
 def warn_convergence(
-    ds: xr.Dataset | Draws, var_names: Iterable[str] | None = None, **thresholds
+    ds: xr.Dataset | Draws,
+    var_names: Iterable[str] | None = None,
+    *,
+    context: str = "",
+    **thresholds,
 ) -> list[str]:
     """Issue one ``UserWarning`` listing every problem found by :func:`check_convergence`.
 
@@ -254,6 +258,8 @@ def warn_convergence(
         Draws with dimensions ``('chain', 'draw', ...)``.
     var_names : iterable of str, optional
         Variables to check; default as in :func:`summary`.
+    context : str, optional
+        A last line for the warning (e.g. where the chains started).
     **thresholds
         ``rhat_max`` and ``min_ess_per_chain``, passed to :func:`check_convergence`.
 
@@ -266,7 +272,8 @@ def warn_convergence(
     if problems:
         listing = "\n".join(f"  - {problem}" for problem in problems)
         warnings.warn(
-            f"the MCMC run shows {len(problems)} convergence problem(s):\n{listing}",
+            f"the MCMC run shows {len(problems)} convergence problem(s):\n{listing}"
+            + (f"\n{context}" if context else ""),
             UserWarning,
             stacklevel=2,
         )

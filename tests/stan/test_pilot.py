@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from unite_stan.stan.pilot import PilotResult, dispersed_inits, laplace_check, laplace_pilot
+from unite_stan.stan.pilot import (
+    PilotResult,
+    comparable_modes,
+    dispersed_inits,
+    laplace_check,
+    laplace_pilot,
+)
 
 
 def gaussian(mean, covariance):
@@ -159,15 +165,37 @@ def test_laplace_check_is_zero_for_a_gaussian_and_large_for_a_skewed_density():
     assert laplace_check(lambda x: -np.inf if x[0] > 0 else density(x)[0], pilot, 1) == np.inf
 
 
-def test_other_modes_counts_separate_optima_of_similar_height():
-    def two_bumps(x):
-        a, b = x - 4.0, x + 4.0
-        pa, pb = np.exp(-0.5 * a @ a), 0.9 * np.exp(-0.5 * b @ b)
-        return np.log(pa + pb), -(pa * a + pb * b) / (pa + pb)
+def two_bumps(weight, width=1.0):
+    """log of N(4, I) + weight N(-4, width^2 I) in 2-d, and its gradient."""
 
-    pilot = laplace_pilot(two_bumps, [np.full(2, 3.0), np.full(2, -3.0)])
+    def density(x):
+        a, b = x - 4.0, (x + 4.0) / width
+        pa, pb = np.exp(-0.5 * a @ a), weight / width**2 * np.exp(-0.5 * b @ b)
+        return np.log(pa + pb), -(pa * a + pb * b / width) / (pa + pb)
+
+    return density
+
+
+def test_modes_weigh_separate_optima_by_their_laplace_evidence():
+    # the second bump is three times wider, lower at its peak, and holds half the mass
+    density = two_bumps(0.5, width=3.0)
+    pilot = laplace_pilot(density, [np.full(2, 3.0), np.full(2, -3.0)])
     np.testing.assert_allclose(pilot.loc, [4.0, 4.0], atol=1e-3)
-    assert len(pilot.optima) == 2 and pilot.other_modes() == 1
+    modes = pilot.modes(density)
+    assert len(modes) == 2
+    np.testing.assert_allclose(modes[1].loc, [-4.0, -4.0], atol=1e-3)
+    np.testing.assert_allclose(modes[1].chol @ modes[1].chol.T, 9.0 * np.eye(2), atol=1e-3)
+    ratio = np.exp(modes[1].log_evidence - modes[0].log_evidence)
+    assert ratio == pytest.approx(0.5, rel=1e-3)
+    assert len(comparable_modes(modes, np.log(100.0))) == 2
+    # one part in a thousand of the mass: no chain should start there
+    density = two_bumps(1e-3, width=3.0)
+    pilot = laplace_pilot(density, [np.full(2, 3.0), np.full(2, -3.0)])
+    modes = pilot.modes(density)
+    assert len(modes) == 2 and comparable_modes(modes, np.log(100.0)) == modes[:1]
     # the same optimum reached twice is one mode
-    pilot = laplace_pilot(two_bumps, [np.full(2, 3.0), np.full(2, 5.0)])
-    assert pilot.other_modes() == 0
+    pilot = laplace_pilot(density, [np.full(2, 3.0), np.full(2, 5.0)])
+    assert len(pilot.modes(density)) == 1
+    rng = np.random.default_rng(2)
+    draws = np.array([modes[0].draw(rng) for _ in range(4000)])
+    np.testing.assert_allclose(draws.mean(axis=0), [4.0, 4.0], atol=0.1)

@@ -68,3 +68,19 @@ def test_batch_of_one_structure_compiles_once():
         compile_times.append(args.dataset.attrs["compile_seconds"])
     assert len(hashes) == 1
     assert max(compile_times[1:]) < 5.0
+
+
+def test_user_start_values_and_a_multimodal_posterior_start_chains_in_the_dominant_mode():
+    """Broad + narrow Ha with unite's default narrow-flux prior U(-3, 3) and init= on the
+    redshift and both widths: optima with a negative narrow Ha (the broad line taking its flux)
+    hold a negligible share of the mass, and no chain starts there."""
+    case = scenarios.agn_broad_narrow(API, 0)
+    samples, args = model.ModelBuilder(case.lines, case.continuum, case.spectra).fit(
+        **case.fit, progress_bar=False
+    )
+    check(case, samples, args)
+    pilot = args.run_info["pilot"]
+    assert pilot["optima"] >= 2 and pilot["other_modes"] == 0
+    evidence = pilot["mode_log_evidence"]
+    assert max(evidence[1:]) < evidence[0] - 50
+    assert args.dataset.attrs["chain_starts"] == "draws of the Laplace approximation at the mode"

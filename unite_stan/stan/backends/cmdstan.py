@@ -49,6 +49,7 @@ from unite_stan.stan.backends.base import (
     RawDraws,
     available_cores,
 )
+from unite_stan.stan.pilot import LBFGS_HISTORY
 from unite_stan.stan.settings import SamplerSettings
 
 __all__ = [
@@ -307,6 +308,7 @@ class CmdStanLogDensity(LogDensity):
                     "optimize",
                     "jacobian=1",
                     "algorithm=lbfgs",
+                    f"history_size={LBFGS_HISTORY}",
                     "iter=5000",
                     "data",
                     f"file={self._data_file}",

@@ -119,7 +119,17 @@ def result_of(state: FitState) -> FitResult:
             **{f"{name}_seconds": float(s) for name, s in state.seconds.items()},
         }
     )
-    warn_convergence(draws, list(state.program.free_sites))
+    starts = next(
+        state.recorded(name, "chain_starts")
+        for name in ("refine", "pilot", "starts")
+        if state.recorded(name, "chain_starts")
+    )
+    draws.attrs["chain_starts"] = starts
+    warn_convergence(
+        draws,
+        list(state.program.free_sites),
+        context=f"The chains started from {starts} (stages: {', '.join(state.info)}).",
+    )
     samples = {name: draws[name].reshape(-1) for name in state.program.free_sites}
     samples["log_prob"] = draws["log_prob"].reshape(-1)
     # summed over spectra skipping NaN, as xarray's sum does

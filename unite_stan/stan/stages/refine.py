@@ -38,7 +38,7 @@ def stage(state: FitState) -> FitState:
         return state.note("refine", refined=False, message="pilot off")
     check_sd = state.recorded("pilot", "laplace_check_sd", np.inf)
     other_modes = state.recorded("pilot", "other_modes", 0)
-    if check_sd <= LAPLACE_CHECK_MAX and other_modes == 0 and not state.explicit:
+    if check_sd <= LAPLACE_CHECK_MAX and other_modes == 0:
         return state.note(
             "refine",
             refined=False,
@@ -59,6 +59,8 @@ def stage(state: FitState) -> FitState:
     loc, chol, inits, info = refine_map(
         state.engine, state.compiled, program.data, state.loc, state.chol, state.inits, settings
     )
+    if info["refined"]:
+        info["chain_starts"] = "the last draws of the refine run"
     return state.update(loc=loc, chol=chol, inits=tuple(inits)).note("refine", **info)
 
 

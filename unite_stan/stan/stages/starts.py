@@ -42,4 +42,9 @@ def stage(state: FitState) -> FitState:
         loc=np.zeros(len(free)),
         chol=np.eye(len(free)),
         inits=tuple(np.array(u) for u in starts[:chains]),
-    ).note("starts", user_values=sorted(explicit))
+    ).note(
+        "starts",
+        user_values=sorted(explicit),
+        chain_starts="random points, uniform in (-2, 2) on the unconstrained scale"
+        + (f", with the start values given for {sorted(explicit)}" if explicit else ""),
+    )
