@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -375,3 +376,17 @@ def test_a_read_only_cache_still_serves_its_builds(isolated_cache, monkeypatch):
     monkeypatch.setattr(cache.filelock.FileLock, "acquire", unwritable)
     monkeypatch.setattr(cache.tempfile, "mkdtemp", unwritable)
     assert cache.build_entry("fake", key, PROGRAM, None) == (record, False)
+
+
+def test_a_moved_cache_still_serves_its_builds(tmp_path, monkeypatch):
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path / "here"))
+    key = cache.program_hash(PROGRAM, "fake", {})
+    record, _ = cache.build_entry(
+        "fake", key, PROGRAM, lambda w, f: fake_build(w, f, key=key), progress=False
+    )
+    (tmp_path / "here").rename(tmp_path / "there")
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path / "there"))
+    moved, built = cache.build_entry("fake", key, PROGRAM, None)
+    assert not built
+    assert moved.artifact == str(tmp_path / "there" / "fake" / key[:16] / "artifact.bin")
+    assert moved == dataclasses.replace(record, artifact=moved.artifact)

@@ -7,7 +7,8 @@ never recompile.
 
 A per-entry file lock makes concurrent processes build a program once. Builds happen in a
 temporary directory beside the entry, renamed into place only when complete, so no process
-ever sees a half-written artifact and a crashed build leaves nothing that looks valid.
+ever sees a half-written artifact and a crashed build leaves nothing that looks valid. Records
+hold absolute paths, but a moved cache (copied, mounted elsewhere) still serves its entries.
 
 Damaged entries heal. The record holds the artifact's size and sha256, filled in here after
 the build. Before an entry is handed out, its artifact's size is compared with the record on
@@ -123,7 +124,9 @@ def _check_entry(directory: Path, key: str) -> tuple[BuildRecord | None, str]:
         return None, f"{RECORD_FILE} is for another program ({record.program_hash[:16]})"
     if not record.artifact_sha256:
         return None, "its build record has no artifact hash (written by an older unite_stan)"
-    artifact = Path(record.artifact)
+    artifact = _in_entry(record.artifact, directory)
+    if str(artifact) != record.artifact:
+        record = dataclasses.replace(record, artifact=str(artifact))
     try:
         stat = artifact.stat()
     except OSError:
@@ -146,6 +149,16 @@ def _check_entry(directory: Path, key: str) -> tuple[BuildRecord | None, str]:
         with _verified_lock:
             _verified[str(artifact)] = version
     return record, ""
+
+
+def _in_entry(artifact: str, directory: Path) -> Path:
+    """Where the recorded artifact is now: records hold absolute paths, and the entry may have
+    been moved since (a cache copied elsewhere, mounted at another path, or linked)."""
+    parts = Path(artifact).parts
+    if directory.name not in parts:
+        return Path(artifact)
+    last = len(parts) - 1 - parts[::-1].index(directory.name)
+    return directory.joinpath(*parts[last + 1 :])
 
 
 def lookup(key: str, backend: str | None = None) -> BuildRecord | None:
