@@ -50,20 +50,34 @@ def wait_for(condition, timeout: float, what: str) -> None:
 
 
 def processes_in(directory: Path) -> list[tuple[int, str]]:
-    """(pid, name) of the processes whose working directory is ``directory`` (or was, if it
-    has been removed)."""
+    """(pid, name) of the processes working in ``directory`` or below it (even if it has been
+    removed)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            cwd = os.readlink(entry / "cwd")
+            cwd = Path(os.readlink(entry / "cwd").removesuffix(" (deleted)"))
             name = (entry / "comm").read_text().strip()
         except OSError:
             continue
-        if cwd.removesuffix(" (deleted)") == str(directory) and alive(int(entry.name)):
+        if cwd.is_relative_to(directory) and alive(int(entry.name)):
             found.append((int(entry.name), name))
     return found
+
+
+def user_process(script: str, *args: str, cache: Path) -> subprocess.Popen:
+    """A Python process of a user running ``script`` with ``cache`` as its compile cache."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        env={
+            **os.environ,
+            "UNITE_STAN_CACHE": str(cache),
+            "PYTHONPATH": str(Path(unite_stan.__file__).parents[1]),
+        },
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_commands_run_at_once_and_succeed(tmp_path):
@@ -151,16 +165,7 @@ BUILDER = textwrap.dedent(
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_compilers_die_with_their_process_and_leave_nothing(tmp_path, signum):
     root, workdir_file = tmp_path / "cache", tmp_path / "workdir"
-    user = subprocess.Popen(
-        [sys.executable, "-c", BUILDER, str(workdir_file)],
-        env={
-            **os.environ,
-            "UNITE_STAN_CACHE": str(root),
-            "PYTHONPATH": str(Path(unite_stan.__file__).parents[1]),
-        },
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    user = user_process(BUILDER, str(workdir_file), cache=root)
     try:
         wait_for(workdir_file.exists, 60, "the build to start")
         workdir = Path(workdir_file.read_text())
@@ -176,3 +181,29 @@ def test_compilers_die_with_their_process_and_leave_nothing(tmp_path, signum):
         if user.poll() is None:
             user.kill()
         user.communicate()
+
+
+@linux_only
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_an_interrupt_stops_the_shim_and_header_compiled_at_once(tmp_path):
+    """The first setup on a machine compiles the shim and the precompiled header in two
+    threads; an interrupt (in the thread compiling the shim) stops both at once, not after the
+    header's minute or two."""
+    root = tmp_path / "cache"
+    prepare = "from unite_stan.stan.backends.embedded import EmbeddedBackend as B\n"
+    user = user_process(prepare + "B().prepare(progress=False)", cache=root)
+    try:
+        wait_for(
+            lambda: [name for _, name in processes_in(root)].count("cc1plus") == 2,
+            120,
+            "two compilers",
+        )
+        user.send_signal(signal.SIGINT)
+        _, messages = user.communicate(timeout=20)
+        assert "KeyboardInterrupt" in messages
+        wait_for(lambda: not processes_in(root), 15, "the compilers to end")
+        assert not list((root / "embedded").glob(".*.tmp-*"))
+    finally:
+        if user.poll() is None:
+            user.kill()
+            user.communicate()
