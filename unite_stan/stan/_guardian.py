@@ -9,12 +9,15 @@ one process group that the parent can kill at once. A compiler driver (``g++``) 
 (``cc1plus``, ``as``) as its own children, and killing the driver alone leaves them running:
 that is why the group, not the command, is what gets killed.
 
-The guardian exits with the command's exit status. If the parent dies first, whatever killed it
-(SIGTERM from a batch scheduler, SIGKILL), the guardian terminates the group, removes the
-build directory and exits. It learns of the death at once on Linux, where
-``prctl(PR_SET_PDEATHSIG)`` sends it SIGTERM when the parent *thread* that started it ends (that
-thread waits for the guardian, so it never ends first in normal operation), and within
-``POLL_SECONDS`` elsewhere, when its parent process id changes.
+The guardian exits with the command's exit status. It stops early on SIGTERM, which the parent
+sends to the whole group to end a build (an interrupt, a cancelled or failed build), and when
+the parent dies, whatever killed it (SIGTERM from a batch scheduler, SIGKILL): it learns of the
+death at once on Linux, where ``prctl(PR_SET_PDEATHSIG)`` sends it SIGTERM when the parent
+*thread* that started it ends (that thread waits for the guardian, so it never ends first in
+normal operation), and within ``POLL_SECONDS`` elsewhere, when its parent process id changes.
+Stopping, it sends SIGTERM to the group (``make`` deletes a half-written target, compilers
+their temporary files), waits up to ``GRACE_SECONDS`` for the command, removes the build
+directory and kills whatever is left of the group, itself included.
 
 This file is executed by path, outside the package: it imports only the standard library.
 """
@@ -31,12 +34,12 @@ GRACE_SECONDS = 5.0
 PR_SET_PDEATHSIG = 1
 
 
-class _ParentGone(Exception):
+class _Stop(Exception):
     pass
 
 
 def _on_sigterm(signum, frame):
-    raise _ParentGone
+    raise _Stop
 
 
 def _signal_me_when_the_parent_dies() -> None:
@@ -70,8 +73,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         _signal_me_when_the_parent_dies()
-        if os.getppid() != parent_pid:  # died before the signal was arranged
-            raise _ParentGone
+        if os.getppid() != parent_pid:  # the parent died before the signal was arranged
+            raise _Stop
         try:
             child = subprocess.Popen(command)
         except OSError as err:
@@ -82,10 +85,10 @@ def main(argv: list[str]) -> int:
                 code = child.wait(timeout=POLL_SECONDS)
             except subprocess.TimeoutExpired:
                 if os.getppid() != parent_pid:
-                    raise _ParentGone from None
+                    raise _Stop from None
                 continue
             return code if code >= 0 else 128 - code
-    except _ParentGone:
+    except _Stop:
         _end_group(child, build_dir)
         return 1
 

@@ -6,8 +6,8 @@ minute, and the last two left the temporary build directory behind. Now each com
 a small guardian process (``_guardian.py``) in a process group of its own:
 
 * an exception in the waiting thread (``KeyboardInterrupt`` included) or a set ``cancel`` event
-  kills every group at once, and the cache (:func:`~unite_stan.stan.cache.build_entry`)
-  removes the build directory;
+  ends every group at once (SIGTERM, then SIGKILL for what remains), and the cache
+  (:func:`~unite_stan.stan.cache.build_entry`) removes the build directory;
 * if this process dies without running any Python (SIGTERM's default action, SIGKILL), the
   guardians notice, kill their groups and remove the build directory themselves.
 
@@ -33,6 +33,7 @@ __all__ = ["CommandsCancelled", "run_commands"]
 
 _GUARDIAN = str(Path(__file__).resolve().parent / "_guardian.py")
 _POLL_SECONDS = 0.1
+_GRACE_SECONDS = 10.0
 
 
 class CommandsCancelled(Exception):
@@ -131,10 +132,21 @@ def _wait(running: list[subprocess.Popen], cancel: threading.Event | None) -> in
 
 
 def _kill(running: list[subprocess.Popen]) -> None:
-    """Kill the process group of every guardian still running, and reap the guardians."""
-    for process in running:
-        if process.poll() is None:
+    """End the process group of every guardian still running, and reap the guardians.
+
+    SIGTERM first: ``make`` then deletes the half-written target it was building (CmdStan's
+    shared objects live outside the build directory), compilers their temporary files; the
+    guardian then kills what is left. SIGKILL for any group still there after the grace time.
+    """
+    alive = [process for process in running if process.poll() is None]
+    for process in alive:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + _GRACE_SECONDS
+    for process in alive:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-    for process in running:
-        process.wait()
+            process.wait()
