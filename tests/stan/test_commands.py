@@ -94,6 +94,9 @@ def test_a_failure_names_the_command_and_its_messages(tmp_path):
         f"the fake build failed (exit code 3); command:\n{shlex.join(failing)}\n"
         "last messages:\nbad thing\n"
     )
+    with pytest.raises(RuntimeError) as failure:
+        run_commands([failing], cwd=tmp_path, what="the fake build", hint="Set CC to another.")
+    assert str(failure.value).endswith("last messages:\nbad thing\n\nSet CC to another.")
 
 
 def test_a_missing_program_is_a_failure_saying_so(tmp_path):

@@ -797,3 +797,28 @@ def test_cached_models_load_on_a_machine_without_a_compiler(toy, tmp_path):
     assert "Compiling" not in run.stderr
     expected = EmbeddedBackend().log_density(toy, {"N": 2, "y": np.array([1.0, 2.0]), "mu0": 0.0})
     assert float(run.stdout) == expected(np.array([0.3, 0.2]))[0]
+
+
+def test_a_failing_compiler_is_named_with_the_setting_and_the_alternatives(tmp_path, monkeypatch):
+    compiler = tmp_path / "brokencxx"
+    compiler.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = --version ]; then echo "brokencxx 1.0"; exit 0; fi\n'
+        'echo "brokencxx: internal error" >&2; exit 4\n'
+    )
+    compiler.chmod(0o755)
+    monkeypatch.setenv("CXX", str(compiler))
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path / "cache"))
+    monkeypatch.setenv("UNITE_STAN_PCH", "0")
+    backend = EmbeddedBackend()
+    with pytest.raises(RuntimeError) as failure:
+        backend.compile(TOY, progress=False)
+    message = str(failure.value)
+    assert message.startswith(
+        f"C++ compilation of unite_stan's C++ shim {backend._shim_key()[:16]} failed (exit code "
+        f"4); command:\n{compiler} -O3"
+    )
+    assert message.endswith(
+        "last messages:\nbrokencxx: internal error\n\nIf the compiler is at fault, set CXX (now "
+        f"'{compiler}') to another one or use the CmdStan backend (backend='cmdstan')"
+    )

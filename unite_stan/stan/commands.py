@@ -48,6 +48,7 @@ def run_commands(
     build_dir: Path | None = None,
     cancel: threading.Event | None = None,
     env: Mapping[str, str] | None = None,
+    hint: str = "",
 ) -> None:
     """Run commands at the same time and wait for all of them.
 
@@ -68,6 +69,9 @@ def run_commands(
         :class:`CommandsCancelled`.
     env : mapping, optional
         Environment of the commands; default this process's.
+    hint : str, optional
+        Last line of the error message if a command fails: which setting chose the tool and
+        what else to try.
 
     Raises
     ------
@@ -113,7 +117,7 @@ def run_commands(
             messages = log.read()
             raise RuntimeError(
                 f"{what} failed (exit code {code}); command:\n{shlex.join(command)}\n"
-                f"last messages:\n{messages[-3000:]}"
+                f"last messages:\n{messages[-3000:]}" + (f"\n{hint}" if hint else "")
             )
 
 

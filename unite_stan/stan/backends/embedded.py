@@ -169,7 +169,15 @@ def _compile(
 ) -> None:
     """Run compiler commands at the same time in the build directory ``workdir``."""
     run_commands(
-        commands, cwd=workdir, what=f"C++ compilation of {what}", build_dir=workdir, cancel=cancel
+        commands,
+        cwd=workdir,
+        what=f"C++ compilation of {what}",
+        build_dir=workdir,
+        cancel=cancel,
+        hint=(
+            f"If the compiler is at fault, set CXX (now {commands[0][0]!r}) to another one or "
+            "use the CmdStan backend (backend='cmdstan')"
+        ),
     )
 
 
