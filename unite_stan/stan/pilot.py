@@ -16,10 +16,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.linalg
 import scipy.optimize
+
+if TYPE_CHECKING:
+    from unite_stan.stan.backends.base import LogDensity
 
 __all__ = ["PilotResult", "dispersed_inits", "laplace_check", "laplace_pilot"]
 
@@ -85,7 +89,8 @@ class PilotResult:
 
 
 class _Counted:
-    """Wraps the log density: counts calls and turns it into a finite-valued objective."""
+    """Wraps the log density: counts evaluations, batches them where the density can, and
+    turns it into a finite-valued objective."""
 
     def __init__(self, log_density: Callable[[np.ndarray], tuple[float, np.ndarray]]):
         self.log_density = log_density
@@ -96,12 +101,49 @@ class _Counted:
         value, gradient = self.log_density(x)
         return float(value), np.asarray(gradient, dtype=np.float64)
 
+    def gradients(self, points: list[np.ndarray]) -> list[tuple[float, np.ndarray]]:
+        """``gradient`` at every point, in one call where the density evaluates batches
+        (:meth:`~unite_stan.stan.backends.base.LogDensity.gradients`)."""
+        batch = getattr(self.log_density, "gradients", None)
+        if not points:
+            return []
+        if batch is None:
+            return [self.gradient(x) for x in points]
+        self.count += len(points)
+        values, gradients = batch(np.array(points))
+        return [
+            (float(v), np.asarray(g, dtype=np.float64))
+            for v, g in zip(values, gradients, strict=True)
+        ]
+
     def objective(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         value, gradient = self.gradient(x)
         if not (np.isfinite(value) and np.all(np.isfinite(gradient))):
             # L-BFGS-B backtracks from an infinite value; NaN would derail it.
             return np.inf, np.zeros_like(x)
         return -value, -gradient
+
+    def maximize(self, points: list[np.ndarray]) -> list[tuple[np.ndarray | None, str]]:
+        """Run L-BFGS from each point: ``(end point or None, message)`` per start.
+
+        A density with its own optimiser (CmdStan's ``optimize``, one process per start
+        instead of one per evaluation) provides ``maximize(starts)`` returning the same pairs;
+        otherwise scipy's L-BFGS-B runs here. End points are evaluated afterwards, in one
+        batch, so both paths compare optima by the same log density.
+        """
+        native = getattr(self.log_density, "maximize", None)
+        if native is not None:
+            found = native(points)
+            if found is not None:
+                self.count += sum(evaluations for _, _, evaluations in found)
+                return [(x, message) for x, message, _ in found]
+        ends = []
+        for start in points:
+            result = scipy.optimize.minimize(
+                self.objective, start, jac=True, method="L-BFGS-B", options={"maxiter": 5000}
+            )
+            ends.append((np.array(result.x) if np.isfinite(result.fun) else None, result.message))
+        return ends
 
 
 def laplace_pilot(
@@ -157,16 +199,17 @@ def laplace_pilot(
         )
 
     best_x, best_value, best_gradient, failures = None, -np.inf, None, []
-    for index, start in enumerate(points):
-        found = scipy.optimize.minimize(
-            counted.objective, start, jac=True, method="L-BFGS-B", options={"maxiter": 5000}
-        )
-        if np.isfinite(found.fun):
-            optima.append((np.array(found.x), float(-found.fun)))
-        if np.isfinite(found.fun) and -found.fun > best_value:
-            best_x, best_value, best_gradient = found.x, -found.fun, -found.jac
-        elif not np.isfinite(found.fun):
-            failures.append(f"start {index}: {found.message}")
+    ends = counted.maximize(points)
+    finite = [x for x, _ in ends if x is not None]
+    evaluated = iter(counted.gradients(finite))
+    for index, (end, message) in enumerate(ends):
+        value, gradient = next(evaluated) if end is not None else (-np.inf, None)
+        if np.isfinite(value):
+            optima.append((np.array(end), value))
+            if value > best_value:
+                best_x, best_value, best_gradient = end, value, gradient
+        else:
+            failures.append(f"start {index}: {message}")
     if best_x is None:
         return result(
             points[0].copy(),
@@ -217,7 +260,7 @@ def laplace_pilot(
 
 
 def laplace_check(
-    log_prob: Callable[[np.ndarray], float],
+    log_prob: Callable[[np.ndarray], float] | LogDensity,
     pilot: PilotResult,
     rng: np.random.Generator | int | None,
     n_draws: int = 32,
@@ -228,13 +271,15 @@ def laplace_check(
     For a draw ``xi ~ N(0, I)`` at ``u = loc + chol @ xi`` the weight is
     ``log p(u) - log p(loc) + |xi|^2 / 2``: zero for every draw when the posterior is exactly
     the Laplace Gaussian. Values below 1 mean the approximation is good over its bulk; draws
-    outside the support count as a large misfit. Uses log densities only (no gradients).
+    outside the support count as a large misfit. Uses log densities only (no gradients); a
+    :class:`~unite_stan.stan.backends.base.LogDensity` is evaluated in one batch.
     """
     generator = np.random.default_rng(rng)
     xi = generator.standard_normal((n_draws, pilot.loc.size))
-    weights = np.array(
-        [log_prob(pilot.unwhiten(x)) - pilot.mode_log_density + 0.5 * x @ x for x in xi]
-    )
+    points = np.array([pilot.unwhiten(x) for x in xi])
+    batch = getattr(log_prob, "log_probs", None)
+    values = batch(points) if batch is not None else np.array([log_prob(u) for u in points])
+    weights = values - pilot.mode_log_density + 0.5 * np.sum(xi**2, axis=1)
     if not np.all(np.isfinite(weights)):
         return np.inf
     return float(np.std(weights))
@@ -326,17 +371,14 @@ def _hessian(counted: _Counted, x: np.ndarray, relative_step: float) -> np.ndarr
 
 def _central_differences(counted: _Counted, x: np.ndarray, steps: np.ndarray) -> np.ndarray | None:
     dim = x.size
+    shifts = np.diag(steps)
+    # one batch: x + step_i and x - step_i for every coordinate i
+    evaluated = counted.gradients([*(x + shifts), *(x - shifts)])
+    if not all(np.isfinite(v) and np.isfinite(g).all() for v, g in evaluated):
+        return None
     hessian = np.empty((dim, dim))
     for i in range(dim):
-        shift = np.zeros(dim)
-        shift[i] = steps[i]
-        value_up, gradient_up = counted.gradient(x + shift)
-        value_down, gradient_down = counted.gradient(x - shift)
-        if not all(
-            np.isfinite(v).all() for v in (value_up, value_down, gradient_up, gradient_down)
-        ):
-            return None
-        hessian[:, i] = -(gradient_up - gradient_down) / (2 * steps[i])
+        hessian[:, i] = -(evaluated[i][1] - evaluated[dim + i][1]) / (2 * steps[i])
     return 0.5 * (hessian + hessian.T)
 
 

@@ -167,7 +167,7 @@ def run_nuts(
         )
         check_sd, other_modes = np.inf, 0
         if result.kind != "identity":
-            check_sd = laplace_check(density.log_prob, result, rng)
+            check_sd = laplace_check(density, result, rng)
             other_modes = result.other_modes()
         pilot_info.update({"laplace_check_sd": check_sd, "other_modes": other_modes})
         if check_sd <= LAPLACE_CHECK_MAX and other_modes == 0 and not explicit:

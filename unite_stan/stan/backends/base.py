@@ -178,6 +178,24 @@ class LogDensity(ABC):
     def log_prob(self, x: np.ndarray) -> float:
         """Log density at ``x`` without the gradient."""
 
+    def gradients(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Log densities ``(n,)`` and gradients ``(n, dim)`` at each row of ``points``.
+
+        The same values as calling the density on each row; a backend whose calls cost a
+        process each (CmdStan) evaluates all rows in one.
+        """
+        rows = [self(x) for x in np.atleast_2d(np.asarray(points, dtype=np.float64))]
+        if not rows:
+            return np.empty(0), np.empty((0, self.dim))
+        return np.array([v for v, _ in rows], dtype=np.float64), np.array([g for _, g in rows])
+
+    def log_probs(self, points: np.ndarray) -> np.ndarray:
+        """Log densities ``(n,)`` at each row of ``points`` (see :meth:`gradients`)."""
+        return np.array(
+            [self.log_prob(x) for x in np.atleast_2d(np.asarray(points, dtype=np.float64))],
+            dtype=np.float64,
+        )
+
     def write_array(self, x: np.ndarray) -> dict[str, float]:
         """Constrained parameters, transformed parameters and generated quantities at ``x``.
 
