@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import unite_stan
-from unite_stan.stan.commands import CommandsCancelled, run_commands
+from unite_stan.stan.commands import CommandsCancelled, run_command, run_commands
 
 linux_only = pytest.mark.skipif(
     not Path("/proc/self/cwd").exists(), reason="inspects processes through Linux's /proc"
@@ -97,6 +97,13 @@ def test_a_failure_names_the_command_and_its_messages(tmp_path):
     with pytest.raises(RuntimeError) as failure:
         run_commands([failing], cwd=tmp_path, what="the fake build", hint="Set CC to another.")
     assert str(failure.value).endswith("last messages:\nbad thing\n\nSet CC to another.")
+
+
+def test_run_command_returns_the_status_and_both_outputs(tmp_path):
+    script = "import sys; print('made'); print('stanc: Syntax error', file=sys.stderr); sys.exit(2)"
+    done = run_command([sys.executable, "-c", script], cwd=tmp_path, build_dir=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "made\n", "stanc: Syntax error\n")
+    assert done.args == [sys.executable, "-c", script]
 
 
 def test_a_missing_program_is_a_failure_saying_so(tmp_path):

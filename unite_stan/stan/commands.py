@@ -12,7 +12,8 @@ a small guardian process (``_guardian.py``) in a process group of its own:
   guardians notice, kill their groups and remove the build directory themselves.
 
 The commands' temporary files go into the build directory (``TMPDIR``), so nothing is left in
-``/tmp`` either. Both backends build through :func:`run_commands`.
+``/tmp`` either. Backends build through :func:`run_commands` (compilers, raising with their
+messages on failure) or :func:`run_command` (one command whose output the caller reads).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["CommandsCancelled", "run_commands"]
+__all__ = ["CommandsCancelled", "run_command", "run_commands"]
 
 _GUARDIAN = str(Path(__file__).resolve().parent / "_guardian.py")
 _POLL_SECONDS = 0.1
@@ -81,55 +82,107 @@ def run_commands(
     CommandsCancelled
         If ``cancel`` was set.
     """
-    environment = dict(os.environ if env is None else env)
-    if build_dir is not None:
-        environment["TMPDIR"] = str(build_dir)
     with contextlib.ExitStack() as stack:
         logs = [stack.enter_context(tempfile.TemporaryFile(mode="w+")) for _ in commands]
-        running: list[subprocess.Popen] = []
-        try:
-            for command, log in zip(commands, logs, strict=True):
-                running.append(
-                    subprocess.Popen(
-                        [
-                            sys.executable,
-                            "-I",
-                            "-S",
-                            _GUARDIAN,
-                            str(os.getpid()),
-                            str(build_dir or ""),
-                            *command,
-                        ],
-                        cwd=cwd,
-                        env=environment,
-                        stdout=subprocess.DEVNULL,
-                        stderr=log,
-                        text=True,
-                        start_new_session=True,
-                    )
-                )
-            failed = _wait(running, cancel)
-        finally:
-            _kill(running)
+        codes = _run_guarded(
+            commands,
+            [(subprocess.DEVNULL, log) for log in logs],
+            cwd=cwd,
+            build_dir=build_dir,
+            cancel=cancel,
+            env=env,
+        )
+        failed = next((k for k, code in enumerate(codes) if code), None)
         if failed is not None:
-            command, code, log = commands[failed], running[failed].returncode, logs[failed]
-            log.seek(0)
-            messages = log.read()
+            logs[failed].seek(0)
+            messages = logs[failed].read()
             raise RuntimeError(
-                f"{what} failed (exit code {code}); command:\n{shlex.join(command)}\n"
-                f"last messages:\n{messages[-3000:]}" + (f"\n{hint}" if hint else "")
+                f"{what} failed (exit code {codes[failed]}); command:\n"
+                f"{shlex.join(commands[failed])}\nlast messages:\n{messages[-3000:]}"
+                + (f"\n{hint}" if hint else "")
             )
 
 
-def _wait(running: list[subprocess.Popen], cancel: threading.Event | None) -> int | None:
-    """Index of the first command that failed, or ``None`` when all succeeded."""
+def run_command(
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    build_dir: Path | None = None,
+    cancel: threading.Event | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess:
+    """Run one command like :func:`run_commands`, and return its exit status and output.
+
+    For callers that read the output themselves (``make``, whose messages say whether stanc
+    rejected the program); a non-zero exit status is returned, not raised.
+
+    Returns
+    -------
+    subprocess.CompletedProcess
+        ``returncode``, and ``stdout`` and ``stderr`` as text.
+
+    Raises
+    ------
+    CommandsCancelled
+        If ``cancel`` was set.
+    """
+    with tempfile.TemporaryFile(mode="w+") as out, tempfile.TemporaryFile(mode="w+") as err:
+        (code,) = _run_guarded(
+            [command], [(out, err)], cwd=cwd, build_dir=build_dir, cancel=cancel, env=env
+        )
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(list(command), code, out.read(), err.read())
+
+
+def _run_guarded(
+    commands: Sequence[Sequence[str]],
+    outputs: Sequence[tuple],
+    *,
+    cwd: Path,
+    build_dir: Path | None,
+    cancel: threading.Event | None,
+    env: Mapping[str, str] | None,
+) -> list[int | None]:
+    """Exit statuses of the commands, each run under a guardian with its (stdout, stderr); the
+    first failure ends the others, whose status is then ``None``."""
+    environment = dict(os.environ if env is None else env)
+    if build_dir is not None:
+        environment["TMPDIR"] = str(build_dir)
+    running: list[subprocess.Popen] = []
+    try:
+        for command, (stdout, stderr) in zip(commands, outputs, strict=True):
+            running.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-I",
+                        "-S",
+                        _GUARDIAN,
+                        str(os.getpid()),
+                        str(build_dir or ""),
+                        *command,
+                    ],
+                    cwd=cwd,
+                    env=environment,
+                    stdout=stdout,
+                    stderr=stderr,
+                    text=True,
+                    start_new_session=True,
+                )
+            )
+        codes = _wait(running, cancel)
+    finally:
+        _kill(running)
+    return codes
+
+
+def _wait(running: list[subprocess.Popen], cancel: threading.Event | None) -> list[int | None]:
+    """Exit statuses once every command succeeded or one failed (``None``: still running)."""
     while True:
         codes = [process.poll() for process in running]
-        for index, code in enumerate(codes):
-            if code:
-                return index
-        if all(code is not None for code in codes):
-            return None
+        if any(codes) or all(code is not None for code in codes):
+            return codes
         if cancel is not None and cancel.is_set():
             raise CommandsCancelled("the build was cancelled")
         time.sleep(_POLL_SECONDS)
