@@ -57,7 +57,8 @@ def gradient_seconds(density, x, threads, repeats):
 def main():
     from unite_stan import diagnostics
     from unite_stan.stan.backends import get_backend
-    from unite_stan.stan.run import likelihood_blocks
+    from unite_stan.stan.render import Layout
+    from unite_stan.stan.stages.layout import likelihood_blocks
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", default=DEFAULT)
@@ -78,7 +79,7 @@ def main():
         serial = engine.log_density(compiled, program.data)
         repeats = max(50, int(opts.repeats * 400 / row["pixels"]))
         row["grad_us_1block"] = round(1e6 * gradient_seconds(serial, x, 1, repeats), 1)
-        split = program.with_blocks(likelihood_blocks(program.data, 2))
+        split = program.laid_out(Layout(blocks=tuple(likelihood_blocks(program.data, 2))))
         row["blocks"] = int(split.data["N_block"])
         # the threaded program (reduce_sum_static over the blocks), compiled separately
         blocked = engine.log_density(engine.compile(split.code, progress=False), split.data)

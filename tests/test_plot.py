@@ -1,8 +1,12 @@
 """Figures (Agg backend) and the packaged unite style sheet."""
 
 import io
+import os
+import pickle
+import subprocess
 import sys
 import types
+from pathlib import Path
 
 import matplotlib
 
@@ -17,6 +21,9 @@ from astropy.table import QTable  # noqa: E402
 
 import unite_stan  # noqa: E402
 from unite_stan import _style, plot, styles  # noqa: E402
+from unite_stan.styles import labels  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
 
 FLUX_UNIT = u.erg / u.s / u.cm**2 / u.AA
 COMPONENTS = ["Ha", "NII_6585", "linear_6385_6899"]
@@ -105,6 +112,7 @@ def test_style_registration_fails_soft(monkeypatch):
 
 
 def test_tutorial_labels_render_without_latex():
+    # the tutorial's first figure: \AA outside math mode, a y label longer than the axes
     plt.style.use("unite.mplstyle")
     fig, ax = plt.subplots(figsize=(10, 4))
     ax.step([6200, 6800], [1, 2], where="mid")
@@ -113,7 +121,100 @@ def test_tutorial_labels_render_without_latex():
         ylabel=r"$f_\lambda$ [$10^{-17}$ erg s$^{-1}$ cm$^{-2}$ \AA$^{-1}$]",
         title=r"Synthetic Ha + [NII] + [SII] on a sloping continuum",
     )
+    plt.tight_layout()
     assert savefig_works(fig)
+    assert ax.get_xlabel() == r"$\lambda$ [Å]"
+    # broken at spaces outside math mode, each line with balanced dollars
+    assert ax.get_ylabel() == "$f_\\lambda$ [$10^{-17}$\nerg s$^{-1}$\ncm$^{-2}$ Å$^{-1}$]"
+    assert ax.get_title() == "Synthetic Ha + [NII] + [SII]\non a sloping continuum"
+    renderer = fig.canvas.get_renderer()
+    box = ax.get_window_extent(renderer)
+    assert ax.yaxis.label.get_window_extent(renderer).height <= box.height
+    assert ax.title.get_window_extent(renderer).width <= box.width
+    assert ax.yaxis.label.get_fontsize() == 25  # broken, not shrunk
+
+
+def test_long_labels_without_spaces_shrink_once():
+    plt.style.use("unite.mplstyle")
+    fig, ax = plt.subplots(figsize=(3, 3))
+    ax.set_title("fwhm_gauss_narrow_component_of_a_long_name")
+    ax.set_xlabel("short")
+    assert savefig_works(fig)
+    size = ax.title.get_fontsize()
+    assert size < 25
+    assert ax.xaxis.label.get_fontsize() == 25
+    assert savefig_works(fig)  # a second draw leaves the fitted title alone
+    assert ax.title.get_fontsize() == size
+
+
+def test_figures_under_the_style_stay_picklable():
+    plt.style.use("unite.mplstyle")
+    fig, ax = plt.subplots()
+    ax.set_xlabel(r"$\lambda$ [\AA]")
+    assert savefig_works(fig)
+    again = pickle.loads(pickle.dumps(fig))
+    again.axes[0].set_ylabel(r"flux [\AA]")
+    assert savefig_works(again)
+    assert again.axes[0].get_ylabel() == "flux [Å]"
+
+
+def test_figures_without_the_style_are_left_alone():
+    fig, ax = plt.subplots(figsize=(3, 3))
+    ax.set_xlabel(r"$\lambda$ [\AA] and a label much longer than these small axes")
+    assert savefig_works(fig)
+    assert ax.get_xlabel() == r"$\lambda$ [\AA] and a label much longer than these small axes"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (r"[\AA]", "[Å]"),
+        (r"$\lambda$ [\AA]", r"$\lambda$ [Å]"),
+        (r"$\mathrm{\AA}$ stays math", r"$\mathrm{\AA}$ stays math"),
+        (r"cm$^{-2}$ \AA$^{-1}$", r"cm$^{-2}$ Å$^{-1}$"),
+        (r"costs \$5 per \AA", r"costs \$5 per Å"),
+        ("no angstrom", "no angstrom"),
+    ],
+)
+def test_latex_to_mathtext(text, expected):
+    assert labels.latex_to_mathtext(text) == expected
+
+
+def run_fresh(script: str, cwd: Path) -> str:
+    """Run ``script`` in a new interpreter importing this checkout; return its output."""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+USE_STYLE = """
+from matplotlib import pyplot
+import matplotlib
+pyplot.style.use('unite.mplstyle')
+print(matplotlib.rcParams['font.size'], 'unite.mplstyle' in matplotlib.style.available)
+"""
+
+
+def test_importing_unite_stan_does_not_import_matplotlib(tmp_path):
+    # a fresh interpreter in a directory without a style file: the style still resolves
+    script = """
+import sys
+import unite_stan
+from unite_stan import continuum, line, model, prior, results, spectrum
+print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))
+"""
+    assert run_fresh(script + USE_STYLE, tmp_path).splitlines() == ["[]", "25.0 True"]
+
+
+def test_style_registers_when_matplotlib_came_first(tmp_path):
+    script = "import matplotlib.pyplot\nimport unite_stan\n"
+    assert run_fresh(script + USE_STYLE, tmp_path) == "25.0 True"
 
 
 def test_use_latex(monkeypatch):
@@ -141,7 +242,7 @@ def test_plot_spectrum_layout_labels_and_legend():
     assert ax_res.get_xlabel() == r"Wavelength [$\mathrm{\mathring{A}}$]"
     assert ax_spec.get_ylabel() == (
         "Flux density\n"
-        r"[$\mathrm{1 \times 10^{-16}\,erg\,\mathring{A}^{-1}\,s^{-1}\,cm^{-2}}$]"
+        r"[$10^{-16}\,\mathrm{erg\,\mathring{A}^{-1}\,s^{-1}\,cm^{-2}}$]"
     )
     # data step, median model, one line per component
     assert len(ax_spec.get_lines()) == 2 + len(COMPONENTS)

@@ -14,7 +14,8 @@ from astropy.io import fits
 from astropy.table import QTable
 from conftest import FLUX_UNIT, tutorial_fit1, tutorial_spectrum, tutorial_truth
 
-from unite_stan import continuum, line, model, prior, results, spectrum
+from unite_stan import continuum, diagnostics, line, model, prior, results, spectrum
+from unite_stan.compute import evaluate_model
 from unite_stan.prior import Fixed
 
 N_DRAWS = 500
@@ -318,13 +319,31 @@ def test_spectra_tables_median_model_matches_simulation_truth(fit1):
     assert np.max(np.abs(median / truth - 1)) < 0.03
 
 
-def test_spectra_tables_draw_chunks_do_not_change_values(fit1, monkeypatch):
+def test_spectra_tables_equal_one_evaluation_of_the_whole_model(fit1):
+    # 414 pixels × 500 draws fit in one piece: the same numbers as evaluating every draw and
+    # pixel at once and taking the percentiles over the draws, bit for bit
+    _, args, samples = fit1
+    (whole,) = evaluate_model(samples, args)
+    expected = {"model_total": whole.total, **whole.lines, **whole.continua}
+    for pct in (PCT, None):
+        table = results.make_spectra_tables(samples, args, percentiles=pct)["grism"]
+        for name, draws in expected.items():
+            values = draws[:, whole.in_region]
+            if pct is not None:
+                values = np.percentile(values, 100 * pct, axis=0)
+            assert np.array_equal(table[name].to_value(FLUX_UNIT), values.T), name
+
+
+def test_spectra_tables_pieces_change_values_only_at_the_window_level(fit1, monkeypatch):
+    # pieces of 12 pixels: a piece's profile windows use its own widest LSF, which moves a
+    # window edge by a fraction of a pixel, below 1e-14 of the peak (the windows' truncation)
     _, args, samples = fit1
     whole = results.make_spectra_tables(samples, args)["grism"]
     monkeypatch.setattr(results, "_CHUNK_ELEMENTS", 50_000)
-    chunked = results.make_spectra_tables(samples, args)["grism"]
+    pieces = results.make_spectra_tables(samples, args)["grism"]
     for name in SPECTRUM_COLUMNS:
-        assert np.array_equal(whole[name], chunked[name]), name
+        peak = np.max(np.abs(whole[name].value))
+        np.testing.assert_allclose(pieces[name].value, whole[name].value, rtol=0, atol=1e-14 * peak)
 
 
 def test_insert_nan_with_one_region_inserts_nothing(fit1):
@@ -458,3 +477,31 @@ def test_summary_of_attached_draws(fit1):
     fitted = type(args)(**{**vars(args), "dataset": dataset})
     table = results.summary(fitted)
     assert list(table["name"]) == ["flux_Ha", "scale_a"]
+
+
+def test_summary_is_in_the_parameter_tables_units(fit1):
+    _, args, samples = fit1
+    free = ["z_narrow", "fwhm_gauss_narrow", "flux_Ha", "scale_a", "angle_a"]
+    draws = {name: (("chain", "draw"), samples[name].reshape(2, -1)) for name in free}
+    fitted = type(args)(**{**vars(args), "dataset": xr.Dataset(draws)})
+    table = results.summary(fitted)
+    assert table.colnames == [
+        "name", "mean", "sd", "q5", "q50", "q95", "unit", "r_hat", "ess_bulk", "ess_tail"
+    ]  # fmt: skip
+    rows = {row["name"]: row for row in table}
+    assert u.Unit(rows["flux_Ha"]["unit"]) == u.erg / u.s / u.cm**2
+    assert u.Unit(rows["scale_a"]["unit"]) == FLUX_UNIT
+    assert u.Unit(rows["fwhm_gauss_narrow"]["unit"]) == u.km / u.s
+    assert rows["z_narrow"]["unit"] == rows["angle_a"]["unit"] == ""
+    # Hα's flux: 60 × sqrt(2π) σ × 1e-17 erg/s/cm², not the sampled ~0.16 line scales
+    assert rows["flux_Ha"]["q50"] == pytest.approx(4.5e-15, rel=0.05)
+    medians = results.make_parameter_table(samples, args, percentiles=[0.5])
+    for name in free:
+        assert rows[name]["q50"] == pytest.approx(u.Quantity(medians[name][0]).value, rel=1e-12), (
+            name
+        )
+    # ranks and quantile indicators do not depend on the scale (up to rounding, which can
+    # swap two nearly equal folded draws)
+    unscaled = diagnostics.summary(xr.Dataset(draws))
+    for name in ("r_hat", "ess_bulk", "ess_tail"):
+        np.testing.assert_allclose(table[name], unscaled[name], rtol=1e-4)

@@ -7,4 +7,8 @@ Sub-modules are imported explicitly, exactly as with unite::
 
 __version__ = "0.1.0"
 
-from unite_stan import _style  # noqa: E402,F401  (registers 'unite.mplstyle' with matplotlib)
+from unite_stan import _style  # noqa: E402
+
+# 'unite.mplstyle' becomes known to matplotlib when matplotlib.style is imported, so that
+# importing unite_stan does not import matplotlib
+_style.install()

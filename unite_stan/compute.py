@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from unite_stan.constants import C_KMS, FWHM_TO_SIGMA
-from unite_stan.prior import Fixed
 
 __all__ = ["SpectrumPrediction", "evaluate_model", "line_arrays", "resolve_site_values"]
 
@@ -22,25 +21,14 @@ def resolve_site_values(samples: dict, args) -> dict[str, np.ndarray]:
     Sampled sites come from ``samples``; Fixed literals are broadcast; Fixed expressions are
     evaluated per draw.
     """
-    free = [n for n in args.dependency_order if not isinstance(args.all_priors[n], Fixed)]
-    missing = [n for n in free if n not in samples]
+    graph = args.prior_graph
+    missing = [n for n in graph.free_sites if n not in samples]
     if missing:
         raise KeyError(f"samples lack the sampled sites {missing}")
     n_draws = _n_draws(samples, args)
-    context = {}
-    values: dict[str, np.ndarray] = {}
-    for name in args.dependency_order:
-        token = args.name_to_token[name]
-        prior = args.all_priors[name]
-        if isinstance(prior, Fixed):
-            v = np.broadcast_to(
-                np.asarray(prior.resolved_value(context), dtype=float), (n_draws,)
-            ).copy()
-        else:
-            v = np.asarray(samples[name], dtype=float)
-        values[name] = v
-        context[token] = v
-    return values
+    values = graph.resolve({n: np.asarray(samples[n], dtype=float) for n in graph.free_sites})
+    # a Fixed number is one float: one value per draw, like the others
+    return {n: np.broadcast_to(v, (n_draws,)).astype(float) for n, v in values.items()}
 
 
 def _n_draws(samples: dict, args) -> int:
@@ -124,12 +112,20 @@ def _profile_cdf(profile, e, centre, widths, lsf):
     return out
 
 
-def evaluate_model(samples: dict, args, *, draws: slice | np.ndarray | None = None):
+def evaluate_model(
+    samples: dict,
+    args,
+    *,
+    draws: slice | np.ndarray | None = None,
+    pixels: dict[int, slice] | None = None,
+):
     """Evaluate the model per draw for every spectrum of a fit.
 
     Returns a list of :class:`SpectrumPrediction` (one per trimmed spectrum) in original flux
     units. As in unite's analytic mode, lines are pixel-averaged profiles and continua are
-    evaluated at pixel centres.
+    evaluated at pixel centres. ``pixels`` (spectrum index → non-empty slice of its pixels)
+    evaluates only those spectra and pixels, so that long spectra can be evaluated in pieces;
+    a piece's profile windows use the widest LSF within the piece.
     """
     if draws is not None:
         samples = {k: np.asarray(v)[draws] for k, v in samples.items()}
@@ -140,18 +136,23 @@ def evaluate_model(samples: dict, args, *, draws: slice | np.ndarray | None = No
     z_sys = args.redshift
     out = []
     for s, spec in enumerate(args.spectra):
+        if pixels is not None and s not in pixels:
+            continue
+        keep = slice(None) if pixels is None else pixels[s]
         calib = args.spec_calibration[s]
         to_c = args.spec_to_canonical[s]
         disp = spec.disperser
         p = values[calib["pix_offset"]][:, None]
         r_scale = values[calib["r_scale"]][:, None]
         f_scale = values[calib["flux_scale"]][:, None]
-        e_native = np.asarray(spec.edges, dtype=float)
+        pix = np.asarray(spec.pixel_idx)[keep]
+        # only the edges of the selected pixels (and of the gaps between them)
+        e_native = np.asarray(spec.edges, dtype=float)[pix[0] : pix[-1] + 2]
+        pix = pix - pix[0]
         dl = np.asarray(disp.dlam_dpix(e_native), dtype=float)
         e_shift = e_native[None, :] - p * dl[None, :]
         lsf = e_shift / (np.asarray(disp.R(e_shift), dtype=float) * r_scale) * to_c
         e = e_shift * to_c
-        pix = np.asarray(spec.pixel_idx)
         width = np.diff(e, axis=1)[:, pix]
         line_cols = {}
         total = np.zeros((e.shape[0], pix.size))
@@ -192,7 +193,7 @@ def evaluate_model(samples: dict, args, *, draws: slice | np.ndarray | None = No
             col = f_scale * np.where(inside, value, 0.0) * args.continuum_scales[s]
             cont_cols[args.continuum_labels[r]] = col
             total = total + col
-        centres = np.asarray(spec.wavelength, dtype=float)
+        centres = np.asarray(spec.wavelength, dtype=float)[keep]
         if regions:
             centres_c = centres * to_c
             in_region = np.zeros(centres.size, dtype=bool)
@@ -209,9 +210,9 @@ def evaluate_model(samples: dict, args, *, draws: slice | np.ndarray | None = No
                 total=total,
                 lines=line_cols,
                 continua=cont_cols,
-                observed_flux=np.asarray(spec.flux, dtype=float),
-                observed_error=np.asarray(spec.error, dtype=float),
-                scaled_error=np.asarray(spec.scaled_error, dtype=float),
+                observed_flux=np.asarray(spec.flux, dtype=float)[keep],
+                observed_error=np.asarray(spec.error, dtype=float)[keep],
+                scaled_error=np.asarray(spec.scaled_error, dtype=float)[keep],
                 in_region=in_region,
             )
         )

@@ -18,7 +18,8 @@ import numpy as np
 from unite_stan.continuum.config import ContinuumConfiguration
 from unite_stan.draws import Draws, as_draws
 from unite_stan.line.config import LineConfiguration
-from unite_stan.prior import Fixed, Parameter, Prior, topological_sort
+from unite_stan.prior import Parameter, Prior
+from unite_stan.prior_graph import PriorGraph
 
 __all__ = ["ModelArgs", "ModelBuilder"]
 
@@ -106,14 +107,20 @@ class ModelArgs:
         return None if value is None else as_draws(value)
 
     @property
+    def prior_graph(self) -> PriorGraph:
+        """The sites' priors with the walk over them (from ``all_priors``, ``name_to_token``
+        and ``dependency_order``; a cheap view, built when asked for)."""
+        return PriorGraph(self.all_priors, self.name_to_token, self.dependency_order)
+
+    @property
     def free_sites(self) -> list[str]:
         """Sampled (non-Fixed) sites in dependency order."""
-        return [n for n in self.dependency_order if not isinstance(self.all_priors[n], Fixed)]
+        return self.prior_graph.free_sites
 
     @property
     def fixed_sites(self) -> list[str]:
         """Fixed sites (literal values or expressions) in dependency order."""
-        return [n for n in self.dependency_order if isinstance(self.all_priors[n], Fixed)]
+        return self.prior_graph.fixed_sites
 
     @property
     def line_entries(self) -> list:
@@ -178,10 +185,8 @@ class ModelBuilder:
         self.line_config = lines
         self.continuum_config = cont
         self.spectra = spectra
-        self._tokens = self._collect_tokens()
-        self._priors = {name: tok.prior for name, tok in self._tokens.items()}
-        param_to_name = {tok: name for name, tok in self._tokens.items()}
-        self._order = topological_sort(self._priors, param_to_name)
+        tokens = self._collect_tokens()
+        self._graph = PriorGraph({name: tok.prior for name, tok in tokens.items()}, tokens)
 
     # ---- parameters ---------------------------------------------------------------------
 
@@ -296,9 +301,10 @@ class ModelBuilder:
             d = spec.disperser
             calib.append({slot: tok.name for slot, tok in d.calibration_tokens.items()})
 
+        graph = self._graph
         init_values = {
             name: float(prior.init)
-            for name, prior in self._priors.items()
+            for name, prior in graph.priors.items()
             if getattr(prior, "init", None) is not None
         }
         args = ModelArgs(
@@ -307,9 +313,9 @@ class ModelBuilder:
             redshift=z_sys,
             cont_config=cont,
             cont_resolved_params=cont.resolved_params if cont is not None else [],
-            all_priors=dict(self._priors),
-            dependency_order=list(self._order),
-            name_to_token=dict(self._tokens),
+            all_priors=dict(graph.priors),
+            dependency_order=list(graph.order),
+            name_to_token=dict(graph.tokens),
             canonical_unit=canonical,
             spec_to_canonical=to_canon,
             cont_low=cont_low,
@@ -333,7 +339,7 @@ class ModelBuilder:
             conv_half_width=conv_half_width,
             init_values=init_values,
         )
-        _check_inits(args)
+        args.prior_graph.check(init_values)
         return args
 
     # ---- fit ----------------------------------------------------------------------------
@@ -399,73 +405,47 @@ class ModelBuilder:
             (unite's, with Uniform(-pi/2, pi/2) angles as slopes; see
             :mod:`unite_stan.stan.coordinates`).
         """
-        from unite_stan.stan.run import run_nuts
+        from collections.abc import Mapping
 
-        program, args = self.build(
-            integration_mode=integration_mode, n_super=n_super, conv_half_width=conv_half_width
-        )
+        from unite_stan.stan.settings import FitSettings, SamplerSettings
+        from unite_stan.stan.stages import run_fit
+
         if chain_method not in ("parallel", "sequential", "vectorized"):
             raise ValueError(
                 f"chain_method={chain_method!r}; valid values are 'parallel', 'sequential', "
                 "'vectorized'"
             )
-        if chain_method == "sequential":
-            parallel_chains = 1
-        samples = run_nuts(
-            program,
-            args,
-            num_warmup=num_warmup,
-            num_samples=num_samples,
-            num_chains=num_chains,
-            seed=seed,
-            progress=progress_bar,
-            init_values=init_strategy,
-            backend=backend,
+        if init_strategy is not None and not isinstance(init_strategy, Mapping):
+            raise TypeError(
+                f"init_strategy={init_strategy!r}: unite_stan takes a dict of start values "
+                "{site name: value in the parameter's units}; NumPyro init strategies do not "
+                "apply to Stan"
+            )
+        settings = FitSettings(
+            sampler=SamplerSettings(
+                num_warmup=num_warmup,
+                num_samples=num_samples,
+                num_chains=num_chains,
+                seed=seed,
+                adapt_delta=0.8 if adapt_delta is None else adapt_delta,
+                max_treedepth=max_treedepth,
+                metric=metric,
+                parallel_chains=1 if chain_method == "sequential" else parallel_chains,
+                progress=progress_bar,
+            ),
             adapt_delta=adapt_delta,
-            max_treedepth=max_treedepth,
-            parallel_chains=parallel_chains,
             threads_per_chain=threads_per_chain,
+            backend=backend,
             pilot=pilot,
-            metric=metric,
+            init_values=init_strategy or {},
         )
+        program, args = self.build(
+            integration_mode=integration_mode, n_super=n_super, conv_half_width=conv_half_width
+        )
+        result = run_fit(program, args, settings)
+        # unite's contract: the fit's results live on args
+        args.program = result.program
+        args.dataset = result.draws  # the xarray.Dataset is built on first read
+        args.run_info = result.run_info
+        samples = result.samples
         return samples, args
-
-
-def _check_inits(args: ModelArgs) -> None:
-    """Check the priors that can be resolved before sampling, in one pass.
-
-    Bounds that depend only on Fixed values must describe a non-empty interval (a frozen FWHM
-    can put a dependent prior's lower bound above its upper one), and every ``init`` must lie
-    inside its bounds once those are known (from Fixed values and other inits).
-    """
-    context: dict[Parameter, float] = {}
-    fixed_names: dict[Parameter, str] = {}
-    for name in args.dependency_order:
-        prior = args.all_priors[name]
-        token = args.name_to_token[name]
-        deps = prior.dependencies()
-        if not deps <= set(context):
-            continue
-        if isinstance(prior, Fixed):
-            context[token] = float(prior.resolved_value(context))
-            if deps <= set(fixed_names):
-                fixed_names[token] = name
-            continue
-        _, params = prior.to_dist(context)
-        low, high = params[-2], params[-1]
-        if deps and deps <= set(fixed_names) and not low < high:
-            frozen = ", ".join(
-                f"{fixed_names[t]}={context[t]:g}"
-                for t in sorted(deps, key=lambda t: fixed_names[t])
-            )
-            raise ValueError(
-                f"prior of {name!r} ({prior!r}) resolves to the empty interval "
-                f"[{low:g}, {high:g}] with the fixed value(s) {frozen}: low must be < high"
-            )
-        if name in args.init_values:
-            value = args.init_values[name]
-            if not low < value < high:
-                raise ValueError(
-                    f"init={value:g} of {name!r} lies outside its prior bounds ({low:g}, {high:g})"
-                )
-            context[token] = value

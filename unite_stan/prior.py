@@ -3,6 +3,9 @@
 Priors are inert descriptions: nothing here knows about Stan. A *bound* (or a ``Fixed`` value) is a
 plain number, a token, or an arithmetic expression (``+ - * /``) of tokens and numbers. Tokens are
 shared by identity: the same instance used in several places is one parameter.
+
+Code outside this module reads an expression through :func:`fold_expression` (and
+:func:`literal_value`, :func:`bound_repr`), never through its node classes.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Union
 
 import numpy as np
@@ -22,6 +25,10 @@ __all__ = [
     "Prior",
     "TruncatedNormal",
     "Uniform",
+    "apply_operation",
+    "bound_repr",
+    "fold_expression",
+    "literal_value",
     "prior_from_dict",
     "topological_sort",
 ]
@@ -67,15 +74,37 @@ class _Expr:
     def __rtruediv__(self, other):
         return self._combine("/", other, reflected=True)
 
-    # Subclasses implement these.
-    def dependencies(self) -> set[Parameter]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def dependencies(self) -> set[Parameter]:
+        """The tokens the expression refers to."""
+        return fold_expression(
+            self, number=lambda v: set(), token=lambda t: {t}, operation=lambda op, a, b: a | b
+        )
 
-    def evaluate(self, context: Mapping[Parameter, Any]) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def evaluate(self, context: Mapping[Parameter, Any]) -> Any:
+        """The value, with token values from ``context`` (numbers, arrays, or anything else
+        with ``+ - * /``)."""
+        return fold_expression(
+            self,
+            number=lambda v: v,
+            token=lambda t: _context_value(context, t),
+            operation=apply_operation,
+        )
 
-    def to_dict(self, param_namer=None) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def to_dict(self, param_namer=None) -> Any:
+        """Serialisable form: a number, ``{'ref': site_name}`` or ``{'op', 'left', 'right'}``."""
+        return fold_expression(
+            self,
+            number=lambda v: v,
+            token=lambda t: {"ref": param_namer(t) if param_namer is not None else t.name},
+            operation=lambda op, a, b: {"op": op, "left": a, "right": b},
+        )
+
+
+def _context_value(context: Mapping[Parameter, Any], token: Parameter) -> Any:
+    try:
+        return context[token]
+    except KeyError:
+        raise KeyError(f"no value for parameter {token.display_name} in the context") from None
 
 
 def _is_number(x: Any) -> bool:
@@ -96,20 +125,12 @@ class _LiteralLeaf(_Expr):
     def __init__(self, value: float):
         self.value = float(value)
 
-    def dependencies(self) -> set[Parameter]:
-        return set()
-
-    def evaluate(self, context):
-        return self.value
-
-    def to_dict(self, param_namer=None):
-        return self.value
-
     def __repr__(self) -> str:
         return repr(self.value)
 
 
-_OPS = {
+#: The arithmetic of bound expressions: operator symbol -> function of the two operands.
+_OPERATIONS = {
     "+": lambda a, b: a + b,
     "-": lambda a, b: a - b,
     "*": lambda a, b: a * b,
@@ -117,34 +138,76 @@ _OPS = {
 }
 
 
+def apply_operation(op: str, left: Any, right: Any) -> Any:
+    """``left op right`` for one of the operators of bound expressions (``+ - * /``)."""
+    return _OPERATIONS[op](left, right)
+
+
 class _BinOpExpr(_Expr):
     __slots__ = ("op", "left", "right")
 
     def __init__(self, op: str, left: _Expr, right: _Expr):
-        if op not in _OPS:
+        if op not in _OPERATIONS:
             raise ValueError(f"unknown operator {op!r}; valid operators are + - * /")
         self.op = op
         self.left = left
         self.right = right
-
-    def dependencies(self) -> set[Parameter]:
-        return self.left.dependencies() | self.right.dependencies()
-
-    def evaluate(self, context):
-        return _OPS[self.op](self.left.evaluate(context), self.right.evaluate(context))
-
-    def to_dict(self, param_namer=None):
-        return {
-            "op": self.op,
-            "left": self.left.to_dict(param_namer),
-            "right": self.right.to_dict(param_namer),
-        }
 
     def __repr__(self) -> str:
         return f"({self.left!r} {self.op} {self.right!r})"
 
 
 Bound = Union[float, "Parameter", _BinOpExpr]
+
+
+def fold_expression(
+    bound: Bound,
+    *,
+    number: Callable[[float], Any],
+    token: Callable[[Parameter], Any],
+    operation: Callable[[str, Any, Any], Any],
+) -> Any:
+    """Reduce a bound expression from its leaves up; every walk over an expression is one.
+
+    Parameters
+    ----------
+    bound : float, Parameter or expression
+        A bound or ``Fixed`` value as priors hold it (a plain number counts as a leaf).
+    number : callable
+        ``number(value)``: what a numeric leaf (a float) becomes.
+    token : callable
+        ``token(parameter)``: what a token leaf becomes.
+    operation : callable
+        ``operation(op, left, right)``: what ``left op right`` becomes, given what its operands
+        became; ``op`` is one of ``+ - * /`` (:func:`apply_operation` does the arithmetic).
+
+    Examples
+    --------
+    >>> a = Parameter("a")
+    >>> fold_expression(2 * a + 1, number=str, token=lambda t: t.label,
+    ...                 operation=lambda op, x, y: f"({x} {op} {y})")
+    '((2.0 * a) + 1.0)'
+    """
+
+    def walk(node):
+        if isinstance(node, _LiteralLeaf):
+            return number(node.value)
+        if isinstance(node, _BinOpExpr):
+            return operation(node.op, walk(node.left), walk(node.right))
+        if isinstance(node, Parameter):
+            return token(node)
+        if _is_number(node):
+            return number(float(node))
+        raise TypeError(f"{node!r} is not a bound expression")
+
+    return walk(bound)
+
+
+def literal_value(bound: Bound) -> float | None:
+    """The number of a bound that is a plain number; None for one that refers to tokens."""
+    return fold_expression(
+        bound, number=lambda v: v, token=lambda t: None, operation=lambda op, a, b: None
+    )
 
 
 def _bound_node(value: Any, what: str) -> _Expr:
@@ -172,19 +235,14 @@ def _node_from_dict(d: Any, registry: Mapping[str, Parameter] | None) -> _Expr:
     raise ValueError(f"cannot read a bound expression from {d!r}")
 
 
-def _node_value(node: _Expr) -> float | None:
-    """The float of a literal node, or None for anything that depends on tokens."""
-    return node.value if isinstance(node, _LiteralLeaf) else None
-
-
-def _node_repr(node: _Expr) -> str:
-    if isinstance(node, _LiteralLeaf):
-        return f"{node.value:g}"
-    if isinstance(node, Parameter):
-        return node._display()
-    if isinstance(node, _BinOpExpr):
-        return f"({_node_repr(node.left)} {node.op} {_node_repr(node.right)})"
-    return repr(node)
+def bound_repr(bound: Bound) -> str:
+    """How priors show a bound: numbers with ``:g``, tokens by site name (or label)."""
+    return fold_expression(
+        bound,
+        number=lambda v: f"{v:g}",
+        token=lambda t: t.display_name,
+        operation=lambda op, a, b: f"({a} {op} {b})",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -219,7 +277,7 @@ class Prior(ABC):
         init = self.init
         if not _is_number(init) or not math.isfinite(float(init)):
             raise ValueError(f"{self!r}: init={init!r} must be a finite number")
-        lo, hi = _node_value(low), _node_value(high)
+        lo, hi = literal_value(low), literal_value(high)
         if lo is not None and hi is not None and not (lo < float(init) < hi):
             raise ValueError(
                 f"{self!r}: init={init!r} must lie strictly inside the bounds ({lo:g}, {hi:g})"
@@ -247,7 +305,7 @@ class Uniform(Prior):
     def __init__(self, low: Bound = 0.0, high: Bound = 1.0, *, init: float | None = None):
         self.low = _bound_node(low, "low")
         self.high = _bound_node(high, "high")
-        lo, hi = _node_value(self.low), _node_value(self.high)
+        lo, hi = literal_value(self.low), literal_value(self.high)
         for name, v in (("low", lo), ("high", hi)):
             if v is not None and not math.isfinite(v):
                 raise ValueError(f"Uniform({name}={v!r}): bounds must be finite")
@@ -266,14 +324,14 @@ class Uniform(Prior):
         return _init_dict(
             {
                 "type": "Uniform",
-                "low": _serialise(self.low, param_namer),
-                "high": _serialise(self.high, param_namer),
+                "low": self.low.to_dict(param_namer),
+                "high": self.high.to_dict(param_namer),
             },
             self.init,
         )
 
     def __repr__(self) -> str:
-        s = f"Uniform(low={_node_repr(self.low)}, high={_node_repr(self.high)}"
+        s = f"Uniform(low={bound_repr(self.low)}, high={bound_repr(self.high)}"
         return s + (f", init={self.init:g})" if self.init is not None else ")")
 
 
@@ -302,7 +360,7 @@ class TruncatedNormal(Prior):
         self.scale = float(scale)
         self.low = _bound_node(low, "low")
         self.high = _bound_node(high, "high")
-        lo, hi = _node_value(self.low), _node_value(self.high)
+        lo, hi = literal_value(self.low), literal_value(self.high)
         for name, v in (("low", lo), ("high", hi)):
             if v is not None and not math.isfinite(v):
                 raise ValueError(
@@ -332,18 +390,18 @@ class TruncatedNormal(Prior):
         return _init_dict(
             {
                 "type": "TruncatedNormal",
-                "loc": _serialise(self.loc, param_namer),
+                "loc": self.loc.to_dict(param_namer),
                 "scale": self.scale,
-                "low": _serialise(self.low, param_namer),
-                "high": _serialise(self.high, param_namer),
+                "low": self.low.to_dict(param_namer),
+                "high": self.high.to_dict(param_namer),
             },
             self.init,
         )
 
     def __repr__(self) -> str:
         s = (
-            f"TruncatedNormal(loc={_node_repr(self.loc)}, scale={self.scale:g}, "
-            f"low={_node_repr(self.low)}, high={_node_repr(self.high)}"
+            f"TruncatedNormal(loc={bound_repr(self.loc)}, scale={self.scale:g}, "
+            f"low={bound_repr(self.low)}, high={bound_repr(self.high)}"
         )
         return s + (f", init={self.init:g})" if self.init is not None else ")")
 
@@ -382,23 +440,10 @@ class Fixed(Prior):
         return self.value.evaluate(context)
 
     def to_dict(self, param_namer=None) -> dict:
-        return {"type": "Fixed", "value": _serialise(self.value, param_namer)}
+        return {"type": "Fixed", "value": self.value.to_dict(param_namer)}
 
     def __repr__(self) -> str:
-        return f"Fixed({_node_repr(self.value)})"
-
-
-def _serialise(node: _Expr, param_namer) -> Any:
-    if isinstance(node, Parameter):
-        name = param_namer(node) if param_namer is not None else node.name
-        return {"ref": name}
-    if isinstance(node, _BinOpExpr):
-        return {
-            "op": node.op,
-            "left": _serialise(node.left, param_namer),
-            "right": _serialise(node.right, param_namer),
-        }
-    return node.to_dict(param_namer)
+        return f"Fixed({bound_repr(self.value)})"
 
 
 _PRIOR_TYPES = {"Uniform": Uniform, "TruncatedNormal": TruncatedNormal, "Fixed": Fixed}
@@ -511,19 +556,6 @@ class Parameter(_Expr):
         if self.label is not None:
             return self.label
         return f"<anonymous {type(self).__name__}>"
-
-    # expression protocol
-    def dependencies(self) -> set[Parameter]:
-        return {self}
-
-    def evaluate(self, context):
-        try:
-            return context[self]
-        except KeyError:
-            raise KeyError(f"no value for parameter {self._display()} in the context") from None
-
-    def to_dict(self, param_namer=None):
-        return {"ref": param_namer(self) if param_namer is not None else self.name}
 
     def __repr__(self) -> str:
         label = f"{self.label!r}, " if self.label is not None else ""

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import astropy.units as u
 import numpy as np
 from astropy.io import fits
-from astropy.table import QTable
+from astropy.table import QTable, Table
 
 from unite_stan.compute import evaluate_model, line_arrays, resolve_site_values
 from unite_stan.prior import Fixed
@@ -33,9 +33,17 @@ CENFUNCS = ("median", "mean", "map", "mle")
 """Names accepted by :func:`freeze_from_samples` (besides a callable)."""
 
 _LOG_DENSITIES = ("log_prob", "log_likelihood")
-# Upper bound on the elements of one (draws × pixel edges × components) block evaluated at once
-# by make_spectra_tables; bounds the forward model's temporaries, not the returned tables.
-_CHUNK_ELEMENTS = 20_000_000
+# how summary() prints its numbers (the columns keep full precision)
+_SUMMARY_FORMATS = {
+    **dict.fromkeys(("mean", "sd", "q5", "q50", "q95"), ".4g"),
+    "r_hat": ".4f",
+    "ess_bulk": ".0f",
+    "ess_tail": ".0f",
+}
+# Upper bound on the elements of one (draws × pixels × components) piece of the model evaluated
+# at once by make_spectra_tables; bounds the forward model's temporaries (about ten arrays of
+# one component's size, 8 bytes an element), not the returned tables.
+_CHUNK_ELEMENTS = 4_000_000
 
 
 # ---- parameters --------------------------------------------------------------------------
@@ -102,6 +110,7 @@ def make_parameter_table(samples: dict, args, *, percentiles=None) -> QTable:
     pct = _check_percentiles(percentiles)
     values = resolve_site_values(samples, args)
     groups = _site_groups(args)
+    units = _site_units(args)
     table = QTable(meta=_scale_meta(args))
     if pct is not None:
         table["percentile"] = pct
@@ -110,23 +119,19 @@ def make_parameter_table(samples: dict, args, *, percentiles=None) -> QTable:
         column = _summarise(np.asarray(data, dtype=float), pct)
         table[name] = column if unit is None else column * unit
 
-    for name in groups["redshift"]:
-        add(name, values[name])
-    for name in groups["fwhm"]:
-        add(name, values[name], u.km / u.s)
-    flux_unit = args.flux_units[0] * args.canonical_unit
-    for name in groups["flux"]:
-        add(name, values[name] * args.line_flux_scales[0], flux_unit)
+    def add_sites(group: str) -> None:
+        for name in groups[group]:
+            factor, unit = units[name]
+            add(name, values[name] if factor == 1.0 else values[name] * factor, unit)
+
+    add_sites("redshift")
+    add_sites("fwhm")
+    add_sites("flux")
     for line_name, rew in _emission_rews(values, args).items():
         add(f"rew_{line_name}", rew, args.canonical_unit)
-    for name in groups["tau"]:
-        add(name, values[name])
-    cont_units = _continuum_units(args)
-    for name in groups["continuum"]:
-        factor, unit = cont_units[name]
-        add(name, values[name] * factor, unit)
-    for name in groups["other"]:
-        add(name, values[name])
+    add_sites("tau")
+    add_sites("continuum")
+    add_sites("other")
     for key in _LOG_DENSITIES:
         if key in samples:
             add(key, samples[key])
@@ -178,6 +183,25 @@ def _site_groups(args) -> dict[str, list[str]]:
         group = next((key for key, names in members.items() if name in names), "other")
         groups[group].append(name)
     return groups
+
+
+def _site_units(args) -> dict[str, tuple[float, u.UnitBase | None]]:
+    """Site → (factor, unit) turning its sampled value into the parameter table's.
+
+    Fluxes × line scale, in spectrum-0 flux unit × canonical unit (erg/s/cm² for a spectrum in
+    erg/s/cm²/Å); FWHMs in km/s; continuum slots as their form says; every other site as
+    sampled (factor 1, no unit).
+    """
+    groups = _site_groups(args)
+    units: dict[str, tuple[float, u.UnitBase | None]] = {
+        name: (1.0, None) for names in groups.values() for name in names
+    }
+    units.update({name: (1.0, u.km / u.s) for name in groups["fwhm"]})
+    flux = (float(args.line_flux_scales[0]), args.flux_units[0] * args.canonical_unit)
+    units.update({name: flux for name in groups["flux"]})
+    continuum = _continuum_units(args)
+    units.update({name: continuum[name] for name in groups["continuum"]})
+    return units
 
 
 def _continuum_units(args) -> dict[str, tuple[float, u.UnitBase | None]]:
@@ -295,54 +319,90 @@ def make_spectra_tables(
         region (named by its label); ``observed_flux``, ``observed_error``, ``scaled_error``.
         Model columns have shape ``(n_pix, n_percentiles)`` or ``(n_pix, n_draws)``, in the
         spectrum's flux unit. ``meta`` holds ``SPECNAME`` and ``NORMFAC``.
+
+    Notes
+    -----
+    The model is evaluated on pieces of the spectrum and each piece is reduced to its
+    percentiles before the next, so with ``percentiles`` the memory used is the tables plus
+    about 120 MB, whatever the number of draws and pixels; the time grows with draws × pixels
+    (4000 draws of 100 000 pixels: about 90 s; ``plot.thin_draws`` bounds it). Without
+    ``percentiles`` the tables themselves hold every draw: 8 bytes × draws × pixels ×
+    (lines + continuum regions + 1), e.g. 2.2 GB for 4000 draws of 10 000 pixels with five
+    lines and one region.
     """
     pct = _check_percentiles(percentiles)
     tables = {}
-    for s, (prediction, model) in enumerate(_predict(samples, args)):
-        spec = args.spectra[s]
-        rows = prediction.in_region
-        columns = {"wavelength": prediction.wavelength[rows]}
-        for name, draws in model.items():
-            columns[name] = _summarise(draws, pct).T
-        columns["observed_flux"] = prediction.observed_flux[rows]
-        columns["observed_error"] = prediction.observed_error[rows]
-        columns["scaled_error"] = np.broadcast_to(prediction.scaled_error, rows.shape)[rows]
+    for s, spec in enumerate(args.spectra):
+        columns, in_region = _spectrum_columns(samples, args, s, pct)
         if insert_nan:
-            step = (np.asarray(spec.high) - np.asarray(spec.low))[rows]
+            step = (np.asarray(spec.high) - np.asarray(spec.low))[in_region]
             columns = _insert_gap_rows(columns, step, args, s)
         table = QTable(meta={"SPECNAME": spec.name, "NORMFAC": float(args.norm_factors[s])})
         for name, data in columns.items():
-            table[name] = data * (spec.unit if name == "wavelength" else spec.flux_unit)
+            unit = spec.unit if name == "wavelength" else spec.flux_unit
+            # ``<<`` attaches the unit without copying; a column of every draw can be large
+            table.add_column(data << unit, name=name, copy=False)
         tables[spec.name] = table
     if return_hdul:
         return fits.HDUList([fits.PrimaryHDU(), *(_table_hdu(t) for t in tables.values())])
     return tables
 
 
-def _predict(samples: dict, args):
-    """Per spectrum: (first-chunk prediction, model column name → (n_draws, n_rows) array).
+def _spectrum_columns(
+    samples: dict, args, s: int, pct: np.ndarray | None
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Columns of spectrum ``s``'s table as plain arrays, and which pixels are its rows (those
+    inside a region).
 
-    The forward model runs on blocks of draws so that its temporaries stay bounded.
+    The forward model runs on pieces of at most ``_CHUNK_ELEMENTS`` (draws × pixels ×
+    components); each piece is reduced to its percentiles, or copied into the per-draw
+    columns, before the next is evaluated.
     """
+    spec = args.spectra[s]
     n_draws = len(next(iter(resolve_site_values(samples, args).values())))
     n_components = 1 + len(args.line_labels) + len(args.continuum_labels)
-    per_draw = n_components * sum(len(spec.edges) for spec in args.spectra)
-    chunk = max(1, _CHUNK_ELEMENTS // max(per_draw, 1))
-    first, models = None, []
-    for start in range(0, max(n_draws, 1), chunk):
-        block = slice(start, min(start + chunk, n_draws))
-        predictions = evaluate_model(samples, args, draws=block)
-        if first is None:
-            first = predictions
-            for p in predictions:
-                n_rows = int(p.in_region.sum())
-                names = ["model_total", *p.lines, *p.continua]
-                models.append({name: np.empty((n_draws, n_rows)) for name in names})
-        for p, model in zip(predictions, models, strict=True):
-            model["model_total"][block] = p.total[:, p.in_region]
-            for name, col in (*p.lines.items(), *p.continua.items()):
-                model[name][block] = col[:, p.in_region]
-    return list(zip(first, models, strict=True))
+    chunk = max(1, _CHUNK_ELEMENTS // max(n_draws * n_components, 1))
+    width = n_draws if pct is None else pct.size
+    columns: dict[str, np.ndarray] = {}
+    in_region = np.zeros(spec.npix, dtype=bool)
+    n_rows = 0
+    for start in range(0, spec.npix, chunk):
+        (piece,) = evaluate_model(samples, args, pixels={s: slice(start, start + chunk)})
+        rows = piece.in_region
+        in_region[start : start + rows.size] = rows
+        model = {"model_total": piece.total, **piece.lines, **piece.continua}
+        data = {
+            "observed_flux": piece.observed_flux,
+            "observed_error": piece.observed_error,
+            "scaled_error": piece.scaled_error,
+        }
+        if not columns:  # room for every pixel; rows outside the regions are cut at the end
+            columns["wavelength"] = np.empty(spec.npix)
+            columns.update({name: np.empty((spec.npix, width)) for name in model})
+            columns.update({name: np.empty(spec.npix) for name in data})
+        block = slice(n_rows, n_rows + int(rows.sum()))
+        columns["wavelength"][block] = piece.wavelength[rows]
+        for name, draws in model.items():
+            draws = draws[:, rows]
+            columns[name][block] = (draws if pct is None else _pixel_percentiles(draws, pct)).T
+        for name, values in data.items():
+            columns[name][block] = values[rows]
+        n_rows = block.stop
+    return {name: column[:n_rows] for name, column in columns.items()}, in_region
+
+
+def _pixel_percentiles(draws: np.ndarray, pct: np.ndarray) -> np.ndarray:
+    """``numpy.percentile`` over the draws (axis 0) of a (draws, pixels) array.
+
+    Pixels whose value is the same in every draw (most pixels of a line component, far from
+    the line) skip the sort: their percentiles are that value, as ``numpy.percentile`` gives.
+    """
+    out = np.empty((pct.size, draws.shape[1]))
+    varies = np.any(draws != draws[:1], axis=0)
+    out[:, ~varies] = draws[0, ~varies]
+    if varies.any():
+        out[:, varies] = np.percentile(draws[:, varies], 100.0 * pct, axis=0)
+    return out
 
 
 def _insert_gap_rows(
@@ -471,8 +531,9 @@ def _fixed(name: str, value, cenfunc) -> Fixed:
     return Fixed(float(arr))
 
 
-def summary(args):
-    """Posterior summary of the free parameters with convergence diagnostics.
+def summary(args) -> Table:
+    """Posterior summary of the free parameters, in the parameter table's units, with
+    convergence diagnostics.
 
     Parameters
     ----------
@@ -482,7 +543,11 @@ def summary(args):
     Returns
     -------
     astropy.table.Table
-        :func:`unite_stan.diagnostics.summary` of ``args.dataset`` over its free parameters.
+        :func:`unite_stan.diagnostics.summary` of the fit's free parameters (columns ``name,
+        mean, sd, q5, q50, q95, unit, r_hat, ess_bulk, ess_tail``), each in the unit of its
+        :func:`make_parameter_table` column, named in ``unit``: fluxes × line scale in
+        erg/s/cm² (for spectra in erg/s/cm²/Å), FWHMs in km/s, continuum scales × continuum
+        scale; R-hat and ESS do not depend on the scale.
     """
     # the draws as numpy arrays: args.dataset would build (and import) xarray
     draws = args.draws
@@ -491,5 +556,22 @@ def summary(args):
             "args.dataset is None: no draws are attached; run ModelBuilder.fit() first"
         )
     from unite_stan import diagnostics
+    from unite_stan.draws import Draws
 
-    return diagnostics.summary(draws, draws.attrs.get("free_parameters"))
+    units = _site_units(args)
+    variables = dict(draws.variables)
+    for name, (factor, _) in units.items():
+        if name in variables and factor != 1.0:
+            dims, values, *var_attrs = variables[name]
+            variables[name] = (dims, np.asarray(values) * factor, *var_attrs)
+    scaled = Draws(variables, draws.coords, draws.attrs)
+    table = diagnostics.summary(scaled, draws.attrs.get("free_parameters"))
+    unit_names = [units.get(name, (1.0, None))[1] for name in table["name"]]
+    table.add_column(
+        [format(unit) if unit is not None else "" for unit in unit_names],
+        name="unit",
+        index=table.colnames.index("r_hat"),
+    )
+    for name, spec in _SUMMARY_FORMATS.items():
+        table[name].info.format = spec
+    return table

@@ -97,7 +97,13 @@ def test_prepare_drops_uncovered_line_and_reletters_regions():
     lc = lines(("Hb", 4862.7), ("Ha", 6564.6), ("SII", 6718.3))
     cc = continuum.ContinuumConfiguration.from_lines(lc.centers, width=3000 * KMS)
     assert [r.low < 5000 for r in cc] == [True, False, False]
-    flc, fcc = spectra.prepare(lc, cc)
+    with pytest.warns(UserWarning) as caught:
+        flc, fcc = spectra.prepare(lc, cc)
+    assert [str(w.message) for w in caught] == [
+        "dropped the lines outside every spectrum's coverage: 'Hb' (needs a pixel within "
+        "4903.14-4919.52 Angstrom); the spectra cover 'grism' 5997.49-7002.51 Angstrom "
+        "(observed frame, z_sys=0.01; a line's window is its centre ± linedet_width/2)"
+    ]
     assert [e.name for e in flc] == ["Ha", "SII"]
     assert flc["Ha"].flux is lc["Ha"].flux and flc["Ha"].flux.name == "flux_Ha"
     assert len(fcc) == 2 and fcc is not cc
@@ -112,8 +118,14 @@ def test_prepare_coverage_uses_linedet_width():
     spectra = Spectra([spectrum_on(6000, 7000)])
     lc = lines(("edge", 7010.0))
     assert len(spectra.prepare(lc)[0]) == 1  # 7010 − 500 km/s = 6998.3 < 7002.5 (last edge)
-    with pytest.warns(UserWarning, match="none of the lines"):
+    with pytest.warns(UserWarning) as caught:
         assert len(spectra.prepare(lc, linedet_width=100 * KMS)[0]) == 0
+    assert [str(w.message) for w in caught] == [
+        "none of the lines ['edge'] is covered by the spectra; the filtered line configuration "
+        "is empty: 'edge' (needs a pixel within 7008.83-7011.17 Angstrom); the spectra cover "
+        "'grism' 5997.49-7002.51 Angstrom (observed frame, z_sys=0; a line's window is its "
+        "centre ± linedet_width/2)"
+    ]
     with pytest.raises(u.UnitConversionError):
         spectra.prepare(lc, linedet_width=5 * u.AA)
 

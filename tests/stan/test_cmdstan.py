@@ -19,6 +19,7 @@ from unite_stan.stan.backends.cmdstan import (
     unconstrained_parameters,
 )
 from unite_stan.stan.pilot import laplace_pilot
+from unite_stan.stan.settings import SamplerSettings
 
 AVAILABLE, REASON = cmdstan_available()
 needs_cmdstan = pytest.mark.skipif(not AVAILABLE, reason=f"CmdStan not installed: {REASON}")
@@ -154,25 +155,6 @@ def test_installation_without_main_object_and_write_access_says_what_to_do(tmp_p
     ) == ["PRECOMPILED_HEADERS=false"]
 
 
-def test_embedded_backend_refuses_an_unknown_metric_clearly():
-    backend = get_backend("embedded")
-    with pytest.raises(
-        ValueError,
-        match="metric='dense' is not available on the embedded backend; valid: diag_e, "
-        "dense_e, unit_e",
-    ):
-        backend.sample(
-            None,
-            {},
-            num_warmup=10,
-            num_samples=10,
-            num_chains=1,
-            seed=1,
-            inits=None,
-            metric="dense",
-        )
-
-
 # ---- with a CmdStan installation ---------------------------------------------------------
 
 
@@ -197,12 +179,14 @@ def test_cmdstan_sampling_matches_the_raw_draws_contract(cmdstan):
             cmdstan.sample(
                 model_,
                 DATA,
-                num_warmup=200,
-                num_samples=100,
-                num_chains=2,
-                seed=3,
+                SamplerSettings(
+                    num_warmup=200,
+                    num_samples=100,
+                    num_chains=2,
+                    seed=3,
+                    progress=False,
+                ),
                 inits=inits,
-                progress=False,
             )
             for _ in range(2)
         ]

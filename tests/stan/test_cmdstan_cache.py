@@ -16,6 +16,7 @@ import pytest
 
 from unite_stan.stan import cache
 from unite_stan.stan.backends import cmdstan_available, get_backend
+from unite_stan.stan.settings import SamplerSettings
 
 AVAILABLE, REASON = cmdstan_available()
 pytestmark = [
@@ -57,12 +58,7 @@ def check_runs(model) -> None:
     draws = get_backend("cmdstan").sample(
         model,
         DATA,
-        num_warmup=50,
-        num_samples=20,
-        num_chains=1,
-        seed=1,
-        inits=None,
-        progress=False,
+        SamplerSettings(num_warmup=50, num_samples=20, num_chains=1, seed=1, progress=False),
     )
     assert draws.column("mu").shape == (1, 20)
 

@@ -10,6 +10,7 @@ from conftest import tutorial_fit1
 from unite_stan import model
 from unite_stan.stan.backends import get_backend
 from unite_stan.stan.data import continuum_statistics
+from unite_stan.stan.render import Layout
 
 pytestmark = pytest.mark.stan
 
@@ -21,7 +22,7 @@ def fit1_program():
 
 def test_statistics_leave_log_density_and_gradient_unchanged():
     program = fit1_program()
-    moved = program.with_continuum_statistics()
+    moved = program.laid_out(Layout(statistics=True))
     data = moved.data
     counts = data["region_stat_n"]
     # the pixels outside the prior's line windows of the one region left the blocks; the
@@ -42,20 +43,27 @@ def test_statistics_leave_log_density_and_gradient_unchanged():
         np.testing.assert_allclose(grad, grad_ref, rtol=1e-9, atol=1e-9 * np.abs(grad_ref).max())
 
 
-def test_statistics_apply_only_where_they_pay_and_only_once():
+def test_statistics_apply_only_where_they_pay_and_after_the_other_choices():
     program = fit1_program()
     assert continuum_statistics(program.data, min_per_term=10**6) is None
     # the threaded program keeps its blocks: they are the threads' split
-    threaded = program.with_blocks([2])
-    assert threaded.with_continuum_statistics() is threaded
-    moved = program.with_continuum_statistics()
+    threaded = program.laid_out(Layout(blocks=(2,), statistics=True))
+    assert threaded.code == program.threaded_code and threaded.data["N_block"] == 2
+    assert int(np.sum(threaded.data["region_stat_n"])) == 0
+    moved = program.laid_out(Layout(statistics=True))
     with pytest.raises(ValueError, match="continuum statistics are already in this data"):
         continuum_statistics(moved.data)
-    message = "with_blocks needs every pixel in a block: apply it before with_continuum_statistics"
-    with pytest.raises(ValueError, match=message):
-        moved.with_blocks([2])
-    with pytest.raises(ValueError, match="with_windows needs every pixel in a block"):
-        moved.with_windows(moved.data["line_win_start"], moved.data["line_win_len"])
+    # a layout always starts from the program as rendered: laying out a laid-out program
+    # gives what the rendered one gives, whatever was applied before
+    windows = (moved.data["line_win_start"], moved.data["line_win_len"] // 2 * 2)
+    wanted = Layout(blocks=(2,), windows=windows)
+    again = moved.laid_out(wanted)
+    fresh = program.laid_out(wanted)
+    assert again.code == fresh.code == program.threaded_code
+    assert sorted(again.data) == sorted(fresh.data)
+    for key in fresh.data:
+        np.testing.assert_array_equal(again.data[key], fresh.data[key], err_msg=key)
+    assert again.layout == wanted and again.rendered is program
 
 
 def test_programs_without_the_term_are_left_alone():
@@ -66,4 +74,5 @@ def test_programs_without_the_term_are_left_alone():
     spectra = spectra_with(np.ones(400), np.ones(900))
     program = model.ModelBuilder(lc, cc, spectra).build()[0]
     assert "region_stat" not in program.code and "region_stat_n" not in program.data
-    assert program.with_continuum_statistics() is program
+    laid = program.laid_out(Layout(statistics=True))
+    assert int(np.sum(laid.data.get("region_stat_n", 0))) == 0 and laid.code == program.code

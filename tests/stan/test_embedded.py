@@ -29,6 +29,7 @@ from unite_stan.stan.backends.embedded import (
     adaptation_windows,
 )
 from unite_stan.stan.pilot import dispersed_inits, laplace_pilot
+from unite_stan.stan.settings import SamplerSettings
 
 TOY = """data { int<lower=0> N; vector[N] y; real mu0; }
 parameters { real mu; real<lower=0> sigma; }
@@ -101,12 +102,14 @@ def toy_draws(backend, toy):
     return backend.sample(
         toy,
         toy_data(),
-        num_warmup=1000,
-        num_samples=1000,
-        num_chains=4,
-        seed=20240611,
+        SamplerSettings(
+            num_warmup=1000,
+            num_samples=1000,
+            num_chains=4,
+            seed=20240611,
+            progress=False,
+        ),
         inits=None,
-        progress=False,
     )
 
 
@@ -164,13 +167,15 @@ def test_same_seed_and_inits_give_identical_draws_at_any_parallelism(backend, to
         backend.sample(
             toy,
             data,
-            num_warmup=200,
-            num_samples=100,
-            num_chains=2,
-            seed=7,
+            SamplerSettings(
+                num_warmup=200,
+                num_samples=100,
+                num_chains=2,
+                seed=7,
+                parallel_chains=parallel,
+                progress=False,
+            ),
             inits=inits,
-            parallel_chains=parallel,
-            progress=False,
         )
         for parallel in (1, 2)
     ]
@@ -181,12 +186,14 @@ def test_same_seed_and_inits_give_identical_draws_at_any_parallelism(backend, to
     other = backend.sample(
         toy,
         data,
-        num_warmup=200,
-        num_samples=100,
-        num_chains=2,
-        seed=8,
+        SamplerSettings(
+            num_warmup=200,
+            num_samples=100,
+            num_chains=2,
+            seed=8,
+            progress=False,
+        ),
         inits=inits,
-        progress=False,
     )
     assert not np.array_equal(other.values, runs[0].values)
 
@@ -201,12 +208,14 @@ def test_new_data_reuses_the_build(backend, toy):
     draws = backend.sample(
         again,
         shifted,
-        num_warmup=300,
-        num_samples=300,
-        num_chains=2,
-        seed=1,
+        SamplerSettings(
+            num_warmup=300,
+            num_samples=300,
+            num_chains=2,
+            seed=1,
+            progress=False,
+        ),
         inits=None,
-        progress=False,
     )
     assert draws.column("mu").mean() == pytest.approx(shifted["y"].mean(), abs=1.0)
     assert os.stat(again.record.artifact).st_mtime_ns == built_at
@@ -266,12 +275,14 @@ def test_short_warmup_still_adapts_the_metric(backend, toy):
     draws = backend.sample(
         toy,
         toy_data(),
-        num_warmup=100,
-        num_samples=50,
-        num_chains=2,
-        seed=3,
+        SamplerSettings(
+            num_warmup=100,
+            num_samples=50,
+            num_chains=2,
+            seed=3,
+            progress=False,
+        ),
         inits=None,
-        progress=False,
     )
     assert np.all(draws.inv_metric != 1.0)
     assert not any("aren't enough warmup" in m for chain in draws.messages for m in chain)
@@ -282,25 +293,18 @@ def test_seed_range(backend, toy):
     draws = backend.sample(
         toy,
         toy_data(),
-        num_warmup=50,
-        num_samples=10,
-        num_chains=1,
-        seed=2**32 - 1,
-        inits=None,
-        progress=False,
-    )
-    assert draws.values.shape == (1, 10, len(COLUMNS))
-    with pytest.raises(ValueError, match=r"seed=4294967296: must be in \[0, 2\*\*32\)"):
-        backend.sample(
-            toy,
-            toy_data(),
+        SamplerSettings(
             num_warmup=50,
             num_samples=10,
             num_chains=1,
-            seed=2**32,
-            inits=None,
+            seed=2**32 - 1,
             progress=False,
-        )
+        ),
+        inits=None,
+    )
+    assert draws.values.shape == (1, 10, len(COLUMNS))
+    with pytest.raises(ValueError, match=r"seed=4294967296 must be an integer in \[0, 2\*\*32\)"):
+        SamplerSettings(num_warmup=50, num_samples=10, num_chains=1, seed=2**32)
 
 
 @pytest.mark.stan
@@ -309,12 +313,14 @@ def test_failing_chain_raises_with_stan_message(backend, toy):
         backend.sample(
             toy,
             toy_data(),
-            num_warmup=50,
-            num_samples=10,
-            num_chains=2,
-            seed=1,
+            SamplerSettings(
+                num_warmup=50,
+                num_samples=10,
+                num_chains=2,
+                seed=1,
+                progress=False,
+            ),
             inits=[{"mu": 0.0, "sigma": 1.0}, {"mu": 0.0, "sigma": -1.0}],
-            progress=False,
         )
     assert "chain 1" not in str(failure.value)
 
@@ -325,35 +331,41 @@ def test_invalid_arguments_and_data(backend, toy):
         backend.sample(
             toy,
             toy_data(),
-            num_warmup=10,
-            num_samples=10,
-            num_chains=2,
-            seed=1,
+            SamplerSettings(
+                num_warmup=10,
+                num_samples=10,
+                num_chains=2,
+                seed=1,
+                progress=False,
+            ),
             inits=[{}],
-            progress=False,
         )
     data = {**toy_data(), "mu0": True}
     with pytest.raises(ValueError, match="'mu0' has dtype bool"):
         backend.sample(
             toy,
             data,
-            num_warmup=10,
-            num_samples=10,
-            num_chains=1,
-            seed=1,
+            SamplerSettings(
+                num_warmup=10,
+                num_samples=10,
+                num_chains=1,
+                seed=1,
+                progress=False,
+            ),
             inits=None,
-            progress=False,
         )
     with pytest.raises(RuntimeError, match="variable does not exist.*variable name=mu0"):
         backend.sample(
             toy,
             {"N": 1, "y": np.zeros(1)},
-            num_warmup=10,
-            num_samples=10,
-            num_chains=1,
-            seed=1,
+            SamplerSettings(
+                num_warmup=10,
+                num_samples=10,
+                num_chains=1,
+                seed=1,
+                progress=False,
+            ),
             inits=None,
-            progress=False,
         )
 
 
@@ -369,12 +381,14 @@ def test_progress_bar_on_a_terminal(backend, toy, monkeypatch):
     backend.sample(
         toy,
         toy_data(),
-        num_warmup=100,
-        num_samples=100,
-        num_chains=2,
-        seed=1,
+        SamplerSettings(
+            num_warmup=100,
+            num_samples=100,
+            num_chains=2,
+            seed=1,
+            progress=True,
+        ),
         inits=None,
-        progress=True,
     )
     shown = terminal.getvalue()
     assert "Sampling 2 chains" in shown and "400/400" in shown and "\r" in shown
@@ -387,12 +401,7 @@ def test_two_lines_instead_of_a_bar_in_a_log(backend, toy, capsys, progress):
     backend.sample(
         toy,
         toy_data(),
-        num_warmup=100,
-        num_samples=100,
-        num_chains=2,
-        seed=1,
-        inits=None,
-        progress=progress,
+        SamplerSettings(num_warmup=100, num_samples=100, num_chains=2, seed=1, progress=progress),
     )
     started, ended = capsys.readouterr().err.splitlines()
     assert started == "unite_stan [sample] Sampling 2 chains (100 warmup + 100 draws each)…"
@@ -415,12 +424,14 @@ def test_pilot_on_the_compiled_model_then_sample_from_its_inits(backend, toy):
     draws = backend.sample(
         toy,
         data,
-        num_warmup=200,
-        num_samples=200,
-        num_chains=2,
-        seed=5,
+        SamplerSettings(
+            num_warmup=200,
+            num_samples=200,
+            num_chains=2,
+            seed=5,
+            progress=False,
+        ),
         inits=inits,
-        progress=False,
     )
     assert draws.column("mu").mean() == pytest.approx(pilot.loc[0], abs=0.3)
 
@@ -500,13 +511,15 @@ def test_dense_and_unit_metrics(backend, toy):
         backend.sample(
             toy,
             data,
-            num_warmup=300,
-            num_samples=1000,
-            num_chains=2,
-            seed=3,
+            SamplerSettings(
+                num_warmup=300,
+                num_samples=1000,
+                num_chains=2,
+                seed=3,
+                progress=False,
+                metric=metric,
+            ),
             inits=None,
-            progress=False,
-            metric=metric,
         )
         for metric in ("dense_e", "unit_e")
     )

@@ -425,10 +425,10 @@ def test_main_run_narrows_line_windows_without_changing_log_prob(fit1):
 def test_line_windows_that_fail_their_check_are_replaced_by_the_prior_ones(fit1, monkeypatch):
     """A margin the draws cannot meet (13 profile sigma asked of windows built with 8 around
     the pilot's box) sends the run back to the prior's windows, and says so."""
-    from unite_stan.stan import run
+    from unite_stan.stan.stages import window_check
 
     spectra, flc, fcc, _, args1 = fit1
-    monkeypatch.setattr(run, "WINDOW_CHECK_MARGIN", -5.0)
+    monkeypatch.setattr(window_check, "WINDOW_CHECK_MARGIN", -5.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # a short run: convergence is not the point
         _, args = model.ModelBuilder(flc, fcc, spectra).fit(
@@ -445,7 +445,7 @@ def test_window_check_sees_a_draw_beyond_the_narrowed_windows(fit1):
     """The draws as sampled pass the check; one line-width draw moved to the top of its prior,
     far beyond the box the windows were narrowed to, fails it."""
     from unite_stan.stan.ranges import site_ranges
-    from unite_stan.stan.run import draws_within_windows
+    from unite_stan.stan.stages.window_check import draws_within_windows
 
     *_, args = fit1
     ds = args.dataset

@@ -144,7 +144,7 @@ def test_name_map_makes_safe_unique_identifiers():
 
 
 def test_hostile_line_names_never_reach_the_program():
-    names = ["X_6564.61", "target", "a b", '"; } model { target += 1e9; //']
+    names = ["X_6564.61", "target", "a b", '"; } model { target += 1e9; //', "over_error"]
     lc = odd_line_config(names)
     wl = np.linspace(6300, 6700, 200)
     disp = SimpleDisperser(wavelength=wl * u.AA, R=1000.0, name='g"; }')
@@ -162,3 +162,5 @@ def test_hostile_line_names_never_reach_the_program():
     assert '"' not in header and '"' not in rest.split("\ndata {", 1)[1]
     assert "model {" in program.code and program.code.count("model {") == 1
     assert set(program.free_sites) >= {f"flux_{n}" for n in names}
+    # flux_over_error is a variable of the program's transformed data
+    assert program.name_map.ident("flux_over_error") != "flux_over_error"

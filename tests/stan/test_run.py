@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from unite_stan.stan import run
 from unite_stan.stan.backends import base
 from unite_stan.stan.data import block_data, reblock, spectrum_intervals
+from unite_stan.stan.stages import layout as run
 
 
 def data_with(n_pix):
@@ -94,7 +94,7 @@ def test_block_errors():
 
 
 def test_refine_shrinkage_trusts_clear_differences_only():
-    from unite_stan.stan.run import _shrinkage_to_identity
+    from unite_stan.stan.stages.refine import _shrinkage_to_identity
 
     rng = np.random.default_rng(5)
     # independent draws of the identity: the estimate's difference is all noise

@@ -16,6 +16,7 @@ from test_fit_joint import configuration, spectra_with
 from unite_stan import model
 from unite_stan.stan.backends import get_backend
 from unite_stan.stan.backends.base import available_cores
+from unite_stan.stan.render import Layout
 
 pytestmark = pytest.mark.stan
 
@@ -35,9 +36,11 @@ def test_blocks_and_threads_leave_log_density_and_gradient_unchanged(which):
     points = [rng.uniform(-1.5, 1.5, len(program.free_sites)) for _ in range(3)]
     serial = [backend.log_density(compiled, program.data)(x) for x in points]
     n_pix = program.data["spec_n_pix"]
-    threaded = backend.compile(program.with_blocks([2] * len(n_pix)).code, progress=False)
+    threaded = backend.compile(
+        program.laid_out(Layout(blocks=(2,) * len(n_pix))).code, progress=False
+    )
     for n_blocks in ([3] * len(n_pix), [7] * len(n_pix)):
-        blocked = program.with_blocks(n_blocks)
+        blocked = program.laid_out(Layout(blocks=tuple(n_blocks)))
         assert blocked.data["N_block"] == sum(n_blocks)
         assert blocked.code == program.threaded_code
         # the serial program sums the same blocks in turn; the threaded one by reduce_sum
@@ -49,7 +52,7 @@ def test_blocks_and_threads_leave_log_density_and_gradient_unchanged(which):
                     assert lp == pytest.approx(lp_ref, rel=1e-12)
                     np.testing.assert_allclose(grad, grad_ref, rtol=1e-9, atol=1e-9)
     # one block per spectrum: the serial program, which leaves reduce_sum out
-    assert program.with_blocks([1] * len(n_pix)).code == program.code == program.serial_code
+    assert program.laid_out(Layout()).code == program.code == program.serial_code
     assert "reduce_sum_static(" not in program.code
     assert "reduce_sum_static(" in program.threaded_code
 

@@ -311,14 +311,36 @@ class Spectra:
             regions, zorder=continuum_config.zorder, allow_overlap=continuum_config.allow_overlap
         )
 
+    def _uncovered(self, entries, half_width: float) -> str:
+        """Where the lines ``entries`` would need a pixel and where the spectra have them."""
+        unit = self._canonical_unit
+        opz = 1.0 + self._redshift
+        windows = []
+        for entry in entries:
+            centre = entry.wavelength.to_value(unit) * opz
+            lo, hi = centre * (1 - half_width), centre * (1 + half_width)
+            windows.append(f"{entry.name!r} (needs a pixel within {lo:.6g}-{hi:.6g} {unit})")
+        spans = []
+        for spec in self._spectra:
+            lo, hi = u.Quantity(spec.wavelength_range, spec.unit).to_value(unit)
+            spans.append(f"{spec.name!r} {lo:.6g}-{hi:.6g} {unit}")
+        return (
+            f"{', '.join(windows)}; the spectra cover {', '.join(spans)} (observed frame, "
+            f"z_sys={self._redshift:g}; a line's window is its centre ± linedet_width/2)"
+        )
+
     def _filter(self, line_config, continuum_config, linedet_width):
         _check_configs(line_config, continuum_config)
         half_width = _velocity(linedet_width, "linedet_width") / (2.0 * C_KMS)
         names = self._covered_line_names(line_config, half_width)
-        if len(line_config) and not names:
+        dropped = [e for e in line_config if e.name not in names]
+        if dropped:
+            where = self._uncovered(dropped, half_width)
             warnings.warn(
-                f"none of the lines {[e.name for e in line_config]} is covered by the spectra "
-                f"(z_sys={self._redshift:g}); the filtered line configuration is empty",
+                f"dropped the lines outside every spectrum's coverage: {where}"
+                if names
+                else f"none of the lines {[e.name for e in line_config]} is covered by the "
+                f"spectra; the filtered line configuration is empty: {where}",
                 UserWarning,
                 stacklevel=3,
             )

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from unite_stan.prior import Prior, Uniform, _LiteralLeaf
+from unite_stan.prior import Prior, Uniform, literal_value
 
 __all__ = [
     "LOGIT",
@@ -41,10 +41,8 @@ def coordinate_kind(prior: Prior) -> str:
     """``SLOPE`` for a ``Uniform(-pi/2, pi/2)`` prior with literal bounds, else ``LOGIT``."""
     if (
         isinstance(prior, Uniform)
-        and isinstance(prior.low, _LiteralLeaf)
-        and isinstance(prior.high, _LiteralLeaf)
-        and float(prior.low.value) == -HALF_PI
-        and float(prior.high.value) == HALF_PI
+        and literal_value(prior.low) == -HALF_PI
+        and literal_value(prior.high) == HALF_PI
     ):
         return SLOPE
     return LOGIT

@@ -226,12 +226,6 @@ def _blocks_of(pix_start, intervals, groups, n_total: int) -> dict[str, np.ndarr
     }
 
 
-def uses_region_stats(forms, pix_offset_free: bool, region_fixed) -> bool:
-    """Whether the program can sum continuum-only pixels through their statistics: it has a
-    sampled region (Linear among the forms) and fixed pixel offsets (edges that do not move)."""
-    return "linear" in forms and not pix_offset_free and not all(region_fixed)
-
-
 #: continuum_statistics moves pixels only where at least this many leave the blocks per block
 #: or region sum it adds. Measured gradients (2026-12-02, posterior windows; the prototype
 #: script is in commit 88a8e49): two_resolutions 1465 pixels for 4 more blocks and 2 sums,
@@ -317,12 +311,14 @@ def reblock(data: dict, n_blocks: list[int]) -> dict:
     return out
 
 
-def build_data(
-    args, literals, free, profiles, forms, lsf_forms, pix_offset_free, shapes
-) -> tuple[dict, WindowContext]:
-    """The data dict of the program rendered from ``args``, and its line windows' context.
+def build_data(args, literals, free, structure, shapes) -> tuple[dict, WindowContext]:
+    """The values of the data of the program rendered from ``args``, and its line windows'
+    context.
 
-    ``shapes`` is :func:`fixed_shapes` of ``args``, as the program was rendered with it.
+    ``structure`` is the program's :class:`~unite_stan.stan.data_block.ProgramStructure` and
+    ``shapes`` :func:`fixed_shapes` of ``args``, as the program was rendered with them. The
+    values may hold more than the program reads: which keys its data dict has is
+    :func:`~unite_stan.stan.data_block.select_data`'s decision.
     """
     order = args.dependency_order
     theta_index = {n: k + 1 for k, n in enumerate(order)}
@@ -341,10 +337,9 @@ def build_data(
         "z_sys": z_sys,
     }
     fixed_lines, fixed_regions = shapes
-    data.update(_line_data(entries, theta_index, canonical, profiles, fixed_lines))
+    data.update(_line_data(entries, theta_index, canonical, structure.profiles, fixed_lines))
     regions = args.cont_regions
-    if forms:
-        data.update(_region_data(args, theta_index, forms, z_sys, fixed_regions))
+    data.update(_region_data(args, theta_index, structure.forms, z_sys, fixed_regions))
 
     edges, res, dldp, dres, pix_interval = [], [], [], [], []
     edge_start, n_edge, pix_start, n_pix = [], [], [], []
@@ -382,14 +377,11 @@ def build_data(
             padded = np.pad(lsf, reach, mode="edge")
             lsf = np.max(np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1), axis=1)
         lsf_edge.append(lsf)
-        if pix_offset_free:
-            step = 1e-6 * np.maximum(np.abs(shifted), 1e-300)
-            dr = (np.asarray(disp.R(shifted + step)) - np.asarray(disp.R(shifted - step))) / (
-                2 * step
-            )
-            dldp.append(dl * to_c)
-            dres.append(dr / to_c)
-            pix_ref.append(p_ref)
+        step = 1e-6 * np.maximum(np.abs(shifted), 1e-300)
+        dr = (np.asarray(disp.R(shifted + step)) - np.asarray(disp.R(shifted - step))) / (2 * step)
+        dldp.append(dl * to_c)
+        dres.append(dr / to_c)
+        pix_ref.append(p_ref)
         pix_interval.append(pixel_interval + 1)
         norm = args.norm_factors[s]
         flux_norm.append(np.asarray(spec.flux, dtype=float) / norm)
@@ -440,19 +432,15 @@ def build_data(
         }
     )
     data.update(block_data(data["spec_pix_start"], pix_interval, [1] * len(args.spectra)))
-    if forms and not pix_offset_free:
-        data["region_int_start"] = region_start
-        data["region_int_len"] = region_len
-    if pix_offset_free:
-        data["edge_dlam_dpix"] = np.concatenate(dldp)
-        data["edge_dresolution"] = np.concatenate(dres)
-        data["spec_pix_offset_ref"] = np.array(pix_ref, dtype=float)
-    if lsf_forms:
-        data["region_resolution"] = region_res
-    if uses_region_stats(forms, pix_offset_free, fixed_regions):
-        # every pixel in a block until RenderedProgram.with_continuum_statistics moves some
-        data["region_stat_n"] = np.zeros((len(args.spectra), len(regions)), dtype=int)
-        data["region_stat"] = np.zeros((len(args.spectra), len(regions), 7))
+    data["region_int_start"] = region_start
+    data["region_int_len"] = region_len
+    data["edge_dlam_dpix"] = np.concatenate(dldp)
+    data["edge_dresolution"] = np.concatenate(dres)
+    data["spec_pix_offset_ref"] = np.array(pix_ref, dtype=float)
+    data["region_resolution"] = region_res
+    # every pixel in a block until a layout with statistics moves some (RenderedProgram.laid_out)
+    data["region_stat_n"] = np.zeros((len(args.spectra), len(regions)), dtype=int)
+    data["region_stat"] = np.zeros((len(args.spectra), len(regions), 7))
     return data, windows
 
 
@@ -485,21 +473,22 @@ def _line_data(entries, theta_index, canonical, profiles, fixed) -> dict:
 
 def _split_by_shape(name: str, what: str, members: list[int], fixed: list[bool]) -> dict:
     """``N_<name>`` and ``<name>_<what>`` (1-based) for the members sampled in the program's
-    loops; with any fixed shape in the model, ``N_<name>_fixed`` and ``<name>_fixed_<what>``
-    for the members whose shape is data."""
+    loops, ``N_<name>_fixed`` and ``<name>_fixed_<what>`` for the members whose shape is data
+    (which the program has only with some fixed shape in the model)."""
     sampled = [k + 1 for k in members if not fixed[k]]
-    out = {f"N_{name}": len(sampled), f"{name}_{what}": np.array(sampled, dtype=int)}
-    if any(fixed):
-        shaped = [k + 1 for k in members if fixed[k]]
-        out[f"N_{name}_fixed"] = len(shaped)
-        out[f"{name}_fixed_{what}"] = np.array(shaped, dtype=int)
-    return out
+    shaped = [k + 1 for k in members if fixed[k]]
+    return {
+        f"N_{name}": len(sampled),
+        f"{name}_{what}": np.array(sampled, dtype=int),
+        f"N_{name}_fixed": len(shaped),
+        f"{name}_fixed_{what}": np.array(shaped, dtype=int),
+    }
 
 
 def _region_data(args, theta_index, forms, z_sys, fixed) -> dict:
     regions = args.cont_regions
     resolved = args.cont_resolved_params
-    max_par = max(len([s for s in r if s != "norm_wav"]) for r in resolved)
+    max_par = max((len([s for s in r if s != "norm_wav"]) for r in resolved), default=1)
     region_par = np.ones((len(regions), max_par), dtype=int)
     region_npar = np.zeros(len(regions), dtype=int)
     region_nw_par = np.ones(len(regions), dtype=int)

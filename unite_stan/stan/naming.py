@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from unite_stan.stan.data_block import declared_names
+
 __all__ = ["NameMap", "STAN_RESERVED"]
 
 # Stan keywords, block names, types and the C++ words stanc refuses as identifiers.
@@ -33,23 +35,17 @@ STAN_RESERVED = frozenset(
     """.split()
 )
 
-# Identifiers the template itself declares; a site may not take one of them.
-INTERNAL_NAMES = frozenset(
+# Identifiers the template declares besides the variables of data_block (its locals and
+# functions); a site may take none of them.
+_TEMPLATE_NAMES = frozenset(
     """
-    N_free coord_loc coord_chol N_lit lit c_kms z_sys N_line N_line_slot line_wave
-    line_strength line_z_par line_amp_par line_slot_par line_slot_is_velocity N_region
-    N_region_par region_low region_high region_center region_nw_factor region_npar region_par
-    region_nw_par N_spec N_edge N_pix spec_edge_start spec_n_edge spec_pix_start spec_n_pix edge
-    edge_resolution edge_dlam_dpix edge_dresolution spec_pix_offset_ref pix_interval flux_norm
-    error_norm spec_line_factor spec_cont_factor spec_r_scale_par spec_flux_scale_par
-    spec_pix_offset_par region_resolution xi log_lik_spec u theta centre amp width s ne np e res
-    shift lsf dlam line_sum q j k r model_interval mid cont_sum par nw lsf_r antideriv i mu cdf
-    line_win_start line_win_len region_int_start region_int_len win0 nwin c0 nc
-    N_block spec_block_start spec_n_block block_edge0 block_n_edge block_pix0 block_n_pix
-    block_ids blocks_loglik blocks start end total b b0 lo hi reduce_sum reduce_sum_static
-    k_c slope_c alpha_c beta_c st
+    xi log_lik_spec u theta centre amp width s ne np e res shift lsf dlam line_sum q j k r
+    model_interval mid cont_sum par nw lsf_r antideriv i mu cdf win0 nwin c0 nc block_ids
+    blocks_loglik blocks start end total b b0 lo hi reduce_sum reduce_sum_static k_c slope_c
+    alpha_c beta_c st
     """.split()
 )
+INTERNAL_NAMES = _TEMPLATE_NAMES | declared_names()
 
 _VALID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 

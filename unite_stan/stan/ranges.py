@@ -12,38 +12,11 @@ from __future__ import annotations
 
 import math
 
-from unite_stan.prior import Fixed, Parameter, _BinOpExpr, _LiteralLeaf
 from unite_stan.stan.coordinates import SLOPE, coordinate_kind
 
 __all__ = ["site_ranges"]
 
 Interval = tuple[float, float]
-_FULL: Interval = (-math.inf, math.inf)
-
-
-def _combine(op: str, a: Interval, b: Interval) -> Interval:
-    if op == "+":
-        return a[0] + b[0], a[1] + b[1]
-    if op == "-":
-        return a[0] - b[1], a[1] - b[0]
-    if op == "*":
-        products = [x * y for x in a for y in b if not (math.isinf(x) or math.isinf(y))]
-        if len(products) < 4:
-            return _FULL
-        return min(products), max(products)
-    if b[0] <= 0.0 <= b[1]:  # division by an interval containing zero
-        return _FULL
-    return _combine("*", a, (1.0 / b[1], 1.0 / b[0]))
-
-
-def _node_range(node, ranges: dict[Parameter, Interval]) -> Interval:
-    if isinstance(node, _LiteralLeaf):
-        return node.value, node.value
-    if isinstance(node, Parameter):
-        return ranges.get(node, _FULL)
-    if isinstance(node, _BinOpExpr):
-        return _combine(node.op, _node_range(node.left, ranges), _node_range(node.right, ranges))
-    return _FULL
 
 
 def _logistic(u: float) -> float:
@@ -57,33 +30,28 @@ def _logistic(u: float) -> float:
 def site_ranges(args, free_u: dict[str, Interval] | None = None) -> dict[str, Interval]:
     """Site name → (lowest, highest) value, in dependency order.
 
-    Without ``free_u``: every value the priors allow. ``free_u`` restricts free sites to an
+    Without ``free_u``: every value the priors allow
+    (:meth:`~unite_stan.prior_graph.PriorGraph.ranges`). ``free_u`` restricts free sites to an
     interval of the sampler's unconstrained coordinate ``u`` (value = low + (high - low) *
     inv_logit(u), or atan(u) in the slope coordinate of :mod:`unite_stan.stan.coordinates`);
     sites it does not name keep their prior range.
     """
     free_u = free_u or {}
-    by_token: dict[Parameter, Interval] = {}
-    out: dict[str, Interval] = {}
-    for name in args.dependency_order:
-        prior = args.all_priors[name]
-        if isinstance(prior, Fixed):
-            r = _node_range(prior.value, by_token)
-        else:
-            low = _node_range(prior.low, by_token)
-            high = _node_range(prior.high, by_token)
-            r = (low[0], high[1])
-            if name in free_u and coordinate_kind(prior) == SLOPE:
-                # the slope coordinate: value = atan(u), bounds are +-pi/2
-                r = tuple(math.atan(u) for u in free_u[name])
-            elif name in free_u and all(math.isfinite(x) for x in (*low, *high)):
-                # low (1 - s) + high s rises with low and high (0 <= s <= 1): extremes at the
-                # ends of s's interval, with the matching ends of low's and high's
-                s_lo, s_hi = (_logistic(u) for u in free_u[name])
-                r = (
-                    min(low[0] * (1 - s) + high[0] * s for s in (s_lo, s_hi)),
-                    max(low[1] * (1 - s) + high[1] * s for s in (s_lo, s_hi)),
-                )
-        by_token[args.name_to_token[name]] = r
-        out[name] = r
-    return out
+
+    def restrict(name, prior, low, high):
+        if name not in free_u:
+            return None
+        if coordinate_kind(prior) == SLOPE:
+            # the slope coordinate: value = atan(u), bounds are +-pi/2
+            return tuple(math.atan(u) for u in free_u[name])
+        if not all(math.isfinite(x) for x in (*low, *high)):
+            return None
+        # low (1 - s) + high s rises with low and high (0 <= s <= 1): extremes at the ends of
+        # s's interval, with the matching ends of low's and high's
+        s_lo, s_hi = (_logistic(u) for u in free_u[name])
+        return (
+            min(low.lo * (1 - s) + high.lo * s for s in (s_lo, s_hi)),
+            max(low.hi * (1 - s) + high.hi * s for s in (s_lo, s_hi)),
+        )
+
+    return args.prior_graph.ranges(restrict)

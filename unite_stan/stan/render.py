@@ -17,7 +17,7 @@ import jinja2
 import numpy as np
 
 from unite_stan._resources import template_dir
-from unite_stan.prior import Fixed, Parameter, TruncatedNormal, Uniform, _BinOpExpr, _LiteralLeaf
+from unite_stan.prior import Fixed, TruncatedNormal, Uniform, fold_expression
 from unite_stan.stan.coordinates import SLOPE, coordinate_kind
 from unite_stan.stan.data import (
     WindowContext,
@@ -26,11 +26,38 @@ from unite_stan.stan.data import (
     fixed_shapes,
     is_literal_fixed,
     reblock,
-    uses_region_stats,
+)
+from unite_stan.stan.data_block import (
+    ProgramStructure,
+    block_arguments,
+    data_block_code,
+    select_data,
 )
 from unite_stan.stan.naming import NameMap
 
-__all__ = ["RenderedProgram", "identity_coordinates", "render_program"]
+__all__ = ["Layout", "RenderedProgram", "identity_coordinates", "render_program"]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a program's likelihood is laid out over its data (all choices change data only).
+
+    Attributes
+    ----------
+    blocks : tuple of int, optional
+        Pixel blocks per spectrum; ``None`` for one each (the serial program). Several blocks
+        in any spectrum select the threaded program.
+    windows : (numpy.ndarray, numpy.ndarray), optional
+        Each line's window of pixel edges (first edge, number of edges) per spectrum;
+        ``None`` for the prior's windows, which hold for every value the priors allow.
+    statistics : bool
+        Sum the pixels that carry only a sampled Linear continuum through their sufficient
+        statistics (:func:`~unite_stan.stan.data.continuum_statistics`), where it pays.
+    """
+
+    blocks: tuple[int, ...] | None = None
+    windows: tuple[np.ndarray, np.ndarray] | None = None
+    statistics: bool = False
 
 
 @dataclass
@@ -43,13 +70,19 @@ class RenderedProgram:
     free_sites: list[str]
     fixed_sites: list[str]
     literal_sources: list[str] = field(default_factory=list)
-    #: what line windows are computed from (edges, shifts, LSF widths); see ``with_windows``
+    #: what line windows are computed from (edges, shifts, LSF widths); see ``laid_out``
     windows: WindowContext | None = None
     #: the program's two texts, identical but for how a spectrum's pixel blocks are summed: in
     #: turn (``serial_code``, what ``code`` is after rendering) or by ``reduce_sum_static``
-    #: (``threaded_code``); ``with_blocks`` picks one
+    #: (``threaded_code``); ``laid_out`` picks one
     serial_code: str = ""
     threaded_code: str = ""
+    #: what the program holds (profiles, forms, which parts are sampled), as rendered
+    structure: ProgramStructure | None = None
+    #: how the likelihood is laid out over the data (``None``: as rendered), and the program
+    #: as rendered, which every layout starts from
+    layout: Layout | None = None
+    rendered: RenderedProgram | None = field(default=None, repr=False)
 
     @property
     def code_hash(self) -> str:
@@ -62,51 +95,37 @@ class RenderedProgram:
         data["coord_chol"] = np.asarray(chol, dtype=float)
         return dataclasses.replace(self, data=data)
 
-    def with_blocks(self, n_blocks: list[int]) -> RenderedProgram:
-        """Same model, spectrum ``s`` split into ``n_blocks[s]`` pixel blocks.
+    def laid_out(self, layout: Layout) -> RenderedProgram:
+        """The same model with its likelihood laid out over the data as ``layout`` says.
 
-        With several blocks in any spectrum the program is the threaded one
-        (``reduce_sum_static`` over the blocks), otherwise the serial one. The serial program
-        leaves ``reduce_sum`` out: its gradient's translation unit compiles in about 20 % less
-        time (tutorial Fit 1: 28.5 s -> 22.4 s, the model's 22.2 s -> 19.6 s, one at a time).
+        The three choices are applied in the one order that keeps each valid, always to the
+        program as rendered (``self.rendered``), so no order can be got wrong: pixel blocks
+        first (the serial program for one block per spectrum, else the threaded one, whose
+        ``reduce_sum_static`` sums the blocks), then the line windows, then the continuum
+        statistics, which move pixels out of the blocks. Data only: never a new program text
+        beyond the serial/threaded choice.
         """
-        _check_no_statistics(self.data, "with_blocks")
-        threaded = max(n_blocks, default=1) > 1
-        code = self.threaded_code if threaded else self.serial_code
-        return dataclasses.replace(self, code=code or self.code, data=reblock(self.data, n_blocks))
-
-    def with_continuum_statistics(self) -> RenderedProgram:
-        """Same model, with the pixels that carry only a sampled Linear continuum summed
-        through their statistics (:func:`~unite_stan.stan.data.continuum_statistics`), where
-        the program has that term and it pays; otherwise ``self``. The threaded program is left
-        alone: its blocks are the threads' split. Apply it last: the blocks then hold only the
-        other pixels, so ``with_blocks`` cannot be applied after it.
-        """
-        threaded = bool(self.threaded_code) and self.code == self.threaded_code
-        if threaded or "region_stat_n" not in self.data:
-            return self
-        data = continuum_statistics(self.data)
-        return self if data is None else dataclasses.replace(self, data=data)
-
-    def with_windows(self, start: np.ndarray, length: np.ndarray) -> RenderedProgram:
-        """Same program, each line's profile evaluated on other edge windows (data only)."""
-        _check_no_statistics(self.data, "with_windows")
-        data = dict(self.data)
-        data["line_win_start"] = np.asarray(start, dtype=int)
-        data["line_win_len"] = np.asarray(length, dtype=int)
-        return dataclasses.replace(self, data=data)
+        base = self.rendered or self
+        n_spec = len(base.data["spec_n_pix"])
+        blocks = list(layout.blocks) if layout.blocks is not None else [1] * n_spec
+        threaded = max(blocks, default=1) > 1
+        code = (base.threaded_code if threaded else base.serial_code) or base.code
+        data = reblock(base.data, blocks)
+        if layout.windows is not None:
+            data["line_win_start"] = np.asarray(layout.windows[0], dtype=int)
+            data["line_win_len"] = np.asarray(layout.windows[1], dtype=int)
+        # the threaded program's blocks are the threads' split: no pixels leave them
+        region_stats = base.structure is not None and base.structure.region_stats
+        if layout.statistics and not threaded and region_stats:
+            data = continuum_statistics(data) or data
+        for key in ("coord_loc", "coord_chol"):
+            data[key] = self.data[key]
+        return dataclasses.replace(self, code=code, data=data, layout=layout, rendered=base)
 
     def __call__(self, *args, **kwargs):
         raise TypeError(
             "a unite_stan model is a Stan program, not a NumPyro model function; fit it with "
             "ModelBuilder.fit()"
-        )
-
-
-def _check_no_statistics(data: dict, what: str) -> None:
-    if int(np.sum(data.get("region_stat_n", 0))) > 0:
-        raise ValueError(
-            f"{what} needs every pixel in a block: apply it before with_continuum_statistics"
         )
 
 
@@ -127,73 +146,6 @@ def wrap_list(items, indent: int, width: int = LINE_WIDTH) -> str:
             line = f"{line} {piece}" if line else piece
     lines.append(line)
     return ("\n" + " " * indent).join(lines)
-
-
-def block_arguments(
-    profiles, forms, lsf_forms, pix_offset_free, fixed_lines=False, fixed_regions=False
-) -> list[tuple[str, str]]:
-    """``(type, name)`` of what ``blocks_loglik`` takes after ``(blocks, start, end, s)``.
-
-    The parameters the lines need (``theta`` holds every site), then the data it reads; the
-    same names as in the data block.
-    """
-    args = [
-        ("vector", "theta"),
-        ("vector", "centre"),
-        ("vector", "amp"),
-        ("matrix", "width"),
-        ("array[] int", "spec_edge_start"),
-        ("vector", "edge"),
-    ]
-    if fixed_lines:
-        args += [("vector", "amp_fixed"), ("matrix", "line_shape")]
-    if fixed_regions:
-        args += [("vector", "cont_fixed")]
-    if pix_offset_free:
-        args += [
-            ("vector", "edge_resolution"),
-            ("vector", "edge_dlam_dpix"),
-            ("vector", "edge_dresolution"),
-            ("vector", "spec_pix_offset_ref"),
-            ("array[] int", "spec_pix_offset_par"),
-        ]
-    else:
-        args += [("vector", "edge_lsf2")]
-    args += [
-        ("array[] int", "block_edge0"),
-        ("array[] int", "block_n_edge"),
-        ("array[] int", "block_pix0"),
-        ("array[] int", "block_n_pix"),
-        ("array[,] int", "line_win_start"),
-        ("array[,] int", "line_win_len"),
-    ]
-    args += [("array[] int", f"{p}_lines") for p in profiles]
-    if forms:
-        args += [
-            ("vector", "region_low"),
-            ("vector", "region_high"),
-            ("vector", "region_center"),
-            ("vector", "region_nw_factor"),
-            ("array[] int", "region_npar"),
-            ("array[,] int", "region_par"),
-            ("array[] int", "region_nw_par"),
-        ]
-        args += [("array[] int", f"{f}_regions") for f in forms]
-        if not pix_offset_free:
-            args += [("array[,] int", "region_int_start"), ("array[,] int", "region_int_len")]
-        if lsf_forms:
-            args += [("matrix", "region_resolution")]
-    args += [
-        ("array[] int", "pix_interval"),
-        ("vector", "flux_over_error"),
-        ("vector", "pix_weight"),
-        ("vector", "block_log_norm"),
-        ("vector", "spec_line_factor"),
-        ("vector", "spec_cont_factor"),
-        ("array[] int", "spec_r_scale_par"),
-        ("array[] int", "spec_flux_scale_par"),
-    ]
-    return args
 
 
 @cache
@@ -227,18 +179,14 @@ class _Literals:
         return f"lit[{len(self.values)}]"
 
 
-def _expr(
-    node, names: NameMap, token_site: dict[Parameter, str], lits: _Literals, source: str
-) -> str:
-    if isinstance(node, _LiteralLeaf):
-        return lits.add(node.value, source)
-    if isinstance(node, Parameter):
-        return names.ident(token_site[node])
-    if isinstance(node, _BinOpExpr):
-        left = _expr(node.left, names, token_site, lits, source)
-        right = _expr(node.right, names, token_site, lits, source)
-        return f"({left} {node.op} {right})"
-    raise TypeError(f"cannot render {node!r} in a prior")
+def _expr(bound, graph, names: NameMap, lits: _Literals, source: str) -> str:
+    """Stan text of a bound: numbers become ``lit[k]`` slots, tokens their sites' identifiers."""
+    return fold_expression(
+        bound,
+        number=lambda v: lits.add(v, source),
+        token=lambda t: names.ident(graph.site_of(t)),
+        operation=lambda op, a, b: f"({a} {op} {b})",
+    )
 
 
 def identity_coordinates(n_free: int) -> tuple[np.ndarray, np.ndarray]:
@@ -248,13 +196,11 @@ def identity_coordinates(n_free: int) -> tuple[np.ndarray, np.ndarray]:
 
 def render_program(args) -> RenderedProgram:
     """Render the Stan program and data dict of a built model."""
-    order = args.dependency_order
-    priors = args.all_priors
-    token_site = {tok: name for name, tok in args.name_to_token.items()}
+    graph = args.prior_graph
+    order, priors = graph.order, graph.priors
     names = NameMap(order)
     lits = _Literals()
-    free = [n for n in order if not isinstance(priors[n], Fixed)]
-    fixed = [n for n in order if isinstance(priors[n], Fixed)]
+    free, fixed = graph.free_sites, graph.fixed_sites
     free_index = {n: k + 1 for k, n in enumerate(free)}
 
     fixed_literals, tp_sites = [], []
@@ -262,8 +208,8 @@ def render_program(args) -> RenderedProgram:
         prior = priors[name]
         ident = names.ident(name)
 
-        def ex(node, part, _name=name):
-            return _expr(node, names, token_site, lits, f"{_name}.{part}")
+        def ex(bound, part, _name=name):
+            return _expr(bound, graph, names, lits, f"{_name}.{part}")
 
         if isinstance(prior, Fixed):
             site = {"ident": ident, "expr": ex(prior.value, "value")}
@@ -287,55 +233,47 @@ def render_program(args) -> RenderedProgram:
         else:  # pragma: no cover - the prior module defines three families
             raise TypeError(f"unsupported prior {prior!r} for {name!r}")
 
-    entries = list(args.line_config)
-    profiles = sorted({e.profile.stan_name for e in entries})
-    forms = sorted({f.stan_name for f in args.cont_forms})
-    lsf_forms = sorted({f.stan_name for f in args.cont_forms if f.uses_lsf})
-    pix_offset_free = any(
-        not is_literal_fixed(priors[c["pix_offset"]]) for c in args.spec_calibration
-    )
-
     shapes = fixed_shapes(args)
     line_fixed, region_fixed = shapes
-    fixed_lines, fixed_regions = any(line_fixed), any(region_fixed)
-    sampled_lines = not all(line_fixed)
-    sampled_regions = not all(region_fixed)
+    structure = ProgramStructure(
+        profiles=tuple(sorted({e.profile.stan_name for e in args.line_config})),
+        forms=tuple(sorted({f.stan_name for f in args.cont_forms})),
+        lsf_forms=tuple(sorted({f.stan_name for f in args.cont_forms if f.uses_lsf})),
+        pix_offset_free=any(
+            not is_literal_fixed(priors[c["pix_offset"]]) for c in args.spec_calibration
+        ),
+        fixed_lines=any(line_fixed),
+        fixed_regions=any(region_fixed),
+        sampled_lines=not all(line_fixed),
+        sampled_regions=not all(region_fixed),
+    )
     theta_fixed = [
         (k + 1, names.ident(n)) for k, n in enumerate(order) if is_literal_fixed(priors[n])
     ]
     slope = any(coordinate_kind(priors[n]) == SLOPE for n in free)
-    chunks = ["priors", *(["slope"] if slope else []), *profiles]
-    chunks += [f"continuum_{f}" for f in forms]
+    chunks = ["priors", *(["slope"] if slope else []), *structure.profiles]
+    chunks += [f"continuum_{f}" for f in structure.forms]
     functions = "\n\n".join(_chunk(c) for c in chunks)
     template = _environment().get_template("model.stan.j2")
     serial, threaded = (
         template.render(
+            **dataclasses.asdict(structure),
+            region_stats=structure.region_stats,
             threaded=with_threads,
             functions=functions,
-            profiles=profiles,
-            forms=forms,
-            lsf_forms=lsf_forms,
-            pix_offset_free=pix_offset_free,
             free=[names.ident(n) for n in free],
             fixed=[names.ident(n) for n in fixed],
             fixed_literals=fixed_literals,
             tp_sites=tp_sites,
             theta=[names.ident(n) for n in order],
-            block_args=block_arguments(
-                profiles, forms, lsf_forms, pix_offset_free, fixed_lines, fixed_regions
-            ),
-            fixed_lines=fixed_lines,
-            fixed_regions=fixed_regions,
-            sampled_lines=sampled_lines,
-            sampled_regions=sampled_regions,
+            block_args=block_arguments(structure),
+            data_block=data_block_code(structure),
             theta_fixed=theta_fixed,
-            region_stats=uses_region_stats(forms, pix_offset_free, region_fixed),
         )
         for with_threads in (False, True)
     )
-    data, windows = build_data(
-        args, lits.values, free, profiles, forms, lsf_forms, pix_offset_free, shapes
-    )
+    values, windows = build_data(args, lits.values, free, structure, shapes)
+    data = select_data(values, structure)
     return RenderedProgram(
-        serial, data, names, free, fixed, lits.sources, windows, serial, threaded
+        serial, data, names, free, fixed, lits.sources, windows, serial, threaded, structure
     )

@@ -16,8 +16,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import matplotlib
-
 __all__ = ["STYLE_FILE", "use_latex"]
 
 STYLE_FILE = Path(__file__).resolve().with_name("unite.mplstyle")
@@ -50,4 +48,6 @@ def use_latex(enable: bool = True) -> None:
             "use_latex(True) needs a LaTeX installation, but no 'latex' executable is on PATH; "
             "install TeX Live (with dvipng) or keep use_latex(False) to render text with mathtext"
         )
+    import matplotlib
+
     matplotlib.rcParams["text.usetex"] = bool(enable)

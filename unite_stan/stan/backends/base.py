@@ -13,9 +13,12 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from unite_stan.stan.settings import SamplerSettings
 
 __all__ = [
     "SAMPLER_COLUMNS",
@@ -25,7 +28,7 @@ __all__ = [
     "LogDensity",
     "RawDraws",
     "available_cores",
-    "check_sample_arguments",
+    "check_threads",
     "default_parallel_chains",
 ]
 
@@ -299,20 +302,11 @@ class Backend(ABC):
         self,
         model: CompiledModel,
         data: dict,
+        settings: SamplerSettings,
         *,
-        num_warmup: int,
-        num_samples: int,
-        num_chains: int,
-        seed: int,
-        inits: list[dict[str, np.ndarray]] | None,
-        adapt_delta: float = 0.8,
-        max_treedepth: int = 10,
-        parallel_chains: int | None = None,
-        threads_per_chain: int = 1,
-        progress: bool = True,
-        metric: str = "diag_e",
+        inits: list[dict[str, np.ndarray]] | None = None,
     ) -> RawDraws:
-        """Run NUTS with a diagonal metric adapted during warmup.
+        """Run NUTS with Stan's windowed adaptation of the metric and step size.
 
         Parameters
         ----------
@@ -320,129 +314,44 @@ class Backend(ABC):
             Built by this backend.
         data : dict
             Stan data: python or numpy numbers and arrays, passed to Stan unchanged.
-        num_warmup, num_samples, num_chains : int
-            Iterations per chain and number of chains.
-        seed : int
-            In ``[0, 2**32)``; chain ``c`` runs with this seed and chain id ``c + 1``, so the
-            same seed and inits give identical draws.
+        settings : SamplerSettings
+            Iterations, chains, seed and sampler controls (validated when made).
         inits : list of dict, optional
             One dict per chain mapping a parameter name to its initial (constrained) value;
             ``None`` lets Stan draw uniformly in ``(-2, 2)`` on the unconstrained scale.
-        adapt_delta, max_treedepth
-            NUTS target acceptance statistic and maximal tree depth.
-        parallel_chains : int, optional
-            Chains run at the same time; default: as many as the available cores hold with
-            ``threads_per_chain`` threads each (at least one, at most ``num_chains``).
-        threads_per_chain : int
-            Threads each chain may use for ``reduce_sum`` (a program whose data splits the
-            likelihood into several pixel blocks); ``parallel_chains * threads_per_chain``
-            may not exceed the available cores.
-        progress : bool
-            Show a progress bar.
-        metric : str
-            Stan's metric, one of :attr:`metrics` (``'diag_e'`` everywhere).
 
         Raises
         ------
+        ValueError
+            If ``inits`` does not hold one dict per chain, or this backend cannot adapt the
+            metric.
         RuntimeError
             If a chain fails; the message carries Stan's error messages.
         """
-        check_sample_arguments(
-            num_warmup=num_warmup,
-            num_samples=num_samples,
-            num_chains=num_chains,
-            seed=seed,
-            inits=inits,
-            adapt_delta=adapt_delta,
-            max_treedepth=max_treedepth,
-            parallel_chains=parallel_chains,
-            threads_per_chain=threads_per_chain,
-        )
-        if metric not in self.metrics:
+        if inits is not None and len(inits) != settings.num_chains:
             raise ValueError(
-                f"metric={metric!r} is not available on the {self.name} backend; valid: "
-                f"{', '.join(self.metrics)}"
+                f"got {len(inits)} init dicts for num_chains={settings.num_chains}: need one "
+                "per chain"
             )
-        return self._sample(
-            model,
-            data,
-            num_warmup=num_warmup,
-            num_samples=num_samples,
-            num_chains=num_chains,
-            seed=seed,
-            inits=inits,
-            adapt_delta=adapt_delta,
-            max_treedepth=max_treedepth,
-            # resolved here once, so every adapter runs the same number of chains at once
-            parallel_chains=min(
-                num_chains,
-                parallel_chains or default_parallel_chains(num_chains, threads_per_chain),
-            ),
-            threads_per_chain=threads_per_chain,
-            progress=progress,
-            metric=metric,
-        )
+        if settings.metric not in self.metrics:
+            raise ValueError(
+                f"metric={settings.metric!r} is not available on the {self.name} backend; "
+                f"valid: {', '.join(self.metrics)}"
+            )
+        # resolved here once, so every adapter runs the same number of chains at once
+        resolved = settings.replace(parallel_chains=settings.chains_at_once)
+        return self._sample(model, data, resolved, inits)
 
     @abstractmethod
     def _sample(
         self,
         model: CompiledModel,
         data: dict,
-        *,
-        num_warmup: int,
-        num_samples: int,
-        num_chains: int,
-        seed: int,
+        settings: SamplerSettings,
         inits: list[dict[str, np.ndarray]] | None,
-        adapt_delta: float,
-        max_treedepth: int,
-        parallel_chains: int,
-        threads_per_chain: int,
-        progress: bool,
-        metric: str,
     ) -> RawDraws:
-        """Backend-specific NUTS run; arguments are already validated by :meth:`sample`, and
-        ``parallel_chains`` is resolved (at most ``num_chains``)."""
-
-
-def check_sample_arguments(
-    *,
-    num_warmup: int,
-    num_samples: int,
-    num_chains: int,
-    seed: int,
-    inits: list[dict[str, Any]] | None,
-    adapt_delta: float,
-    max_treedepth: int,
-    parallel_chains: int | None,
-    threads_per_chain: int = 1,
-) -> None:
-    """Validate the arguments of :meth:`Backend.sample`, naming the bad value.
-
-    Raises
-    ------
-    ValueError
-        For any value outside its valid range.
-    """
-    if num_warmup < 0:
-        raise ValueError(f"num_warmup={num_warmup}: must be >= 0")
-    if num_samples < 1:
-        raise ValueError(f"num_samples={num_samples}: must be >= 1")
-    if num_chains < 1:
-        raise ValueError(f"num_chains={num_chains}: must be >= 1")
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed={seed}: must be in [0, 2**32)")
-    if inits is not None and len(inits) != num_chains:
-        raise ValueError(
-            f"got {len(inits)} init dicts for num_chains={num_chains}: need one per chain"
-        )
-    if not 0 < adapt_delta < 1:
-        raise ValueError(f"adapt_delta={adapt_delta}: must be in (0, 1)")
-    if max_treedepth < 1:
-        raise ValueError(f"max_treedepth={max_treedepth}: must be >= 1")
-    if parallel_chains is not None and parallel_chains < 1:
-        raise ValueError(f"parallel_chains={parallel_chains}: must be >= 1 or None")
-    check_threads(threads_per_chain, parallel_chains, num_chains)
+        """Backend-specific NUTS run; ``settings.parallel_chains`` is resolved (at most
+        ``num_chains``) and ``inits`` checked by :meth:`sample`."""
 
 
 def check_threads(threads_per_chain: int, parallel_chains: int | None, num_chains: int) -> None:

@@ -49,6 +49,7 @@ from unite_stan.stan.backends.base import (
     RawDraws,
     available_cores,
 )
+from unite_stan.stan.settings import SamplerSettings
 
 __all__ = [
     "CmdStanBackend",
@@ -585,18 +586,8 @@ class CmdStanBackend(Backend):
         self,
         model: CompiledModel,
         data: dict,
-        *,
-        num_warmup: int,
-        num_samples: int,
-        num_chains: int,
-        seed: int,
+        settings: SamplerSettings,
         inits: list[dict[str, np.ndarray]] | None,
-        adapt_delta: float,
-        max_treedepth: int,
-        parallel_chains: int,
-        threads_per_chain: int,
-        progress: bool,
-        metric: str,
     ) -> RawDraws:
         program = model.handle if isinstance(model.handle, _Program) else _Program(model.handle)
         with tempfile.TemporaryDirectory(prefix="unite_stan_sample_") as output_dir:
@@ -606,19 +597,19 @@ class CmdStanBackend(Backend):
                 try:
                     fit = program.model.sample(
                         data=data_file,
-                        chains=num_chains,
-                        parallel_chains=parallel_chains,
-                        threads_per_chain=threads_per_chain,
-                        seed=seed,
+                        chains=settings.num_chains,
+                        parallel_chains=settings.parallel_chains,
+                        threads_per_chain=settings.threads_per_chain,
+                        seed=settings.seed,
                         inits=inits,
-                        iter_warmup=num_warmup,
-                        iter_sampling=num_samples,
-                        adapt_delta=adapt_delta,
-                        max_treedepth=max_treedepth,
-                        metric=metric,
+                        iter_warmup=settings.num_warmup,
+                        iter_sampling=settings.num_samples,
+                        adapt_delta=settings.adapt_delta,
+                        max_treedepth=settings.max_treedepth,
+                        metric=settings.metric,
                         sig_figs=18,
                         output_dir=output_dir,
-                        show_progress=progress and sys.stderr.isatty(),
+                        show_progress=settings.progress and sys.stderr.isatty(),
                     )
                 except RuntimeError as err:
                     raise RuntimeError(f"Stan sampling failed:\n{err}") from None
@@ -636,9 +627,9 @@ class CmdStanBackend(Backend):
             inv_metric=inv_metric,
             warmup_seconds=np.array([chain["warmup"] for chain in timing]),
             sampling_seconds=np.array([chain["sampling"] for chain in timing]),
-            seed=seed,
+            seed=settings.seed,
             backend=self.name,
-            messages=messages * (num_chains if len(messages) == 1 else 1),
+            messages=_per_chain(messages, settings.num_chains),
         )
 
 
@@ -661,6 +652,18 @@ def _keep_environment(name: str):
             os.environ.pop(name, None)
         else:
             os.environ[name] = before
+
+
+def _per_chain(messages: list[list[str]], num_chains: int) -> list[list[str]]:
+    """Messages per chain: CmdStan running all chains in one process writes one console, whose
+    lines name their chain (``Chain [2] ...``) where they concern one."""
+    if len(messages) == num_chains:
+        return messages
+    lines = [line for chain in messages for line in chain]
+    return [
+        [line for line in lines if f"Chain [{c + 1}]" in line or "Chain [" not in line]
+        for c in range(num_chains)
+    ]
 
 
 def _console_messages(path: str) -> list[str]:

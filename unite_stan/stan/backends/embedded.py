@@ -60,6 +60,7 @@ from unite_stan.stan.backends.base import (
     RawDraws,
 )
 from unite_stan.stan.commands import run_commands
+from unite_stan.stan.settings import SamplerSettings
 
 __all__ = [
     "DEFAULT_OPTIMIZATION",
@@ -635,37 +636,28 @@ class EmbeddedBackend(Backend):
         self,
         model: CompiledModel,
         data: dict,
-        *,
-        num_warmup: int,
-        num_samples: int,
-        num_chains: int,
-        seed: int,
+        settings: SamplerSettings,
         inits: list[dict[str, np.ndarray]] | None,
-        adapt_delta: float,
-        max_treedepth: int,
-        parallel_chains: int,
-        threads_per_chain: int,
-        progress: bool,
-        metric: str,
     ) -> RawDraws:
         _check_data(data)
         _, shim = _load(model.record.artifact)
+        num_chains, num_warmup = settings.num_chains, settings.num_warmup
         init_buffer, term_buffer, window = adaptation_windows(num_warmup)
-        iterations = num_warmup + num_samples
+        iterations = num_warmup + settings.num_samples
         chain_inits = [
             {name: np.asarray(value, dtype=np.float64) for name, value in (init or {}).items()}
             for init in (inits or [{}] * num_chains)
         ]
         density = shim.Density(*_split_data(data))
-        settings = dict(
-            metric=metric,
-            seed=int(seed),
+        chain_settings = dict(
+            metric=settings.metric,
+            seed=settings.seed,
             num_warmup=int(num_warmup),
-            num_samples=int(num_samples),
+            num_samples=settings.num_samples,
             init_radius=2.0,
             stepsize=1.0,
-            max_depth=int(max_treedepth),
-            delta=float(adapt_delta),
+            max_depth=settings.max_treedepth,
+            delta=settings.adapt_delta,
             gamma=0.05,
             kappa=0.75,
             t0=10.0,
@@ -679,8 +671,8 @@ class EmbeddedBackend(Backend):
                 density=density,
                 shim=shim,
                 init=chain_inits[c],
-                settings=settings,
-                threads=threads_per_chain,
+                settings=chain_settings,
+                threads=settings.threads_per_chain,
             )
             for c in range(num_chains)
         ]
@@ -689,10 +681,13 @@ class EmbeddedBackend(Backend):
 
         # A live bar on a terminal; elsewhere (a log file, CI) one line when sampling starts
         # and one when it ends.
-        live = show_bar(progress)
+        live = show_bar(settings.progress)
         chains = f"{num_chains} chain{'s' * (num_chains > 1)}"
         if not live:
-            report("sample", f"Sampling {chains} ({num_warmup} warmup + {num_samples} draws each)…")
+            report(
+                "sample",
+                f"Sampling {chains} ({num_warmup} warmup + {settings.num_samples} draws each)…",
+            )
         start = time.perf_counter()
         with (
             tqdm(
@@ -702,7 +697,7 @@ class EmbeddedBackend(Backend):
                 unit="it",
             ) as bar,
             ThreadPoolExecutor(
-                max_workers=parallel_chains, thread_name_prefix="unite_stan_chain"
+                max_workers=settings.parallel_chains, thread_name_prefix="unite_stan_chain"
             ) as pool,
         ):
             futures = [pool.submit(run.run) for run in runs]
@@ -736,7 +731,7 @@ class EmbeddedBackend(Backend):
             inv_metric=np.array([run.inv_metric for run in runs], dtype=np.float64),
             warmup_seconds=np.array([run.warmup_seconds for run in runs]),
             sampling_seconds=np.array([run.sampling_seconds for run in runs]),
-            seed=seed,
+            seed=settings.seed,
             backend=self.name,
             messages=[run.messages for run in runs],
         )

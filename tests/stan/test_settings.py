@@ -1,0 +1,107 @@
+"""Fit settings: validated once, with messages that name the value (no compiler needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from unite_stan.stan.backends import base
+from unite_stan.stan.backends.base import Backend
+from unite_stan.stan.settings import ADAPT_DELTA_LADDER, FitSettings, SamplerSettings
+
+VALID = {"num_warmup": 100, "num_samples": 100, "num_chains": 2, "seed": 1}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"num_warmup": -1}, "num_warmup=-1 must be a non-negative integer"),
+        ({"num_samples": 0}, "num_samples=0 must be a positive integer"),
+        ({"num_chains": 2.0}, "num_chains=2.0 must be a positive integer"),
+        ({"num_chains": True}, "num_chains=True must be a positive integer"),
+        ({"seed": -3}, "seed=-3 must be an integer in [0, 2**32)"),
+        ({"seed": 2**32}, "seed=4294967296 must be an integer in [0, 2**32)"),
+        ({"adapt_delta": 1.0}, "adapt_delta=1.0: must be in (0, 1)"),
+        ({"adapt_delta": "high"}, "adapt_delta='high': must be in (0, 1)"),
+        ({"max_treedepth": 0}, "max_treedepth=0: must be an integer >= 1"),
+        (
+            {"metric": "dense"},
+            "metric='dense' is not a Stan metric; valid: diag_e, dense_e, unit_e",
+        ),
+        ({"parallel_chains": 0}, "parallel_chains=0: must be >= 1 or None"),
+        ({"threads_per_chain": 0}, "threads_per_chain=0: must be a positive integer"),
+    ],
+)
+def test_sampler_settings_name_the_bad_value(change, message):
+    with pytest.raises(ValueError) as refused:
+        SamplerSettings(**{**VALID, **change})
+    assert str(refused.value) == message
+
+
+def test_replace_validates_again_and_numpy_integers_become_ints():
+    import numpy as np
+
+    settings = SamplerSettings(**{**VALID, "seed": np.int64(7)})
+    assert type(settings.seed) is int and settings.seed == 7
+    assert settings.replace(adapt_delta=0.95).adapt_delta == 0.95
+    with pytest.raises(ValueError, match=r"adapt_delta=0: must be in \(0, 1\)"):
+        settings.replace(adapt_delta=0)
+
+
+def test_chains_at_once_follow_the_cores(monkeypatch):
+    monkeypatch.setattr(base, "available_cores", lambda: 8)
+    assert SamplerSettings(**{**VALID, "num_chains": 4}).chains_at_once == 4
+    assert SamplerSettings(**{**VALID, "num_chains": 4, "threads_per_chain": 4}).chains_at_once == 2
+    assert SamplerSettings(**{**VALID, "num_chains": 4, "parallel_chains": 1}).chains_at_once == 1
+
+
+def test_fit_settings_check_backend_start_values_and_ladder():
+    sampler = SamplerSettings(**VALID)
+    assert FitSettings(sampler).ladder == ADAPT_DELTA_LADDER == (0.8, 0.95, 0.99)
+    assert FitSettings(sampler, adapt_delta=0.9).ladder == (0.9,)
+    with pytest.raises(ValueError) as refused:
+        FitSettings(sampler, backend="pystan")
+    assert str(refused.value) == "unknown Stan backend 'pystan'; valid: auto, embedded, cmdstan"
+    with pytest.raises(ValueError) as refused:
+        FitSettings(sampler, init_values={"z_narrow": "zero"})
+    assert str(refused.value) == (
+        "init value for 'z_narrow' is 'zero': must be a number in the parameter's units"
+    )
+    with pytest.raises(ValueError, match=r"adapt_delta=1.5: must be in \(0, 1\)"):
+        FitSettings(sampler, adapt_delta=1.5)
+    frozen = FitSettings(sampler, init_values={"z_narrow": 1})
+    assert dict(frozen.init_values) == {"z_narrow": 1.0}
+    with pytest.raises(TypeError):
+        frozen.init_values["z_narrow"] = 2.0
+
+
+class _DiagonalOnly(Backend):
+    """The interface's own checks, before any backend runs (nothing is built or sampled)."""
+
+    name = "diagonal-only"
+    metrics = ("diag_e",)
+
+    def identity(self):
+        return ""
+
+    def compile(self, code, *, progress=True):
+        raise AssertionError("not reached")
+
+    def log_density(self, model, data):
+        raise AssertionError("not reached")
+
+    def _sample(self, model, data, settings, inits):
+        return settings
+
+
+def test_backend_sample_checks_metric_and_inits_and_resolves_parallel_chains(monkeypatch):
+    monkeypatch.setattr(base, "available_cores", lambda: 2)
+    backend = _DiagonalOnly()
+    with pytest.raises(ValueError) as refused:
+        backend.sample(None, {}, SamplerSettings(**VALID, metric="dense_e"))
+    assert str(refused.value) == (
+        "metric='dense_e' is not available on the diagonal-only backend; valid: diag_e"
+    )
+    with pytest.raises(ValueError) as refused:
+        backend.sample(None, {}, SamplerSettings(**VALID), inits=[{}])
+    assert str(refused.value) == "got 1 init dicts for num_chains=2: need one per chain"
+    assert backend.sample(None, {}, SamplerSettings(**VALID)).parallel_chains == 2

@@ -1,0 +1,74 @@
+"""Stage ``layout``: threads per chain and the likelihood's pixel blocks."""
+
+from __future__ import annotations
+
+from unite_stan.stan.render import Layout
+from unite_stan.stan.stages.state import FitState
+
+__all__ = [
+    "BLOCKS_PER_THREAD",
+    "BLOCK_MIN_PIXELS",
+    "THREAD_MIN_PIXELS",
+    "THREAD_MIN_THREADS",
+    "choose_threads",
+    "likelihood_blocks",
+    "stage",
+]
+
+#: Automatic threading needs this many pixels (all spectra) and at least THREAD_MIN_THREADS
+#: cores per chain left over by the chains running at once. The threaded path evaluates the
+#: likelihood in a function called by reduce_sum, where stanc's optimiser cannot inline it or
+#: use its struct-of-arrays autodiff types: per thread it costs 2.3-3.2x the serial path, and
+#: two threads scale by 1.1-1.7x (measured from 414 to 20000 pixels, benchmarks/threads.py),
+#: so three threads per chain only break even; it pays from four on (never on a 2-core
+#: machine).
+THREAD_MIN_PIXELS, THREAD_MIN_THREADS = 4000, 4
+#: Smallest block of pixels worth a reduce_sum task, and blocks per thread (load balance).
+BLOCK_MIN_PIXELS, BLOCKS_PER_THREAD = 100, 2
+
+
+def choose_threads(
+    data: dict, num_chains: int, parallel_chains: int | None, threads_per_chain: int | None
+) -> int:
+    """Threads per chain: the user's choice (checked against the cores), else automatic.
+
+    Automatic: the cores left over by the chains running at once, when there are at least
+    :data:`THREAD_MIN_THREADS` of them per chain and the likelihood has at least
+    :data:`THREAD_MIN_PIXELS` pixels; otherwise one.
+    """
+    from unite_stan.stan.backends.base import (
+        available_cores,
+        check_threads,
+        default_parallel_chains,
+    )
+
+    if threads_per_chain is not None:
+        check_threads(threads_per_chain, parallel_chains, num_chains)
+        return int(threads_per_chain)
+    if int(data["N_pix"]) < THREAD_MIN_PIXELS:
+        return 1
+    at_once = min(num_chains, parallel_chains or default_parallel_chains(num_chains))
+    threads = available_cores() // at_once
+    return threads if threads >= THREAD_MIN_THREADS else 1
+
+
+def likelihood_blocks(data: dict, threads: int) -> list[int]:
+    """Pixel blocks per spectrum for ``threads`` threads per chain (one block when unthreaded)."""
+    n_pix = [int(n) for n in data["spec_n_pix"]]
+    if threads <= 1:
+        return [1] * len(n_pix)
+    return [max(1, min(BLOCKS_PER_THREAD * threads, n // BLOCK_MIN_PIXELS)) for n in n_pix]
+
+
+def stage(state: FitState) -> FitState:
+    sampler = state.sampler
+    threads = choose_threads(
+        state.program.data,
+        sampler.num_chains,
+        sampler.parallel_chains,
+        state.settings.threads_per_chain,
+    )
+    blocks = tuple(likelihood_blocks(state.program.data, threads))
+    return state.update(
+        sampler=sampler.replace(threads_per_chain=threads), layout=Layout(blocks=blocks)
+    ).note("layout", threads_per_chain=threads, likelihood_blocks=int(sum(blocks)))
