@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import io
+import json
 import multiprocessing
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -110,17 +115,107 @@ def test_failed_build_leaves_nothing_that_looks_valid(isolated_cache):
     assert built and Path(record.artifact).read_bytes() == b"built"
 
 
-def test_damaged_entry_is_rebuilt(isolated_cache):
+def test_record_holds_the_artifact_size_and_hash(isolated_cache):
     key = cache.program_hash(PROGRAM, "fake", {})
     record, _ = cache.build_entry(
         "fake", key, PROGRAM, lambda w, f: fake_build(w, f, key=key), progress=False
     )
-    Path(record.artifact).unlink()
-    assert cache.lookup(key) is None
-    again, built = cache.build_entry(
+    assert record.artifact_size == len(b"built")
+    assert record.artifact_sha256 == hashlib.sha256(b"built").hexdigest()
+    assert BuildRecord.from_json((Path(record.directory) / "build.json").read_text()) == record
+
+
+def _truncate(entry: Path) -> None:
+    (entry / "artifact.bin").write_bytes(b"bu")
+
+
+def _empty(entry: Path) -> None:
+    (entry / "artifact.bin").write_bytes(b"")
+
+
+def _remove(entry: Path) -> None:
+    (entry / "artifact.bin").unlink()
+
+
+def _alter(entry: Path) -> None:
+    (entry / "artifact.bin").write_bytes(b"BUILT")
+
+
+def _corrupt_record(entry: Path) -> None:
+    text = (entry / "build.json").read_text()
+    (entry / "build.json").write_text(text[: len(text) // 2])
+
+
+def _remove_record(entry: Path) -> None:
+    (entry / "build.json").unlink()
+
+
+def _old_record(entry: Path) -> None:
+    fields = json.loads((entry / "build.json").read_text())
+    del fields["artifact_size"], fields["artifact_sha256"]
+    (entry / "build.json").write_text(json.dumps(fields))
+
+
+DAMAGE = {
+    "truncated": (_truncate, "artifact.bin has 2 bytes where the build record says 5"),
+    "emptied": (_empty, "artifact.bin has 0 bytes where the build record says 5"),
+    "missing": (_remove, "artifact.bin is missing"),
+    "altered": (_alter, "artifact.bin's content hash differs from its build record"),
+    "corrupt record": (
+        _corrupt_record,
+        "build.json is unreadable (build record is not valid JSON: ",
+    ),
+    "missing record": (_remove_record, "build.json is missing"),
+    "record without hash": (
+        _old_record,
+        "its build record has no artifact hash (written by an older unite_stan)",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_damaged_entry_is_rebuilt_with_a_one_line_warning(isolated_cache, monkeypatch, damage):
+    damage_entry, reason = DAMAGE[damage]
+    key = cache.program_hash(PROGRAM, "fake", {})
+    record, _ = cache.build_entry(
         "fake", key, PROGRAM, lambda w, f: fake_build(w, f, key=key), progress=False
     )
-    assert built and Path(again.artifact).is_file()
+    damage_entry(record.directory)
+    monkeypatch.setattr(cache, "_verified", {})  # as in a later process
+    assert cache.lookup(key) is None
+    with pytest.warns(RuntimeWarning) as warned:
+        again, built = cache.build_entry(
+            "fake", key, PROGRAM, lambda w, f: fake_build(w, f, key=key), progress=False
+        )
+    (warning,) = warned
+    message = str(warning.message)
+    assert message.startswith(
+        f"unite_stan: the cached build of Stan program {key[:16]} in {record.directory} is "
+        f"damaged ({reason}"
+    )
+    assert message.endswith("); rebuilding it") and "\n" not in message
+    assert built and Path(again.artifact).read_bytes() == b"built"
+    assert cache.lookup(key) == again
+
+
+def test_an_unchanged_artifact_is_hashed_once_per_process(isolated_cache, monkeypatch):
+    key = cache.program_hash(PROGRAM, "fake", {})
+    record, _ = cache.build_entry(
+        "fake", key, PROGRAM, lambda w, f: fake_build(w, f, key=key), progress=False
+    )
+    hashed = []
+    real_sha256 = cache.file_sha256
+    monkeypatch.setattr(cache, "file_sha256", lambda path: hashed.append(path) or real_sha256(path))
+    monkeypatch.setattr(cache, "_verified", {})
+    for _ in range(3):
+        assert cache.lookup(key) == record
+    assert hashed == [Path(record.artifact)]
+    # a write changes the modification time (at the file system clock's resolution, a few
+    # ms): the content is checked again
+    time.sleep(0.05)
+    Path(record.artifact).write_bytes(b"built")
+    assert cache.lookup(key) == record
+    assert len(hashed) == 2
 
 
 def test_stale_temporary_directory_from_a_crash_is_removed(isolated_cache):
@@ -170,3 +265,128 @@ def test_build_record_json_round_trip_and_validation():
         BuildRecord.from_json('{"backend": "embedded"}')
     with pytest.raises(ValueError, match="keys among"):
         BuildRecord.from_json('{"surprise": 1}')
+
+
+def test_compile_lines_are_printed_whatever_progress_says(isolated_cache, capsys):
+    key = cache.program_hash(PROGRAM, "fake", {"quiet": True})
+    cache.build_entry("fake", key, PROGRAM, lambda w, f: fake_build(w, f, key=key), progress=False)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == (
+        f"unite_stan [compile] Compiling Stan program {key[:16]} (fake backend; this takes "
+        "20-60 s, once)…"
+    )
+    assert lines[1].startswith(f"unite_stan [compile] Compiled Stan program {key[:16]} in 0 s")
+    assert len(lines) == 2
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_shows_the_compile_time_running(isolated_cache, monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    key = cache.program_hash(PROGRAM, "fake", {"terminal": True})
+    cache.build_entry(
+        "fake", key, PROGRAM, lambda w, f: fake_build(w, f, key=key, delay=2.2), progress=True
+    )
+    shown = terminal.getvalue()
+    assert f"\rCompiling Stan program {key[:16]}: 00:02" in shown
+    assert f"Compiled Stan program {key[:16]} in 2 s" in shown
+
+
+def _message(root: Path, source: str, reason: str) -> str:
+    return (
+        f"cannot write the Stan compile cache {root} ({source}): {reason}. Set "
+        "UNITE_STAN_CACHE to a directory you can write, e.g. export "
+        "UNITE_STAN_CACHE=$HOME/unite_stan_cache"
+    )
+
+
+def test_a_cache_path_that_is_a_file_names_the_setting(tmp_path, monkeypatch):
+    root = tmp_path / "cache"
+    root.write_text("not a directory")
+    monkeypatch.setenv(cache.ENV_VAR, str(root))
+    key = cache.program_hash(PROGRAM, "fake", {})
+    with pytest.raises(cache.CacheError) as error:
+        cache.build_entry("fake", key, PROGRAM, lambda w, f: fake_build(w, f, key=key))
+    assert str(error.value) == _message(
+        root, "set by UNITE_STAN_CACHE", f"{root} is a file, not a directory"
+    )
+    assert isinstance(error.value, OSError)
+
+
+needs_sysfs = pytest.mark.skipif(
+    not Path("/sys/kernel").is_dir(), reason="needs Linux's /sys, which nobody can write"
+)
+
+
+@needs_sysfs
+def test_a_cache_that_cannot_be_created_names_the_setting(monkeypatch):
+    root = Path("/sys/unite_stan_cache")
+    monkeypatch.setenv(cache.ENV_VAR, str(root))
+    key = cache.program_hash(PROGRAM, "fake", {})
+    with pytest.raises(cache.CacheError) as error:
+        cache.build_entry("fake", key, PROGRAM, lambda w, f: fake_build(w, f, key=key))
+    assert str(error.value) == _message(
+        root, "set by UNITE_STAN_CACHE", "no permission to write /sys/unite_stan_cache"
+    )
+
+
+@needs_sysfs
+def test_an_unwritable_cache_directory_names_the_setting(monkeypatch):
+    # /sys/kernel exists and cannot be written, as root too: it stands for a read-only cache
+    # whose backend directory exists, where the lock file is the first thing written.
+    monkeypatch.setenv(cache.ENV_VAR, "/sys")
+    key = cache.program_hash(PROGRAM, "kernel", {})
+    with pytest.raises(cache.CacheError) as error:
+        cache.build_entry("kernel", key, PROGRAM, lambda w, f: fake_build(w, f, key=key))
+    assert str(error.value) == _message(
+        Path("/sys"),
+        "set by UNITE_STAN_CACHE",
+        f"no permission to write /sys/kernel/{key[:16]}.lock",
+    )
+
+
+def test_the_default_location_is_named_when_the_setting_is_unset(tmp_path, monkeypatch):
+    monkeypatch.delenv(cache.ENV_VAR, raising=False)
+    monkeypatch.setattr(cache.platformdirs, "user_cache_dir", lambda name: str(tmp_path / name))
+    (tmp_path / "unite_stan").write_text("")
+    key = cache.program_hash(PROGRAM, "fake", {})
+    with pytest.raises(cache.CacheError) as error:
+        cache.build_entry("fake", key, PROGRAM, lambda w, f: fake_build(w, f, key=key))
+    assert str(error.value) == _message(
+        tmp_path / "unite_stan",
+        "the default; UNITE_STAN_CACHE is not set",
+        f"{tmp_path / 'unite_stan'} is a file, not a directory",
+    )
+
+
+def test_a_read_only_cache_still_serves_its_builds(isolated_cache, monkeypatch):
+    """A valid entry is handed out without writing anything (every write here would fail)."""
+    key = cache.program_hash(PROGRAM, "fake", {})
+    record, _ = cache.build_entry(
+        "fake", key, PROGRAM, lambda w, f: fake_build(w, f, key=key), progress=False
+    )
+
+    def unwritable(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cache.filelock.FileLock, "acquire", unwritable)
+    monkeypatch.setattr(cache.tempfile, "mkdtemp", unwritable)
+    assert cache.build_entry("fake", key, PROGRAM, None) == (record, False)
+
+
+def test_a_moved_cache_still_serves_its_builds(tmp_path, monkeypatch):
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path / "here"))
+    key = cache.program_hash(PROGRAM, "fake", {})
+    record, _ = cache.build_entry(
+        "fake", key, PROGRAM, lambda w, f: fake_build(w, f, key=key), progress=False
+    )
+    (tmp_path / "here").rename(tmp_path / "there")
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path / "there"))
+    moved, built = cache.build_entry("fake", key, PROGRAM, None)
+    assert not built
+    assert moved.artifact == str(tmp_path / "there" / "fake" / key[:16] / "artifact.bin")
+    assert moved == dataclasses.replace(record, artifact=moved.artifact)

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import json
 import multiprocessing
 import os
+import re
+import shutil
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
 from unite_stan.stan import cache
-from unite_stan.stan.backends import get_backend
+from unite_stan.stan.backends import embedded, get_backend
 from unite_stan.stan.backends.base import SAMPLER_COLUMNS
-from unite_stan.stan.backends.embedded import EmbeddedBackend, adaptation_windows
+from unite_stan.stan.backends.embedded import (
+    TOOLCHAIN_FILE,
+    CompilerNotFoundError,
+    EmbeddedBackend,
+    adaptation_windows,
+)
 from unite_stan.stan.pilot import dispersed_inits, laplace_pilot
 from unite_stan.stan.settings import SamplerSettings
 
@@ -356,8 +369,15 @@ def test_invalid_arguments_and_data(backend, toy):
         )
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 @pytest.mark.stan
-def test_progress_bar(backend, toy, capsys):
+def test_progress_bar_on_a_terminal(backend, toy, monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
     backend.sample(
         toy,
         toy_data(),
@@ -370,8 +390,22 @@ def test_progress_bar(backend, toy, capsys):
         ),
         inits=None,
     )
-    err = capsys.readouterr().err
-    assert "Sampling 2 chains" in err and "400/400" in err
+    shown = terminal.getvalue()
+    assert "Sampling 2 chains" in shown and "400/400" in shown and "\r" in shown
+    assert "unite_stan [sample]" not in shown
+
+
+@pytest.mark.stan
+@pytest.mark.parametrize("progress", [True, False])
+def test_two_lines_instead_of_a_bar_in_a_log(backend, toy, capsys, progress):
+    backend.sample(
+        toy,
+        toy_data(),
+        SamplerSettings(num_warmup=100, num_samples=100, num_chains=2, seed=1, progress=progress),
+    )
+    started, ended = capsys.readouterr().err.splitlines()
+    assert started == "unite_stan [sample] Sampling 2 chains (100 warmup + 100 draws each)…"
+    assert re.fullmatch(r"unite_stan \[sample\] Sampled 2 chains in \d+\.\d s", ended)
 
 
 @pytest.mark.stan
@@ -406,13 +440,13 @@ def test_stanc_error_is_a_value_error_naming_the_line(tmp_path, monkeypatch):
     monkeypatch.setenv(cache.ENV_VAR, str(tmp_path))
     backend = EmbeddedBackend()
     # Put the shim in place and do without the precompiled header, so only stanc runs.
-    monkeypatch.setattr(EmbeddedBackend, "_shim", lambda self, progress: _fake_shim_record())
-    monkeypatch.setattr(EmbeddedBackend, "_pch", lambda self, progress: None)
+    monkeypatch.setattr(EmbeddedBackend, "_setup", lambda self, progress: _fake_shim_record())
+    monkeypatch.setattr(EmbeddedBackend, "_pch", lambda self, progress, cancel=None: None)
     broken = "parameters { real mu; }\nmodel {\n  mu ~ normal(0, 1)\n}\n"
     with pytest.raises(ValueError, match=r"stanc rejected(.|\n)*line 4"):
         backend.compile(broken, progress=False)
-    leftovers = [p for p in (tmp_path / "embedded").iterdir() if p.suffix != ".lock"]
-    assert leftovers == []
+    leftovers = [p.name for p in (tmp_path / "embedded").iterdir() if p.suffix != ".lock"]
+    assert leftovers == [TOOLCHAIN_FILE]
 
 
 def _fake_shim_record():
@@ -544,4 +578,260 @@ def test_a_stop_request_ends_a_running_chain(toy):
     n_draws = len(out.draws) // len(out.names)
     assert (
         400 <= n_draws < 10**6 and monitor.iterations - 101 <= n_draws <= monitor.iterations - 100
+    )
+
+
+# --- Damaged cache entries, and a machine without a compiler ---------------------------------
+
+
+@pytest.fixture
+def private_cache(toy, tmp_path, monkeypatch) -> Path:
+    """A cache of its own that shares the session's shim and precompiled header (linked, never
+    damaged here), so tests may damage their copies of the toy's entry."""
+    root = tmp_path / "cache"
+    (root / "embedded").mkdir(parents=True)
+    shim = toy.record.directory.parent / toy.record.options["shim"]
+    pch = EmbeddedBackend()._pch(progress=False).parent
+    for entry in (shim, pch):
+        os.symlink(entry, root / "embedded" / entry.name)
+    monkeypatch.setenv(cache.ENV_VAR, str(root))
+    return root
+
+
+def copy_entry(record, root: Path) -> Path:
+    """A copy of ``record``'s entry in the cache ``root``."""
+    copy = root / "embedded" / record.directory.name
+    shutil.copytree(record.directory, copy)
+    return copy
+
+
+def library(entry: Path) -> Path:
+    (path,) = entry.glob("stan_services_*.so")
+    return path
+
+
+@pytest.mark.stan
+def test_a_truncated_model_library_is_rebuilt_before_anything_loads_it(toy, private_cache):
+    # Loading this library would end the process with a bus error or fail with ImportError.
+    entry = copy_entry(toy.record, private_cache)
+    size = library(entry).stat().st_size
+    os.truncate(library(entry), size // 2)
+    with pytest.warns(RuntimeWarning) as warned:
+        model = EmbeddedBackend().compile(TOY, progress=False)
+    assert [str(w.message) for w in warned] == [
+        f"unite_stan: the cached build of Stan program {entry.name} in {entry} is damaged "
+        f"({library(entry).name} has {size // 2} bytes where the build record says {size}); "
+        "rebuilding it"
+    ]
+    assert model.record.artifact == str(library(entry))
+    assert model.record.artifact_size == library(entry).stat().st_size > 0
+    u = np.array([0.3, 0.2])
+    assert EmbeddedBackend().log_density(model, toy_data())(u)[0] == pytest.approx(
+        EmbeddedBackend().log_density(toy, toy_data())(u)[0], rel=1e-14
+    )
+
+
+def _empty(entry: Path) -> str:
+    size = library(entry).stat().st_size
+    library(entry).write_bytes(b"")
+    return f"{library(entry).name} has 0 bytes where the build record says {size}"
+
+
+def _remove(entry: Path) -> str:
+    name = library(entry).name
+    library(entry).unlink()
+    return f"{name} is missing"
+
+
+def _corrupt_record(entry: Path) -> str:
+    (entry / "build.json").write_text('{"program_hash": ')
+    return (
+        "build.json is unreadable (build record is not valid JSON: Expecting value: line 1 "
+        "column 18 (char 17))"
+    )
+
+
+@pytest.mark.stan
+@pytest.mark.parametrize("damage", [_empty, _remove, _corrupt_record])
+def test_damaged_model_entries_are_rebuilt(toy, private_cache, monkeypatch, damage):
+    """Emptied, missing, unreadable: detected like the truncated library above, whose rebuild
+    is real; here the rebuild copies the session's good library, to spare three compiles."""
+    entry = copy_entry(toy.record, private_cache)
+    reason = damage(entry)
+    good = Path(toy.record.artifact)
+
+    def rebuild(self, workdir, final, **_):
+        shutil.copy(good, workdir / good.name)
+        return dataclasses.replace(toy.record, artifact=str(final / good.name))
+
+    monkeypatch.setattr(EmbeddedBackend, "_build", rebuild)
+    with pytest.warns(RuntimeWarning) as warned:
+        model = EmbeddedBackend().compile(TOY, progress=False)
+    assert [str(w.message) for w in warned] == [
+        f"unite_stan: the cached build of Stan program {entry.name} in {entry} is damaged "
+        f"({reason}); rebuilding it"
+    ]
+    assert model.record.artifact == str(entry / good.name)
+    assert model.record.artifact_sha256 == toy.record.artifact_sha256
+    assert EmbeddedBackend().log_density(model, toy_data()).dim == 2
+
+
+@pytest.mark.stan
+def test_a_damaged_shim_is_rebuilt(toy, tmp_path, monkeypatch):
+    """Detected like a model; the rebuild copies the session's shim (a real one takes minutes
+    on two busy cores)."""
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path))
+    monkeypatch.setenv("UNITE_STAN_PCH", "0")
+    good = toy.record.directory.parent / toy.record.options["shim"]
+    entry = tmp_path / "embedded" / good.name
+    shutil.copytree(good, entry)
+    os.truncate(entry / "unite_stan_shim.o", 100)
+    size = (good / "unite_stan_shim.o").stat().st_size
+
+    def rebuild(self, workdir, final, *, key, options):
+        shutil.copy(good / "unite_stan_shim.o", workdir)
+        return self._record(key, options, time.perf_counter(), final / "unite_stan_shim.o", "", "")
+
+    monkeypatch.setattr(EmbeddedBackend, "_build_shim", rebuild)
+    with pytest.warns(RuntimeWarning) as warned:
+        shim = EmbeddedBackend()._setup(progress=False)
+    assert [str(w.message) for w in warned] == [
+        f"unite_stan: the cached build of unite_stan's C++ shim {entry.name} (once per "
+        f"toolchain) in {entry} is damaged (unite_stan_shim.o has 100 bytes where the build "
+        f"record says {size}); rebuilding it"
+    ]
+    assert shim.artifact == str(entry / "unite_stan_shim.o")
+    assert (entry / "unite_stan_shim.o").read_bytes() == (good / "unite_stan_shim.o").read_bytes()
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_a_truncated_precompiled_header_is_rebuilt(tmp_path, monkeypatch):
+    """Real builds, of a small header standing in for Stan's (0.8 GB, a minute or two)."""
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path))
+    monkeypatch.setattr(embedded, "_PCH_HEADER", "stan/version.hpp")
+    backend = EmbeddedBackend()
+    include = backend._pch(progress=False)
+    header = include / "stan" / "version.hpp.gch"
+    size = header.stat().st_size
+    os.truncate(header, size // 3)
+    with pytest.warns(RuntimeWarning) as warned:
+        assert backend._pch(progress=False) == include
+    entry = include.parent
+    assert [str(w.message) for w in warned] == [
+        f"unite_stan: the cached build of the precompiled Stan header {entry.name} (once per "
+        f"machine) in {entry} is damaged (version.hpp.gch has {size // 3} bytes where the "
+        f"build record says {size}); rebuilding it"
+    ]
+    # a new header (gcc writes the build directory into it: not the same bytes), intact
+    rebuilt = json.loads((entry / "build.json").read_text())
+    assert rebuilt["artifact_size"] == header.stat().st_size > size // 3
+    assert rebuilt["artifact_sha256"] == cache.file_sha256(header)
+
+
+@pytest.fixture
+def no_compiler(tmp_path, monkeypatch):
+    """PATH without g++ (nor anything else), CXX unset, nothing remembered from this process."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv("CXX", raising=False)
+    embedded._first_line.cache_clear()
+    yield
+    embedded._first_line.cache_clear()
+
+
+INSTALL = (
+    "Install g++ (e.g. `apt install g++` or `conda install gxx`), set CXX to an installed "
+    "compiler, point UNITE_STAN_CACHE at a cache where the program was built, or use the "
+    "CmdStan backend (backend='cmdstan')"
+)
+
+
+def test_without_a_compiler_and_nothing_cached_the_error_says_what_to_do(
+    tmp_path, monkeypatch, no_compiler
+):
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path / "cache"))
+    with pytest.raises(CompilerNotFoundError) as missing:
+        EmbeddedBackend().compile(TOY, progress=False)
+    assert str(missing.value) == (
+        "the embedded backend needs a C++ compiler, and 'g++' (the CXX setting; default g++) "
+        f"cannot be run: [Errno 2] No such file or directory: 'g++'. {INSTALL}"
+    )
+
+
+@pytest.mark.stan
+def test_without_a_compiler_a_new_program_says_what_to_do(private_cache, monkeypatch, tmp_path):
+    backend = EmbeddedBackend()
+    backend.identity()  # a machine with g++ used this cache before
+    new = TOY + "// changed\n"
+    key = cache.program_hash(
+        new, backend.identity(), {**backend.options(), "shim": backend._shim_key()[:16]}
+    )
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    embedded._first_line.cache_clear()
+    try:
+        with pytest.raises(CompilerNotFoundError) as missing:
+            EmbeddedBackend().compile(new, progress=False)
+    finally:
+        embedded._first_line.cache_clear()
+    assert str(missing.value) == (
+        f"Stan program {key[:16]} is not in the compile cache ({private_cache}) and building "
+        "it needs a C++ compiler, and 'g++' (the CXX setting; default g++) cannot be run: not "
+        f"found on PATH. {INSTALL}"
+    )
+
+
+LOAD_WITHOUT_COMPILER = """
+import sys
+import numpy as np
+from unite_stan.stan.backends.embedded import EmbeddedBackend
+backend = EmbeddedBackend()
+model = backend.compile(sys.argv[1], progress=False)
+print(repr(backend.log_density(model, {"N": 2, "y": np.array([1.0, 2.0]), "mu0": 0.0})(
+    np.array([0.3, 0.2]))[0]))
+"""
+
+
+@pytest.mark.stan
+def test_cached_models_load_on_a_machine_without_a_compiler(toy, tmp_path):
+    (tmp_path / "bin").mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "CXX"}
+    env.update(PATH=str(tmp_path / "bin"), PYTHONPATH=str(Path(embedded.__file__).parents[3]))
+    run = subprocess.run(
+        [sys.executable, "-c", LOAD_WITHOUT_COMPILER, TOY],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Compiling" not in run.stderr
+    expected = EmbeddedBackend().log_density(toy, {"N": 2, "y": np.array([1.0, 2.0]), "mu0": 0.0})
+    assert float(run.stdout) == expected(np.array([0.3, 0.2]))[0]
+
+
+def test_a_failing_compiler_is_named_with_the_setting_and_the_alternatives(tmp_path, monkeypatch):
+    compiler = tmp_path / "brokencxx"
+    compiler.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = --version ]; then echo "brokencxx 1.0"; exit 0; fi\n'
+        'echo "brokencxx: internal error" >&2; exit 4\n'
+    )
+    compiler.chmod(0o755)
+    monkeypatch.setenv("CXX", str(compiler))
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path / "cache"))
+    monkeypatch.setenv("UNITE_STAN_PCH", "0")
+    backend = EmbeddedBackend()
+    with pytest.raises(RuntimeError) as failure:
+        backend.compile(TOY, progress=False)
+    message = str(failure.value)
+    assert message.startswith(
+        f"C++ compilation of unite_stan's C++ shim {backend._shim_key()[:16]} failed (exit code "
+        f"4); command:\n{compiler} -O3"
+    )
+    assert message.endswith(
+        "last messages:\nbrokencxx: internal error\n\nIf the compiler is at fault, set CXX (now "
+        f"'{compiler}') to another one or use the CmdStan backend (backend='cmdstan')"
     )

@@ -7,35 +7,57 @@ never recompile.
 
 A per-entry file lock makes concurrent processes build a program once. Builds happen in a
 temporary directory beside the entry, renamed into place only when complete, so no process
-ever sees a half-written artifact and a crashed build leaves nothing that looks valid.
+ever sees a half-written artifact and a crashed build leaves nothing that looks valid. Records
+hold absolute paths, but a moved cache (copied, mounted elsewhere) still serves its entries.
+
+Damaged entries heal. The record holds the artifact's size and sha256, filled in here after
+the build. Before an entry is handed out, its artifact's size is compared with the record on
+every call (one ``stat``: catches a truncated, emptied or missing artifact), and its content
+hash is compared once per process and file version (size, modification time, inode), before
+anything loads it: a truncated shared library would crash the process that loads it. An entry
+whose record is unreadable, lacks the hash (written by an older unite_stan) or does not match
+its artifact is rebuilt, with a one-line warning.
+
+Cost of the check (measured, 2 cores, warm page cache): the content hash reads about 1 GB/s,
+so the first check in a process takes ~40 ms for a model library (~30 MB, embedded backend),
+~2 ms for the embedded shim, and 0.8 s (1.7 s from disk) for the embedded backend's 0.8 GB
+precompiled header, which is therefore looked up only when a model is compiled (20-60 s); later
+checks of an unchanged file cost a ``stat`` (~50 us). Loading a cached model takes ~90 ms in a
+new process, ~30 ms of it hashing. (A file rewritten in place at the same size within the file
+system's timestamp resolution of a check is noticed only by the next process.)
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
-import logging
 import os
 import shutil
-import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import filelock
 import platformdirs
 
+from unite_stan.progress import report, show_bar
 from unite_stan.stan.backends.base import BuildRecord
 
 __all__ = [
     "ENV_VAR",
     "PROGRAM_FILE",
     "RECORD_FILE",
+    "CacheError",
     "build_entry",
     "cache_root",
     "canonical_program",
     "entry_dir",
+    "file_sha256",
     "lookup",
     "program_hash",
 ]
@@ -44,7 +66,9 @@ ENV_VAR = "UNITE_STAN_CACHE"
 PROGRAM_FILE = "model.stan"
 RECORD_FILE = "build.json"
 
-_logger = logging.getLogger(__name__)
+
+class CacheError(OSError):
+    """The compile cache cannot be written where it is; the message names ``UNITE_STAN_CACHE``."""
 
 
 def cache_root() -> Path:
@@ -79,18 +103,72 @@ def entry_dir(backend: str, key: str) -> Path:
     return cache_root() / backend / key[:16]
 
 
-def _read_valid_record(directory: Path, key: str) -> BuildRecord | None:
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 (hex) of a file's content."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+# Artifacts whose content hash matched their record in this process, with the (size, mtime,
+# inode) they had then: an unchanged file is not hashed again.
+_verified: dict[str, tuple[int, int, int]] = {}
+_verified_lock = threading.Lock()
+
+
+def _check_entry(directory: Path, key: str) -> tuple[BuildRecord | None, str]:
+    """The entry's record if the entry is complete and intact; else ``None`` and what is wrong
+    (``''`` when there is no entry at all)."""
+    if not directory.is_dir():
+        return None, ""
     try:
         record = BuildRecord.from_json((directory / RECORD_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    if record.program_hash != key or not Path(record.artifact).is_file():
-        return None
-    return record
+    except FileNotFoundError:
+        return None, f"{RECORD_FILE} is missing"
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        return None, f"{RECORD_FILE} is unreadable ({err})"
+    if record.program_hash != key:
+        return None, f"{RECORD_FILE} is for another program ({record.program_hash[:16]})"
+    if not record.artifact_sha256:
+        return None, "its build record has no artifact hash (written by an older unite_stan)"
+    artifact = _in_entry(record.artifact, directory)
+    if str(artifact) != record.artifact:
+        record = dataclasses.replace(record, artifact=str(artifact))
+    try:
+        stat = artifact.stat()
+    except OSError:
+        return None, f"{artifact.name} is missing"
+    if stat.st_size != record.artifact_size:
+        return None, (
+            f"{artifact.name} has {stat.st_size} bytes where the build record says "
+            f"{record.artifact_size}"
+        )
+    version = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    with _verified_lock:
+        known = _verified.get(str(artifact)) == version
+    if not known:
+        try:
+            digest = file_sha256(artifact)
+        except OSError as err:
+            return None, f"{artifact.name} is unreadable ({err})"
+        if digest != record.artifact_sha256:
+            return None, f"{artifact.name}'s content hash differs from its build record"
+        with _verified_lock:
+            _verified[str(artifact)] = version
+    return record, ""
+
+
+def _in_entry(artifact: str, directory: Path) -> Path:
+    """Where the recorded artifact is now: records hold absolute paths, and the entry may have
+    been moved since (a cache copied elsewhere, mounted at another path, or linked)."""
+    parts = Path(artifact).parts
+    if directory.name not in parts:
+        return Path(artifact)
+    last = len(parts) - 1 - parts[::-1].index(directory.name)
+    return directory.joinpath(*parts[last + 1 :])
 
 
 def lookup(key: str, backend: str | None = None) -> BuildRecord | None:
-    """The build record of a complete cache entry for ``key``, or ``None``.
+    """The build record of a complete, intact cache entry for ``key``, or ``None``.
 
     Parameters
     ----------
@@ -102,7 +180,7 @@ def lookup(key: str, backend: str | None = None) -> BuildRecord | None:
     root = cache_root()
     backends = [backend] if backend else sorted(p.name for p in root.glob("*") if p.is_dir())
     for name in backends:
-        record = _read_valid_record(root / name / key[:16], key)
+        record, _ = _check_entry(root / name / key[:16], key)
         if record is not None:
             return record
     return None
@@ -117,7 +195,10 @@ def build_entry(
     progress: bool = True,
     description: str | None = None,
 ) -> tuple[BuildRecord, bool]:
-    """Return the cache entry for ``key``, building it first if it is missing.
+    """Return the cache entry for ``key``, building it first if it is missing or damaged.
+
+    Every build is announced (:func:`unite_stan.progress.report`, stage ``'compile'``) when it
+    starts and when it ends, whatever ``progress`` says.
 
     Parameters
     ----------
@@ -131,9 +212,10 @@ def build_entry(
     build : callable
         ``build(workdir, final_dir) -> BuildRecord``: builds into ``workdir`` and returns the
         record, whose ``artifact`` must already point into ``final_dir`` (where ``workdir`` is
-        renamed when the build succeeds).
+        renamed when the build succeeds). The artifact's size and hash are filled in here.
     progress : bool
-        Print what is happening to stderr (it is logged either way).
+        Show the build's elapsed time live while it runs (only on a terminal; see
+        :func:`unite_stan.progress.show_bar`).
     description : str, optional
         What is built, for messages; default ``'Stan program <hash[:16]>'``.
 
@@ -142,53 +224,134 @@ def build_entry(
     record : BuildRecord
     built : bool
         Whether this call built the entry (``False`` when it was already cached).
+
+    Raises
+    ------
+    CacheError
+        If the entry cannot be written (the message names ``UNITE_STAN_CACHE``).
     """
     final = entry_dir(backend, key)
     what = description or f"Stan program {key[:16]}"
-    record = _read_valid_record(final, key)
+    record, _ = _check_entry(final, key)
     if record is not None:
         return record, False
 
-    final.parent.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(final.parent / f"{final.name}.lock"))
+    with _cache_writes(final.parent):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(final.parent / f"{final.name}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            report("compile", f"Waiting for another process compiling {what}…")
+            lock.acquire()
     try:
-        lock.acquire(timeout=0)
-    except filelock.Timeout:
-        _say(f"Waiting for another process compiling {what}…", progress)
-        lock.acquire()
-    try:
-        record = _read_valid_record(final, key)
+        record, damage = _check_entry(final, key)
         if record is not None:
             return record, False
-        # Holding the lock, nobody else is building this key: leftovers are from crashed builds.
-        for stale in final.parent.glob(f".{final.name}.tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        if final.exists():
-            shutil.rmtree(final)
+        if damage:
+            warnings.warn(
+                f"unite_stan: the cached build of {what} in {final} is damaged ({damage}); "
+                "rebuilding it",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        with _cache_writes(final.parent):
+            # Holding the lock, nobody else builds this key: leftovers are from crashed builds.
+            for stale in final.parent.glob(f".{final.name}.tmp-*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            if final.exists():
+                shutil.rmtree(final)
+            workdir = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
 
-        _say(f"Compiling {what} ({backend} backend; this takes 20-60 s, once)…", progress)
+        report("compile", f"Compiling {what} ({backend} backend; this takes 20-60 s, once)…")
         start = time.perf_counter()
-        workdir = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
         try:
             if code is not None:
-                (workdir / PROGRAM_FILE).write_text(code)
-            record = build(workdir, final)
-            (workdir / RECORD_FILE).write_text(record.to_json())
-            # mkdtemp makes the directory private; entries are as readable as any cache file.
-            workdir.chmod(0o755)
-            os.rename(workdir, final)
+                with _cache_writes(final.parent):
+                    (workdir / PROGRAM_FILE).write_text(code)
+            with _elapsed_time(f"Compiling {what}", progress):
+                record = build(workdir, final)
+            record = _with_artifact_hash(record, workdir, final)
+            with _cache_writes(final.parent):
+                (workdir / RECORD_FILE).write_text(record.to_json())
+                # mkdtemp makes the directory private; entries are as readable as any cache file.
+                workdir.chmod(0o755)
+                os.rename(workdir, final)
         except BaseException:
             shutil.rmtree(workdir, ignore_errors=True)
             raise
-        _say(
-            f"Compiled {what} in {time.perf_counter() - start:.0f} s (cached in {final})", progress
+        report(
+            "compile",
+            f"Compiled {what} in {time.perf_counter() - start:.0f} s (cached in {final})",
         )
         return record, True
     finally:
         lock.release()
 
 
-def _say(message: str, progress: bool) -> None:
-    _logger.info(message)
-    if progress:
-        print(message, file=sys.stderr, flush=True)
+def _with_artifact_hash(record: BuildRecord, workdir: Path, final: Path) -> BuildRecord:
+    """``record`` with the size and sha256 of its artifact (still in ``workdir``)."""
+    built = workdir / Path(record.artifact).relative_to(final)
+    if not built.is_file():
+        raise RuntimeError(f"the build of {final.name} did not produce {built.name}")
+    record = dataclasses.replace(
+        record, artifact_size=built.stat().st_size, artifact_sha256=file_sha256(built)
+    )
+    stat = built.stat()  # renaming the directory keeps the file's size, mtime and inode
+    with _verified_lock:
+        _verified[record.artifact] = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    return record
+
+
+@contextlib.contextmanager
+def _cache_writes(directory: Path) -> Iterator[None]:
+    """Turn an OSError of the cache's own file operations into a :class:`CacheError` that says
+    which setting chose the cache and how to move it."""
+    try:
+        yield
+    except OSError as err:
+        raise _cache_error(err, directory) from err
+
+
+def _cache_error(err: OSError, directory: Path) -> CacheError:
+    root = cache_root()
+    source = (
+        f"set by {ENV_VAR}" if os.environ.get(ENV_VAR) else f"the default; {ENV_VAR} is not set"
+    )
+    not_directory = next(
+        (p for p in (directory, *directory.parents) if p.exists() and not p.is_dir()), None
+    )
+    if not_directory is not None:
+        reason = f"{not_directory} is a file, not a directory"
+    elif isinstance(err, PermissionError):
+        reason = f"no permission to write {err.filename or directory}"
+    else:
+        reason = f"{err.strerror or err} ({err.filename or directory})"
+    return CacheError(
+        f"cannot write the Stan compile cache {root} ({source}): {reason}. "
+        f"Set {ENV_VAR} to a directory you can write, e.g. export {ENV_VAR}=$HOME/unite_stan_cache"
+    )
+
+
+@contextlib.contextmanager
+def _elapsed_time(description: str, progress: bool) -> Iterator[None]:
+    """On a terminal, a line showing how long the block has run, refreshed every second."""
+    if not show_bar(progress):
+        yield
+        return
+    from tqdm.auto import tqdm
+
+    stop = threading.Event()
+    with tqdm(desc=description, bar_format="{desc}: {elapsed}", leave=False) as bar:
+
+        def tick():
+            while not stop.wait(1.0):
+                bar.refresh()
+
+        ticker = threading.Thread(target=tick, name="unite_stan_compile_timer", daemon=True)
+        ticker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            ticker.join()

@@ -81,6 +81,13 @@ class BuildRecord:
         The exact command line(s) that produced the artifact.
     warnings : str
         Warnings stanc printed for the program, ``''`` if none.
+    artifact_size : int
+        Size of the artifact in bytes, ``-1`` in records written before it was recorded.
+    artifact_sha256 : str
+        sha256 (hex) of the artifact's content, ``''`` in records written before it was
+        recorded. The cache fills both in (:func:`~unite_stan.stan.cache.build_entry`) and
+        checks them before handing the artifact out, so a damaged artifact is rebuilt rather
+        than loaded.
     """
 
     program_hash: str
@@ -92,6 +99,8 @@ class BuildRecord:
     artifact: str
     command: str = ""
     warnings: str = ""
+    artifact_size: int = -1
+    artifact_sha256: str = ""
 
     def to_json(self) -> str:
         """Serialise to the JSON text stored in ``build.json``."""

@@ -31,9 +31,11 @@ import hashlib
 import importlib.metadata
 import importlib.resources
 import importlib.util
+import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sysconfig
 import tempfile
@@ -48,6 +50,7 @@ from types import ModuleType
 
 import numpy as np
 
+from unite_stan.progress import report, show_bar
 from unite_stan.stan import cache
 from unite_stan.stan.backends.base import (
     Backend,
@@ -56,11 +59,14 @@ from unite_stan.stan.backends.base import (
     LogDensity,
     RawDraws,
 )
+from unite_stan.stan.commands import run_commands
 from unite_stan.stan.settings import SamplerSettings
 
 __all__ = [
     "DEFAULT_OPTIMIZATION",
     "DEFAULT_STANC_FLAGS",
+    "TOOLCHAIN_FILE",
+    "CompilerNotFoundError",
     "EmbeddedBackend",
     "EmbeddedLogDensity",
     "adaptation_windows",
@@ -130,36 +136,50 @@ def _httpstan_dir() -> Path:
 
 @functools.cache
 def _first_line(*command: str) -> str:
+    """First line a tool prints (its ``--version``); OSError if it cannot be run."""
     try:
         completed = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise RuntimeError(f"cannot run {command[0]!r}: {err}") from None
+    except subprocess.TimeoutExpired as err:
+        raise OSError(f"{command[0]} did not answer within 60 s") from err
     output = (completed.stdout or completed.stderr).strip()
     return output.splitlines()[0] if output else ""
 
 
-def _run_compiler(command: list[str], workdir: Path, what: str) -> None:
-    _run_compilers([command], workdir, what)
+#: Per cache, the version line of each C++ compiler (``CXX``) last seen, in
+#: ``<cache>/embedded/toolchain.json``: it stands in for ``CXX --version`` where the compiler
+#: cannot be run (a cluster's compute node, a slim container), so models built elsewhere with
+#: the same cache are still found and loaded there.
+TOOLCHAIN_FILE = "toolchain.json"
 
 
-def _run_compilers(commands: list[list[str]], workdir: Path, what: str) -> None:
-    """Run compiler commands at the same time; raise with the first failure's messages."""
-    with contextlib.ExitStack() as stack:
-        logs = [stack.enter_context(tempfile.TemporaryFile(mode="w+")) for _ in commands]
-        running = [
-            subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=log, text=True)
-            for command, log in zip(commands, logs, strict=True)
-        ]
-        codes = [process.wait() for process in running]
-        for command, code, log in zip(commands, codes, logs, strict=True):
-            if code != 0:
-                log.seek(0)
-                stderr = log.read()
-                (workdir / "compiler.log").write_text(stderr)
-                raise RuntimeError(
-                    f"C++ compilation of {what} failed (exit code {code}); command:\n"
-                    f"{shlex.join(command)}\nlast compiler messages:\n{stderr[-3000:]}"
-                )
+class CompilerNotFoundError(RuntimeError):
+    """A build is needed and the C++ compiler cannot be run (the message says what to do)."""
+
+
+def _no_compiler(cxx: str, reason: str, needed_for: str) -> CompilerNotFoundError:
+    return CompilerNotFoundError(
+        f"{needed_for} needs a C++ compiler, and {cxx!r} (the CXX setting; default g++) cannot "
+        f"be run: {reason}. Install g++ (e.g. `apt install g++` or `conda install gxx`), set "
+        "CXX to an installed compiler, point UNITE_STAN_CACHE at a cache where the program was "
+        "built, or use the CmdStan backend (backend='cmdstan')"
+    )
+
+
+def _compile(
+    commands: list[list[str]], workdir: Path, what: str, cancel: threading.Event | None = None
+) -> None:
+    """Run compiler commands at the same time in the build directory ``workdir``."""
+    run_commands(
+        commands,
+        cwd=workdir,
+        what=f"C++ compilation of {what}",
+        build_dir=workdir,
+        cancel=cancel,
+        hint=(
+            f"If the compiler is at fault, set CXX (now {commands[0][0]!r}) to another one or "
+            "use the CmdStan backend (backend='cmdstan')"
+        ),
+    )
 
 
 def adaptation_windows(num_warmup: int) -> tuple[int, int, int]:
@@ -294,10 +314,54 @@ class EmbeddedBackend(Backend):
             [
                 f"httpstan {importlib.metadata.version('httpstan')} at {package}",
                 _first_line(str(package / "stanc"), "--version"),
-                _first_line(self.cxx, "--version"),
+                self._compiler_version(),
                 f"python {sysconfig.get_config_var('EXT_SUFFIX')}",
             ]
         )
+
+    def _compiler_version(self) -> str:
+        """``CXX --version``'s first line, remembered in the cache (:data:`TOOLCHAIN_FILE`) and
+        read from there where the compiler cannot be run.
+
+        Raises
+        ------
+        CompilerNotFoundError
+            If the compiler cannot be run and the cache has never seen it: nothing built by it
+            can be in the cache, and nothing can be built (the message says what to install).
+        """
+        path = cache.cache_root() / self.name / TOOLCHAIN_FILE
+        try:
+            seen = json.loads(path.read_text())
+        except (OSError, ValueError):
+            seen = {}
+        if not isinstance(seen, dict):
+            seen = {}
+        try:
+            version = _first_line(self.cxx, "--version")
+        except OSError as err:
+            if isinstance(seen.get(self.cxx), str):
+                return seen[self.cxx]
+            raise _no_compiler(self.cxx, str(err), "the embedded backend") from None
+        if seen.get(self.cxx) != version:
+            # A cache that cannot be written still works; only this shortcut is lost.
+            with contextlib.suppress(OSError):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with tempfile.NamedTemporaryFile(
+                    "w", dir=path.parent, prefix=f".{TOOLCHAIN_FILE}.", delete=False
+                ) as update:
+                    json.dump({**seen, self.cxx: version}, update, indent=2, sort_keys=True)
+                os.chmod(update.name, 0o644)  # as readable as the cache's other files
+                os.replace(update.name, path)
+        return version
+
+    def _require_compiler(self, what: str) -> None:
+        """Raise a clear error before a build if the compiler is not there."""
+        if shutil.which(self.cxx) is None:
+            raise _no_compiler(
+                self.cxx,
+                "not found on PATH",
+                f"{what} is not in the compile cache ({cache.cache_root()}) and building it",
+            )
 
     def options(self) -> dict:
         """Compiler and flags; part of every cache key of this backend."""
@@ -330,34 +394,50 @@ class EmbeddedBackend(Backend):
         Every model build does this on first need; calling it first (in a benchmark, or a
         cluster job's setup step) keeps it out of the first model's compile time.
         """
-        self._setup(progress)
+        self._setup(progress, with_pch=_pch_enabled())
 
-    def _setup(self, progress: bool) -> BuildRecord:
-        """The shim's build record, with the shim and the precompiled header built at the same
-        time (two compiler processes) when neither is cached yet."""
-        if not _pch_enabled():
+    def _setup(self, progress: bool, *, with_pch: bool | None = None) -> BuildRecord:
+        """The shim's build record.
+
+        By default the precompiled header is built beside the shim (two compiler processes at
+        once) only when the shim is not cached yet, the first time on a machine; otherwise it
+        is looked up only when a model is compiled, so loading a cached model never reads it.
+        """
+        if with_pch is None:
+            with_pch = _pch_enabled() and cache.lookup(self._shim_key(), self.name) is None
+        if not with_pch:
             return self._shim(progress)
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="unite_stan_setup") as pool:
-            pch = pool.submit(self._pch, progress)
-            shim = self._shim(progress)
-            pch.result()
+        cancel = threading.Event()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="unite_stan_setup") as pool:
+            pch = pool.submit(self._pch, progress, cancel=cancel)
+            try:
+                shim = self._shim(progress)
+                pch.result()
+            except BaseException:
+                cancel.set()  # an interrupt or a failed shim: stop the header's compiler too
+                raise
         return shim
+
+    def _shim_options(self) -> dict:
+        return {name: self.options()[name] for name in ("cxx", "cxxflags")}
+
+    def _shim_key(self) -> str:
+        return cache.program_hash(_SHIM_CPP, self.identity(), self._shim_options())
 
     def _shim(self, progress: bool) -> BuildRecord:
         """The compiled shim object, built on first use (once per toolchain and flags)."""
-        options = {name: self.options()[name] for name in ("cxx", "cxxflags")}
-        key = cache.program_hash(_SHIM_CPP, self.identity(), options)
+        key = self._shim_key()
         record, _ = cache.build_entry(
             self.name,
             key,
             None,
-            functools.partial(self._build_shim, key=key, options=options),
+            functools.partial(self._build_shim, key=key, options=self._shim_options()),
             progress=progress,
             description=f"unite_stan's C++ shim {key[:16]} (once per toolchain)",
         )
         return record
 
-    def _pch(self, progress: bool) -> Path | None:
+    def _pch(self, progress: bool, *, cancel: threading.Event | None = None) -> Path | None:
         """Include directory holding a precompiled ``stan/model/model_header.hpp`` (or None).
 
         Every model starts with that header; precompiling it once per toolchain and flags
@@ -371,10 +451,12 @@ class EmbeddedBackend(Backend):
                 self.name,
                 key,
                 None,
-                functools.partial(self._build_pch, key=key, options=options),
+                functools.partial(self._build_pch, key=key, options=options, cancel=cancel),
                 progress=progress,
                 description=f"the precompiled Stan header {key[:16]} (once per machine)",
             )
+        except CompilerNotFoundError:
+            raise
         except RuntimeError as err:
             warnings.warn(
                 f"building the precompiled Stan header failed; models compile without it "
@@ -386,7 +468,17 @@ class EmbeddedBackend(Backend):
         # artifact = <entry>/include/stan/model/model_header.hpp.gch; return <entry>/include
         return Path(record.artifact).parents[len(Path(_PCH_HEADER).parts) - 1]
 
-    def _build_pch(self, workdir: Path, final: Path, *, key: str, options: dict) -> BuildRecord:
+    def _build_pch(
+        self,
+        workdir: Path,
+        final: Path,
+        *,
+        key: str,
+        options: dict,
+        cancel: threading.Event | None = None,
+    ) -> BuildRecord:
+        what = f"the precompiled Stan header {key[:16]}"
+        self._require_compiler(what)
         start = time.perf_counter()
         target = workdir / "include" / f"{_PCH_HEADER}.gch"
         target.parent.mkdir(parents=True)
@@ -402,11 +494,13 @@ class EmbeddedBackend(Backend):
             "-o",
             str(target.relative_to(workdir)),
         ]
-        _run_compiler(command, workdir, f"the precompiled Stan header {key[:16]}")
+        _compile([command], workdir, what, cancel)
         artifact = final / target.relative_to(workdir)
         return self._record(key, options, start, artifact, shlex.join(command), "")
 
     def _build_shim(self, workdir: Path, final: Path, *, key: str, options: dict) -> BuildRecord:
+        what = f"unite_stan's C++ shim {key[:16]}"
+        self._require_compiler(what)
         start = time.perf_counter()
         python_include = Path(sysconfig.get_paths()["include"])
         if not (python_include / "Python.h").is_file():
@@ -426,7 +520,7 @@ class EmbeddedBackend(Backend):
             "-o",
             "unite_stan_shim.o",
         ]
-        _run_compiler(command, workdir, f"unite_stan's C++ shim {key[:16]}")
+        _compile([command], workdir, what)
         return self._record(
             key, options, start, final / "unite_stan_shim.o", shlex.join(command), ""
         )
@@ -441,6 +535,7 @@ class EmbeddedBackend(Backend):
         shim: str,
         progress: bool,
     ) -> BuildRecord:
+        self._require_compiler(f"Stan program {key[:16]}")
         start = time.perf_counter()
         package = _httpstan_dir()
         model_name = f"model_{key[:16]}"
@@ -491,7 +586,7 @@ class EmbeddedBackend(Backend):
             ]
             for unit, macros in ((source, ()), (gradient_source, _GRADIENT_MACROS))
         ]
-        _run_compilers(compile_commands, workdir, f"Stan program {key[:16]}")
+        _compile(compile_commands, workdir, f"Stan program {key[:16]}")
         command = [
             options["cxx"],
             *options["cxxflags"],
@@ -505,7 +600,7 @@ class EmbeddedBackend(Backend):
             "-o",
             artifact,
         ]
-        _run_compiler(command, workdir, f"Stan program {key[:16]}")
+        _compile([command], workdir, f"Stan program {key[:16]}")
         for unit in (source, gradient_source):
             (workdir / f"{Path(unit).stem}.o").unlink()
         (workdir / gradient_source).unlink()
@@ -584,11 +679,21 @@ class EmbeddedBackend(Backend):
 
         from tqdm.auto import tqdm
 
+        # A live bar on a terminal; elsewhere (a log file, CI) one line when sampling starts
+        # and one when it ends.
+        live = show_bar(settings.progress)
+        chains = f"{num_chains} chain{'s' * (num_chains > 1)}"
+        if not live:
+            report(
+                "sample",
+                f"Sampling {chains} ({num_warmup} warmup + {settings.num_samples} draws each)…",
+            )
+        start = time.perf_counter()
         with (
             tqdm(
                 total=num_chains * iterations,
-                disable=not settings.progress,
-                desc=f"Sampling {num_chains} chain{'s' * (num_chains > 1)}",
+                disable=not live,
+                desc=f"Sampling {chains}",
                 unit="it",
             ) as bar,
             ThreadPoolExecutor(
@@ -602,11 +707,7 @@ class EmbeddedBackend(Backend):
                     done = sum(run.monitor.iterations for run in runs)
                     bar.update(done - shown)
                     shown = done
-                    wait(
-                        futures,
-                        timeout=0.1 if settings.progress else 1.0,
-                        return_when=FIRST_EXCEPTION,
-                    )
+                    wait(futures, timeout=0.1 if live else 1.0, return_when=FIRST_EXCEPTION)
                 bar.update(sum(run.monitor.iterations for run in runs) - shown)
                 for future in futures:
                     future.result()
@@ -621,6 +722,8 @@ class EmbeddedBackend(Backend):
         failures = [reason for reason in (run.failure() for run in runs) if reason]
         if failures:
             raise RuntimeError("Stan sampling failed:\n" + "\n".join(failures))
+        if not live:
+            report("sample", f"Sampled {chains} in {time.perf_counter() - start:.1f} s")
         return RawDraws(
             columns=runs[0].columns,
             values=np.stack([run.draws for run in runs]),
