@@ -26,9 +26,7 @@ import logging
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 import weakref
@@ -40,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from unite_stan.progress import report, show_bar
 from unite_stan.stan import cache
 from unite_stan.stan.backends.base import (
     Backend,
@@ -49,6 +48,7 @@ from unite_stan.stan.backends.base import (
     RawDraws,
     available_cores,
 )
+from unite_stan.stan.commands import run_command
 from unite_stan.stan.pilot import LBFGS_HISTORY
 from unite_stan.stan.settings import SamplerSettings
 
@@ -534,7 +534,12 @@ class CmdStanBackend(Backend):
         arguments = self.make_arguments(options)
         arguments += self._writable_home_arguments(options)
         command = [os.environ.get("MAKE", "make"), *arguments, str(target)]
-        completed = _run_make(command, cwd=self.home)
+        if shutil.which(command[0]) is None:
+            raise RuntimeError(
+                f"CmdStan builds programs with make, and no {command[0]!r} was found on PATH: "
+                "install make and a C++ compiler (g++), set $MAKE, or use backend='embedded'"
+            )
+        completed = run_command(command, cwd=self.home, build_dir=workdir)
         output = completed.stdout + completed.stderr
         if completed.returncode != 0 or not target.is_file():
             raise _build_error(output, completed.returncode, command, self.home)
@@ -595,6 +600,15 @@ class CmdStanBackend(Backend):
         with tempfile.TemporaryDirectory(prefix="unite_stan_sample_") as output_dir:
             data_file = os.path.join(output_dir, "data.json")
             _write_json(data_file, data)
+            bar = show_bar(settings.progress)
+            chains = f"{settings.num_chains} chain{'s' * (settings.num_chains > 1)}"
+            start = time.perf_counter()
+            if not bar:
+                report(
+                    "sample",
+                    f"Sampling {chains} ({settings.num_warmup} warmup + "
+                    f"{settings.num_samples} draws each)…",
+                )
             with _quiet_cmdstanpy(), _keep_environment("STAN_NUM_THREADS"):
                 try:
                     fit = program.model.sample(
@@ -611,7 +625,7 @@ class CmdStanBackend(Backend):
                         metric=settings.metric,
                         sig_figs=18,
                         output_dir=output_dir,
-                        show_progress=settings.progress and sys.stderr.isatty(),
+                        show_progress=bar,
                     )
                 except RuntimeError as err:
                     raise RuntimeError(f"Stan sampling failed:\n{err}") from None
@@ -621,6 +635,8 @@ class CmdStanBackend(Backend):
             step_size = np.atleast_1d(np.asarray(fit.step_size, dtype=np.float64))
             inv_metric = np.asarray(fit.inv_metric, dtype=np.float64)
             timing = fit.time
+            if not bar:
+                report("sample", f"Sampled {chains} in {time.perf_counter() - start:.1f} s")
         return RawDraws(
             columns=columns,
             # cmdstanpy orders (draw, chain, column); RawDraws is (chain, draw, column).
@@ -678,27 +694,6 @@ def _console_messages(path: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip().startswith(keep)]
 
 
-def _run_make(command: list[str], *, cwd: Path) -> subprocess.CompletedProcess:
-    """Run make in its own process group; the whole group (make, stanc, the compilers) is
-    killed if this process is interrupted or the call fails."""
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = process.communicate()
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        raise
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
-
-
 def _build_error(output: str, returncode: int, command: list[str], home: Path) -> Exception:
     """A readable error for a failed build: stanc's message for a rejected program, the
     compiler's last lines and the command otherwise."""
@@ -712,5 +707,7 @@ def _build_error(output: str, returncode: int, command: list[str], home: Path) -
     return RuntimeError(
         f"CmdStan failed to build the program (make exited with {returncode}).\n"
         f"Command (in {home}): {' '.join(command)}\n"
-        f"Last lines of its output:\n{_tail(output)}"
+        f"Last lines of its output:\n{_tail(output)}\n"
+        f"The C++ compiler is CmdStan's CXX (set it in {home}/make/local or the environment); "
+        "install g++ or clang++, or use backend='embedded'"
     )

@@ -71,4 +71,11 @@ def stage(state: FitState) -> FitState:
     blocks = tuple(likelihood_blocks(state.program.data, threads))
     return state.update(
         sampler=sampler.replace(threads_per_chain=threads), layout=Layout(blocks=blocks)
-    ).note("layout", threads_per_chain=threads, likelihood_blocks=int(sum(blocks)))
+    ).note(
+        "layout",
+        threads_per_chain=threads,
+        likelihood_blocks=int(sum(blocks)),
+        summary=f"{threads} threads per chain over {int(sum(blocks))} pixel blocks"
+        if threads > 1
+        else "",
+    )

@@ -49,7 +49,7 @@ def stage(state: FitState) -> FitState:
         "other_modes": 0,
     }
     if result.kind == "identity":
-        return state.note("pilot", **info)
+        return state.note("pilot", **info, summary=f"Laplace pilot: {result.message}")
     chains = state.sampler.num_chains
     modes = result.modes(density)
     kept = comparable_modes(modes, MODE_DEPTH)
@@ -68,6 +68,12 @@ def stage(state: FitState) -> FitState:
     info["optima"] = len(modes)
     info["mode_log_evidence"] = [round(m.log_evidence, 2) for m in modes]
     info["chain_starts"] = origin
+    info["summary"] = (
+        f"Laplace pilot: {result.kind} map at the mode (log density "
+        f"{result.mode_log_density:.1f}) from {len(state.starts)} starts, "
+        f"{len(modes)} distinct optim{'a' if len(modes) > 1 else 'um'}, "
+        f"{len(kept)} holding the posterior mass; check sd {info['laplace_check_sd']:.2f}"
+    )
     return state.update(loc=result.loc, chol=result.chol, inits=tuple(inits), pilot=result).note(
         "pilot", **info
     )

@@ -61,6 +61,13 @@ def stage(state: FitState) -> FitState:
     )
     if info["refined"]:
         info["chain_starts"] = "the last draws of the refine run"
+    reason = "its check" if check_sd > LAPLACE_CHECK_MAX else "other comparable modes"
+    info["summary"] = (
+        f"short NUTS run ({REFINE_WARMUP} + {REFINE_DRAWS} per chain) refined the Laplace map "
+        f"(needed for {reason}: check sd {check_sd:.2f}, {other_modes} other modes)"
+        if info["refined"]
+        else f"short NUTS run could not refine the Laplace map: {info['message']}"
+    )
     return state.update(loc=loc, chol=chol, inits=tuple(inits)).note("refine", **info)
 
 

@@ -34,6 +34,8 @@ def stage(state: FitState) -> FitState:
         "window_check",
         passed=False,
         line_windows="prior (posterior windows failed their check)",
+        summary="a draw came near a narrowed line window's edge: sampled again on the "
+        "prior's windows",
     )
 
 
