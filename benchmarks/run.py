@@ -120,7 +120,11 @@ def stan_runs(names):
                 }
             )
         else:
-            build = {**scenarios.SCENARIOS, **scenarios.HARD_SCENARIOS}[name]
+            build = {
+                **scenarios.SCENARIOS,
+                **scenarios.HARD_SCENARIOS,
+                **scenarios.LARGE_SCENARIOS,
+            }[name]
             figures, *_ = run_stan_case(api, build(api))
             rows.append({"scenario": name, "stack": "unite_stan", **figures})
         print(json.dumps(rows[-1]), flush=True)

@@ -499,7 +499,7 @@ def agn_broad_narrow(api, seed=0):
         "fwhm_gauss_narrow": (narrow, "raw"),
         "fwhm_gauss_broad": (broad, "raw"),
         "flux_Ha": (300e-17, "flux"),
-        "flux_NII_6550": (60e-17, "flux"),
+        "flux_NII_6549.86": (60e-17, "flux"),
         "flux_SII_6718": (70e-17, "flux"),
         "flux_SII_6733": (55e-17, "flux"),
         "flux_Ha_broad": (900e-17, "flux"),
@@ -523,6 +523,68 @@ def full_continuum(api, seed=6):
     return dozen_lines(
         api, seed, n_pix=20000, resolution=2700.0, name="full_continuum", cont_width=300_000
     )
+
+
+#: (rest wavelength [A], name, flux [1e-17 erg/s/cm2]) of twenty optical lines
+TWENTY = [
+    (3727.1, "OII_3727", 60.0),
+    (3729.9, "OII_3730", 80.0),
+    (3869.9, "NeIII_3870", 20.0),
+    (3890.2, "H8", 8.0),
+    (3971.2, "He", 10.0),
+    (4102.9, "Hd", 15.0),
+    (4341.7, "Hg", 28.0),
+    (4364.4, "OIII_4364", 5.0),
+    (4687.0, "HeII_4687", 4.0),
+    (4862.7, "Hb", 60.0),
+    (4960.3, "OIII_4960", 80.0),
+    (5008.2, "OIII_5008", 240.0),
+    (5877.2, "HeI_5877", 8.0),
+    (6302.0, "OI_6302", 6.0),
+    (6549.9, "NII_6550", 20.0),
+    (6564.6, "Ha", 170.0),
+    (6585.3, "NII_6585", 60.0),
+    (6718.3, "SII_6718", 25.0),
+    (6732.7, "SII_6733", 19.0),
+    (9071.1, "SIII_9071", 15.0),
+]
+
+
+def twenty_lines(api, seed=7, *, n_pix=8000, name=None):
+    """Twenty lines sharing one redshift and one width on one Linear continuum region over
+    3700-9300 A at R = 2500 (a wide optical spectrum): the pilot's cost with many pixels."""
+    rng = np.random.default_rng(seed)
+    lines = [(w, f, 200.0) for w, _, f in TWENTY]
+    spec = _spectrum(
+        api, "optical", 3700.0, 9300.0, n_pix, 2500.0, lines, (5.0, 0.0, 6500.0), 0.5, rng
+    )
+    p = api.prior
+    zt = api.line.Redshift("z", prior=p.Uniform(-0.001, 0.001))
+    fw = api.line.FWHM("n", prior=p.Uniform(50, 600))
+    lc = api.line.LineConfiguration()
+    for w, line_name, _ in TWENTY:
+        _single(api, lc, line_name, w, zt, fw, 5)
+    region = api.continuum.ContinuumRegion(3700.0 * u.AA, 9300.0 * u.AA)
+    cc = api.continuum.ContinuumConfiguration([region])
+    spectra, flc, fcc = _prepare(api, [spec], lc, cc)
+    truth = {"z_z": (0.0, "raw"), "fwhm_gauss_n": (200.0, "raw")}
+    truth.update({f"flux_{n}": (f * 1e-17, "flux") for _, n, f in TWENTY})
+    return Case(
+        name or f"twenty_lines_{n_pix}",
+        f"20 lines, one Linear region 3700-9300 A, R=2500, {n_pix} px",
+        spectra,
+        flc,
+        fcc,
+        fit=dict(num_warmup=500, num_samples=1000, num_chains=2),
+        truth=truth,
+    )
+
+
+#: many pixels (benchmarks/run.py --only twenty_lines_8000 ...); not in the test suite
+LARGE_SCENARIOS = {
+    f"twenty_lines_{n}": (lambda api, seed=7, n=n: twenty_lines(api, seed, n_pix=n))
+    for n in (8000, 25000, 100000)
+}
 
 
 #: scenarios for benchmarks/threads.py only

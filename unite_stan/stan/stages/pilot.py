@@ -34,8 +34,9 @@ def stage(state: FitState) -> FitState:
 
     if not state.settings.pilot:
         return state.note("pilot", used=False, kind="off")
-    # the prior's windows and every pixel in its block: the layout chosen, nothing narrowed
-    program = state.program_for(Layout(blocks=state.layout.blocks))
+    # the prior's windows (nothing narrowed yet), continuum-only pixels summed through their
+    # statistics (exact), so the cost grows with the pixels near lines
+    program = state.program_for(Layout(blocks=state.layout.blocks, statistics=True))
     density = state.engine.log_density(state.compiled, program.data)
     result = laplace_pilot(density, list(state.starts))
     info = {

@@ -45,8 +45,8 @@ def stage(state: FitState) -> FitState:
             message=f"Laplace check sd {check_sd:.2f} <= {LAPLACE_CHECK_MAX}: the Laplace map "
             "is kept and chains start from its draws",
         )
-    # the prior's windows and every pixel in its block, as the pilot
-    program = state.program_for(Layout(blocks=state.layout.blocks))
+    # the prior's windows and the continuum statistics, as the pilot
+    program = state.program_for(Layout(blocks=state.layout.blocks, statistics=True))
     settings = state.sampler.replace(
         num_warmup=REFINE_WARMUP,
         num_samples=REFINE_DRAWS,
