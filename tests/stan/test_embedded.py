@@ -325,6 +325,12 @@ def test_failing_chain_raises_with_stan_message(backend, toy):
     assert "chain 1" not in str(failure.value)
 
 
+#: One chain of 10 warmup and 10 draws: for checks that fail before sampling.
+TEN_ITERATIONS = SamplerSettings(
+    num_warmup=10, num_samples=10, num_chains=1, seed=1, progress=False
+)
+
+
 @pytest.mark.stan
 def test_invalid_arguments_and_data(backend, toy):
     with pytest.raises(ValueError, match="got 1 init dicts for num_chains=2"):
@@ -345,26 +351,14 @@ def test_invalid_arguments_and_data(backend, toy):
         backend.sample(
             toy,
             data,
-            SamplerSettings(
-                num_warmup=10,
-                num_samples=10,
-                num_chains=1,
-                seed=1,
-                progress=False,
-            ),
+            TEN_ITERATIONS,
             inits=None,
         )
     with pytest.raises(RuntimeError, match="variable does not exist.*variable name=mu0"):
         backend.sample(
             toy,
             {"N": 1, "y": np.zeros(1)},
-            SamplerSettings(
-                num_warmup=10,
-                num_samples=10,
-                num_chains=1,
-                seed=1,
-                progress=False,
-            ),
+            TEN_ITERATIONS,
             inits=None,
         )
 
