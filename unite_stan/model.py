@@ -427,7 +427,6 @@ class ModelBuilder:
                 num_samples=num_samples,
                 num_chains=num_chains,
                 seed=seed,
-                adapt_delta=0.8 if adapt_delta is None else adapt_delta,
                 max_treedepth=max_treedepth,
                 metric=metric,
                 parallel_chains=1 if chain_method == "sequential" else parallel_chains,

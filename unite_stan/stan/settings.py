@@ -117,8 +117,8 @@ class FitSettings:
     Attributes
     ----------
     sampler : SamplerSettings
-        The main run's settings; its ``adapt_delta`` is the first the ladder tries and its
-        ``threads_per_chain`` is 1 until the layout stage chooses.
+        The main run's settings; ``adapt_delta`` and ``threads_per_chain`` are decided here
+        (the ladder) and by the layout stage, which set them in the runs' own copies.
     adapt_delta : float, optional
         The user's target acceptance; ``None`` tries :data:`ADAPT_DELTA_LADDER` in turn while
         divergences remain.

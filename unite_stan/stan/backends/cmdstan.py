@@ -248,14 +248,10 @@ class CmdStanLogDensity(LogDensity):
         return values
 
     def _log_prob_file(self, points: np.ndarray, layout: str):
-        self._calls += 1
-        tag = f"lp{self._calls}"
-        params = os.path.join(self._dir, f"{tag}.json")
-        output = os.path.join(self._dir, f"{tag}.csv")
         rows = points if layout == "C" else points.reshape(-1).reshape(points.shape, order="F")
-        with open(params, "w") as handle:
-            json.dump({"params_r": rows.tolist()}, handle)
-        try:
+        with self._scratch("params.json", "log_prob.csv") as (params, output):
+            with open(params, "w") as handle:
+                json.dump({"params_r": rows.tolist()}, handle)
             completed = _run(
                 [
                     self._exe,
@@ -278,11 +274,20 @@ class CmdStanLogDensity(LogDensity):
                     f"{_tail(completed.stdout + completed.stderr)}"
                 )
             _, table = _read_csv(output)
+        return table[:, 0], table[:, 1:]
+
+    @contextlib.contextmanager
+    def _scratch(self, *names: str):
+        """Paths for one call's files in this density's folder (unique per call, so the
+        optimiser's parallel processes never share one), removed afterwards."""
+        self._calls += 1
+        paths = [os.path.join(self._dir, f"{self._calls}_{name}") for name in names]
+        try:
+            yield paths
         finally:
-            for path in (params, output):
+            for path in paths:
                 with contextlib.suppress(OSError):
                     os.remove(path)
-        return table[:, 0], table[:, 1:]
 
     def maximize(self, starts: Sequence[np.ndarray]) -> list[tuple[np.ndarray | None, str, int]]:
         """CmdStan's L-BFGS from each start: ``(end point or None, message, evaluations)``.
@@ -297,11 +302,9 @@ class CmdStanLogDensity(LogDensity):
             return list(pool.map(self._optimize, range(len(starts)), starts))
 
     def _optimize(self, index: int, start: np.ndarray) -> tuple[np.ndarray | None, str, int]:
-        init = os.path.join(self._dir, f"init{index}.json")
-        output = os.path.join(self._dir, f"optimum{index}.csv")
-        with open(init, "w") as handle:
-            json.dump({self._parameters[0]: np.asarray(start, dtype=float).tolist()}, handle)
-        try:
+        with self._scratch(f"init{index}.json", f"optimum{index}.csv") as (init, output):
+            with open(init, "w") as handle:
+                json.dump({self._parameters[0]: np.asarray(start, dtype=float).tolist()}, handle)
             completed = _run(
                 [
                     self._exe,
@@ -327,10 +330,6 @@ class CmdStanLogDensity(LogDensity):
                 header, table = _read_csv(output)
             except (OSError, ValueError):
                 return None, message, evaluations
-        finally:
-            for path in (init, output):
-                with contextlib.suppress(OSError):
-                    os.remove(path)
         name = self._parameters[0]
         columns = [k for k, c in enumerate(header) if c == name or c.startswith(f"{name}.")]
         point = table[-1, columns]
@@ -339,26 +338,24 @@ class CmdStanLogDensity(LogDensity):
     def _unconstrained_dim(self) -> int:
         """CmdStan states the dimension nowhere directly: the diagnostic file of a one-draw
         run has one momentum column (``p_<name>``) per unconstrained parameter."""
-        diagnostic = os.path.join(self._dir, "dim_diagnostic.csv")
-        output = os.path.join(self._dir, "dim_output.csv")
-        completed = _run(
-            [
-                self._exe,
-                "sample",
-                "num_samples=1",
-                "num_warmup=0",
-                "adapt",
-                "engaged=0",
-                "data",
-                f"file={self._data_file}",
-                "output",
-                f"file={output}",
-                f"diagnostic_file={diagnostic}",
-                "refresh=0",
-            ],
-            cwd=self._dir,
-        )
-        try:
+        with self._scratch("dim_diagnostic.csv", "dim_output.csv") as (diagnostic, output):
+            completed = _run(
+                [
+                    self._exe,
+                    "sample",
+                    "num_samples=1",
+                    "num_warmup=0",
+                    "adapt",
+                    "engaged=0",
+                    "data",
+                    f"file={self._data_file}",
+                    "output",
+                    f"file={output}",
+                    f"diagnostic_file={diagnostic}",
+                    "refresh=0",
+                ],
+                cwd=self._dir,
+            )
             if completed.returncode != 0:
                 raise RuntimeError(
                     "CmdStan could not start the model to count its parameters (exit code "
@@ -366,10 +363,6 @@ class CmdStanLogDensity(LogDensity):
                 )
             with open(diagnostic) as handle:
                 header = next(line for line in handle if not line.startswith("#"))
-        finally:
-            for path in (diagnostic, output):
-                with contextlib.suppress(OSError):
-                    os.remove(path)
         return sum(name.startswith("p_") for name in header.strip().split(","))
 
 
@@ -596,7 +589,6 @@ class CmdStanBackend(Backend):
         settings: SamplerSettings,
         inits: list[dict[str, np.ndarray]] | None,
     ) -> RawDraws:
-        program = model.handle if isinstance(model.handle, _Program) else _Program(model.handle)
         with tempfile.TemporaryDirectory(prefix="unite_stan_sample_") as output_dir:
             data_file = os.path.join(output_dir, "data.json")
             _write_json(data_file, data)
@@ -611,7 +603,7 @@ class CmdStanBackend(Backend):
                 )
             with _quiet_cmdstanpy(), _keep_environment("STAN_NUM_THREADS"):
                 try:
-                    fit = program.model.sample(
+                    fit = model.handle.model.sample(
                         data=data_file,
                         chains=settings.num_chains,
                         parallel_chains=settings.parallel_chains,

@@ -93,7 +93,7 @@ def result_of(state: FitState) -> FitResult:
 
     draws, main = state.draws, state.main
     last = "window_check" if state.recorded("window_check", "passed") is False else "sample"
-    pilot_info = {k: v for k, v in state.info.get("pilot", {}).items()}
+    pilot_info = dict(state.info.get("pilot", {}))
     for key, value in state.info.get("refine", {}).items():
         pilot_info["refined" if key == "refined" else f"refine_{key}"] = value
     window_info = dict(state.info.get("windows", {}))

@@ -75,6 +75,4 @@ def stage(state: FitState) -> FitState:
         f"{len(modes)} distinct optim{'a' if len(modes) > 1 else 'um'}, "
         f"{len(kept)} holding the posterior mass; check sd {info['laplace_check_sd']:.2f}"
     )
-    return state.update(loc=result.loc, chol=result.chol, inits=tuple(inits), pilot=result).note(
-        "pilot", **info
-    )
+    return state.update(loc=result.loc, chol=result.chol, inits=tuple(inits)).note("pilot", **info)

@@ -52,7 +52,7 @@ def stage(state: FitState) -> FitState:
         num_samples=REFINE_DRAWS,
         num_chains=len(state.inits),
         seed=(state.sampler.seed + 7919) % 2**32,
-        adapt_delta=state.settings.adapt_delta or 0.8,
+        adapt_delta=state.settings.ladder[0],
         metric="diag_e",
         progress=False,
     )

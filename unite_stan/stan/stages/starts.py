@@ -38,7 +38,6 @@ def stage(state: FitState) -> FitState:
     chains = state.sampler.num_chains
     return state.update(
         starts=tuple(starts),
-        explicit=bool(explicit),
         loc=np.zeros(len(free)),
         chol=np.eye(len(free)),
         inits=tuple(np.array(u) for u in starts[:chains]),

@@ -40,13 +40,11 @@ class FitState:
         The backend and the built program (the compile stage).
     starts : tuple of numpy.ndarray
         Unconstrained start points (at least four, for the pilot's optimiser), with the user's
-        start values where given (``explicit``).
+        start values where given.
     loc, chol : numpy.ndarray
         The sampling coordinates ``u = loc + chol @ xi`` (identity until the pilot).
     inits : tuple of numpy.ndarray
         Whitened start of each chain of the main run.
-    pilot : PilotResult, optional
-        The Laplace pilot's result, when it ran.
     draws : Draws, optional
         The main run's draws (the sample stage); ``main`` is the program they ran.
     info : mapping
@@ -64,11 +62,9 @@ class FitState:
     engine: Any = None
     compiled: Any = None
     starts: tuple[np.ndarray, ...] = ()
-    explicit: bool = False
     loc: np.ndarray | None = None
     chol: np.ndarray | None = None
     inits: tuple[np.ndarray, ...] = ()
-    pilot: Any = None
     draws: Any = None
     main: RenderedProgram | None = None
     info: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
