@@ -47,6 +47,11 @@ _NEWTON_STEPS = 5
 #: instead of 157-188; low_snr 62-83 instead of 45-150, all four starts at the mode.
 LBFGS_HISTORY = 30
 _NEWTON_TOLERANCE = 1e-8
+# Fractions of the Newton step tried in turn before polishing stops.
+_NEWTON_SHRINKS = (1.0, 0.5, 0.25)
+# Where the Hessian at L-BFGS's end is not positive definite, L-BFGS restarts there in
+# coordinates scaled by the Hessian's diagonal, at most this many times.
+_RESCALED_RESTARTS = 3
 _REHESSIAN_DISTANCE = 0.1
 
 
@@ -232,6 +237,7 @@ def laplace_pilot(
     starts: Sequence[np.ndarray],
     *,
     hessian_step: float = 1e-5,
+    coordinates: Callable[[np.ndarray, np.ndarray], LogDensity] | None = None,
 ) -> PilotResult:
     """Find the mode of ``log_density`` and the Cholesky factor of its inverse Hessian.
 
@@ -247,6 +253,11 @@ def laplace_pilot(
     hessian_step : float
         Finite-difference step, relative to ``max(1, |x_i|)``; a step is shortened to 1 % of a
         coordinate's posterior scale when that is smaller.
+    coordinates : callable, optional
+        ``coordinates(loc, chol)`` gives the same density in the coordinates
+        ``xi = solve(chol, x - loc)``. Where the Hessian at the best optimum is not positive
+        definite, L-BFGS then restarts there in coordinates scaled by its diagonal; without
+        it, the diagonal map is returned.
 
     Returns
     -------
@@ -280,6 +291,7 @@ def laplace_pilot(
         )
 
     best_x, best_value, best_gradient, failures = None, -np.inf, None, []
+    best_index = -1
     ends = counted.maximize(points)
     finite = [x for x, _ in ends if x is not None]
     evaluated = iter(counted.gradients(finite))
@@ -289,6 +301,7 @@ def laplace_pilot(
             optima.append((np.array(end), value))
             if value > best_value:
                 best_x, best_value, best_gradient = end, value, gradient
+                best_index = len(optima) - 1
         else:
             failures.append(f"start {index}: {message}")
     if best_x is None:
@@ -312,6 +325,27 @@ def laplace_pilot(
             "the gradient is not finite next to the mode; using the identity map",
         )
     chol = _dense_chol(hessian)
+    for _ in range(_RESCALED_RESTARTS if coordinates is not None else 0):
+        if chol is not None or hessian is None:
+            break
+        # L-BFGS stopped short of the mode: curvatures 1e13 apart (a continuum slope next to a
+        # weak line's flux) defeat its line search. It goes on in coordinates where each has
+        # unit curvature, u = x + D xi (the same density: the map is linear).
+        diagonal = np.abs(np.diag(hessian))
+        scale = np.where(np.isfinite(diagonal) & (diagonal > 0), diagonal, 1.0) ** -0.5
+        rescaled = _Counted(coordinates(best_x, np.diag(scale)))
+        (end, _), = rescaled.maximize([np.zeros(dim)])
+        counted.count += rescaled.count
+        if end is None:
+            break
+        x = best_x + scale * end
+        value, gradient = counted.gradient(x)
+        if not value > best_value:
+            break
+        best_x, best_value, best_gradient = x, value, gradient
+        optima[best_index] = (np.array(x), value)  # the same optimum, reached
+        hessian = _hessian(counted, best_x, hessian_step)
+        chol = None if hessian is None else _dense_chol(hessian)
     if chol is not None:
         mode, value = _newton_polish(counted, best_x, best_value, best_gradient, chol)
         moved = scipy.linalg.solve_triangular(chol, mode - best_x, lower=True)
@@ -405,15 +439,19 @@ def _newton_polish(
     """Newton steps with a fixed Hessian while they raise the log density.
 
     L-BFGS stops early along directions whose scale is many orders of magnitude above the
-    smallest one; with the Hessian in hand, each step is exact for a Gaussian.
+    smallest one; with the Hessian in hand, each step is exact for a Gaussian. Where the full
+    step overshoots (the density is not Gaussian that far out), it is halved, twice at most.
     """
     for _ in range(_NEWTON_STEPS):
         whitened_gradient = chol.T @ gradient
         if np.linalg.norm(whitened_gradient) < _NEWTON_TOLERANCE:
             break
-        candidate = x + chol @ whitened_gradient
-        candidate_value, candidate_gradient = counted.gradient(candidate)
-        if not (candidate_value > value and np.all(np.isfinite(candidate_gradient))):
+        for shrink in _NEWTON_SHRINKS:
+            candidate = x + shrink * (chol @ whitened_gradient)
+            candidate_value, candidate_gradient = counted.gradient(candidate)
+            if candidate_value > value and np.all(np.isfinite(candidate_gradient)):
+                break
+        else:
             break
         x, value, gradient = candidate, candidate_value, candidate_gradient
     return x, value

@@ -38,7 +38,11 @@ def stage(state: FitState) -> FitState:
     # statistics (exact), so the cost grows with the pixels near lines
     program = state.program_for(Layout(blocks=state.layout.blocks, statistics=True))
     density = state.engine.log_density(state.compiled, program.data)
-    result = laplace_pilot(density, list(state.starts))
+
+    def coordinates(loc, chol):
+        return state.engine.log_density(state.compiled, program.with_coordinates(loc, chol).data)
+
+    result = laplace_pilot(density, list(state.starts), coordinates=coordinates)
     info = {
         "used": result.kind != "identity",
         "kind": result.kind,

@@ -1,21 +1,34 @@
 """Stage ``starts``: where the chains and the pilot's optimiser start.
 
-Random points uniform in (-2, 2) on the unconstrained scale (Stan's default), with the user's
-start values (``init_strategy`` over the priors' ``init``) put in where given. Checked before
-anything compiles: a start value must name a sampled site and lie inside its prior.
+Random points uniform in (-2, 2) on the unconstrained scale (Stan's and unite's default), with
+the user's start values (``init_strategy`` over the priors' ``init``) put in where given: the
+chains start there when the pilot is off. Checked before anything compiles: a start value must
+name a sampled site and lie inside its prior.
+
+The pilot's optimiser starts from the same points with one change: a line flux not given by the
+user starts inside ``(-FLUX_START, FLUX_START)`` (in units of the spectra's ``line_scale``, the
+largest line flux ``compute_scales`` estimates, so every line's flux is below about 1) where
+its prior allows, not anywhere in its prior. From a flux many times the data's, the optimiser
+widens every line to its upper FWHM bound and stops there, far from the mode (20 lines with a
+``Uniform(0, 5)`` flux prior: log density -9690 at the bound against 7066 at the mode).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from unite_stan.line.config import Flux
+from unite_stan.stan.coordinates import coordinate_kind, to_value
 from unite_stan.stan.run import constrain, unconstrain
 from unite_stan.stan.stages.state import FitState
 
-__all__ = ["MIN_STARTS", "stage"]
+__all__ = ["FLUX_START", "MIN_STARTS", "stage"]
 
 #: The pilot's optimiser starts from at least this many points.
 MIN_STARTS = 4
+
+#: The pilot's optimiser starts line fluxes inside (-FLUX_START, FLUX_START) (line_scale units).
+FLUX_START = 1.0
 
 
 def stage(state: FitState) -> FitState:
@@ -29,21 +42,47 @@ def stage(state: FitState) -> FitState:
             f"are {free}"
         )
     explicit.update(given)
-    starts = []
+    points, starts = [], []
     for _ in range(max(state.sampler.num_chains, MIN_STARTS)):
         u0 = state.rng.uniform(-2.0, 2.0, size=len(free))
+        fluxes = np.exp(state.rng.uniform(np.log(0.01), 0.0, size=len(free)))
         if explicit:
             u0 = unconstrain(state.args, {**constrain(state.args, u0), **explicit})
-        starts.append(u0)
+        points.append(u0)
+        starts.append(_small_fluxes(state.args, u0, fluxes, set(explicit)))
     chains = state.sampler.num_chains
     return state.update(
         starts=tuple(starts),
         loc=np.zeros(len(free)),
         chol=np.eye(len(free)),
-        inits=tuple(np.array(u) for u in starts[:chains]),
+        inits=tuple(np.array(u) for u in points[:chains]),
     ).note(
         "starts",
         user_values=sorted(explicit),
         chain_starts="random points, uniform in (-2, 2) on the unconstrained scale"
         + (f", with the start values given for {sorted(explicit)}" if explicit else ""),
     )
+
+
+def _small_fluxes(args, u: np.ndarray, fractions: np.ndarray, keep: set[str]) -> np.ndarray:
+    """``u`` with each line flux not in ``keep`` moved to ``a + (b - a) * fraction`` of its
+    own entry in ``fractions``, where ``(a, b)`` is its prior's bounds clipped to
+    ``(-FLUX_START, FLUX_START)`` (unchanged where that is empty); bounds that depend on other
+    sites are resolved in dependency order."""
+    graph = args.prior_graph
+    index = {name: i for i, name in enumerate(graph.free_sites)}
+
+    def value(name, prior, evaluate):
+        i = index[name]
+        low, high = float(evaluate(prior.low)), float(evaluate(prior.high))
+        kind = coordinate_kind(prior)
+        a, b = max(low, -FLUX_START), min(high, FLUX_START)
+        if isinstance(graph.tokens[name], Flux) and name not in keep and a < b:
+            # log-uniform over two decades up from the bound nearest zero
+            nearest = a if a > 0 else (b if b < 0 else 0.0)
+            far = b if abs(b) >= abs(a) else a
+            return nearest + (far - nearest) * fractions[i]
+        return float(to_value(kind, u[i], low, high))
+
+    values = graph.fold(value)
+    return unconstrain(args, {name: values[name] for name in graph.free_sites})
