@@ -334,7 +334,7 @@ def laplace_pilot(
         diagonal = np.abs(np.diag(hessian))
         scale = np.where(np.isfinite(diagonal) & (diagonal > 0), diagonal, 1.0) ** -0.5
         rescaled = _Counted(coordinates(best_x, np.diag(scale)))
-        (end, _), = rescaled.maximize([np.zeros(dim)])
+        ((end, _),) = rescaled.maximize([np.zeros(dim)])
         counted.count += rescaled.count
         if end is None:
             break
