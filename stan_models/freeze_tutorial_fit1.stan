@@ -39,6 +39,25 @@ functions {
     return atan(u);
   }
 
+  // Uniform(low, high) of a line flux. With c > 0 (low = 0) sampled as v with
+  // value = low + w (1 - exp(-(c / w) softplus(v))), w = high - low: about c v where the flux
+  // is well above c and well below high, so a posterior reaching zero meets no exponential wall
+  // above its bulk; the prior density 1 / w and the Jacobian
+  // d value / dv = c inv_logit(v) exp(-(c / w) softplus(v)). With c = 0 (other bounds) on the
+  // logistic scale, as uniform_unc_lp.
+  real uniform_flux_lp(real v, real low, real high, real c) {
+    if (c == 0) {
+      return uniform_unc_lp(v, low, high);
+    }
+    if (!(high > low)) {
+      reject("Uniform prior with low = ", low, " >= high = ", high);
+    }
+    real w = high - low;
+    real softplus = log1p_exp(v);
+    target += -log(w) + log(c) + log_inv_logit(v) - c / w * softplus;
+    return low - w * expm1(-c / w * softplus);
+  }
+
   // Gaussian line: twice its cumulative profile less 1 at the pixel edges (the program uses
   // differences between edges, halved). The squared LSF FWHM of each edge adds to the squared
   // intrinsic FWHM; 2 sqrt(ln 2) x / FWHM is the erf argument.
@@ -213,10 +232,10 @@ transformed data {
                           - 0.5 * block_n_pix[b] * log(2 * pi());
     }
   }
-  real flux_scale_grism = lit[9];
-  real norm_wav_a = lit[12];
-  real pix_offset_grism = lit[13];
-  real r_scale_grism = lit[14];
+  real flux_scale_grism = lit[12];
+  real norm_wav_a = lit[15];
+  real pix_offset_grism = lit[16];
+  real r_scale_grism = lit[17];
 }
 parameters {
   vector[N_free] xi;
@@ -233,12 +252,12 @@ transformed parameters {
   {
     vector[N_free] u = coord_loc + coord_chol * xi;
     angle_a = uniform_slope_lp(u[1], lit[1], lit[2]);
-    flux_Ha = uniform_unc_lp(u[2], lit[3], lit[4]);
-    flux_NII_6549 = uniform_unc_lp(u[3], lit[5], lit[6]);
-    flux_SII_6717 = uniform_unc_lp(u[4], lit[7], lit[8]);
-    fwhm_gauss_narrow = uniform_unc_lp(u[5], lit[10], lit[11]);
-    scale_a = uniform_unc_lp(u[6], lit[15], lit[16]);
-    z_narrow = uniform_unc_lp(u[7], lit[17], lit[18]);
+    flux_Ha = uniform_flux_lp(u[2], lit[3], lit[4], lit[5]);
+    flux_NII_6549 = uniform_flux_lp(u[3], lit[6], lit[7], lit[8]);
+    flux_SII_6717 = uniform_flux_lp(u[4], lit[9], lit[10], lit[11]);
+    fwhm_gauss_narrow = uniform_unc_lp(u[5], lit[13], lit[14]);
+    scale_a = uniform_unc_lp(u[6], lit[18], lit[19]);
+    z_narrow = uniform_unc_lp(u[7], lit[20], lit[21]);
   }
   {
     vector[11] theta = [angle_a, flux_Ha, flux_NII_6549, flux_SII_6717, flux_scale_grism, fwhm_gauss_narrow, norm_wav_a, pix_offset_grism, r_scale_grism, scale_a, z_narrow]';

@@ -28,6 +28,25 @@ functions {
     return x;
   }
 
+  // Uniform(low, high) of a line flux. With c > 0 (low = 0) sampled as v with
+  // value = low + w (1 - exp(-(c / w) softplus(v))), w = high - low: about c v where the flux
+  // is well above c and well below high, so a posterior reaching zero meets no exponential wall
+  // above its bulk; the prior density 1 / w and the Jacobian
+  // d value / dv = c inv_logit(v) exp(-(c / w) softplus(v)). With c = 0 (other bounds) on the
+  // logistic scale, as uniform_unc_lp.
+  real uniform_flux_lp(real v, real low, real high, real c) {
+    if (c == 0) {
+      return uniform_unc_lp(v, low, high);
+    }
+    if (!(high > low)) {
+      reject("Uniform prior with low = ", low, " >= high = ", high);
+    }
+    real w = high - low;
+    real softplus = log1p_exp(v);
+    target += -log(w) + log(c) + log_inv_logit(v) - c / w * softplus;
+    return low - w * expm1(-c / w * softplus);
+  }
+
   // Gaussian line: twice its cumulative profile less 1 at the pixel edges (the program uses
   // differences between edges, halved). The squared LSF FWHM of each edge adds to the squared
   // intrinsic FWHM; 2 sqrt(ln 2) x / FWHM is the erf argument.
@@ -172,13 +191,13 @@ transformed data {
     }
   }
   real angle_a = lit[1];
-  real flux_scale_grism = lit[6];
-  real fwhm_gauss_narrow = lit[7];
-  real norm_wav_a = lit[8];
-  real pix_offset_grism = lit[9];
-  real r_scale_grism = lit[10];
-  real scale_a = lit[11];
-  real z_narrow = lit[12];
+  real flux_scale_grism = lit[8];
+  real fwhm_gauss_narrow = lit[9];
+  real norm_wav_a = lit[10];
+  real pix_offset_grism = lit[11];
+  real r_scale_grism = lit[12];
+  real scale_a = lit[13];
+  real z_narrow = lit[14];
   // the sites fixed to numbers, at their positions in theta (NaN elsewhere)
   vector[10] theta_fixed = rep_vector(not_a_number(), 10);
   theta_fixed[1] = angle_a;
@@ -247,8 +266,8 @@ transformed parameters {
   vector[N_spec] log_lik_spec;
   {
     vector[N_free] u = coord_loc + coord_chol * xi;
-    flux_Ha = uniform_unc_lp(u[1], lit[2], lit[3]);
-    flux_NII_6549 = uniform_unc_lp(u[2], lit[4], lit[5]);
+    flux_Ha = uniform_flux_lp(u[1], lit[2], lit[3], lit[4]);
+    flux_NII_6549 = uniform_flux_lp(u[2], lit[5], lit[6], lit[7]);
   }
   {
     vector[10] theta = [angle_a, flux_Ha, flux_NII_6549, flux_scale_grism, fwhm_gauss_narrow, norm_wav_a, pix_offset_grism, r_scale_grism, scale_a, z_narrow]';

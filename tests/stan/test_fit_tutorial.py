@@ -364,6 +364,35 @@ def test_pilot_map_is_used_and_leaves_log_prob_unchanged(fit1):
     )
 
 
+def test_flux_coordinate_is_data_and_log_prob_stays_unites(fit1):
+    """A line flux moved to the flux coordinate (its c is data, the program unchanged): the
+    program's log density at the same values differs by the exchanged Jacobians, which
+    log_prob_offset undoes."""
+    from unite_stan.stan.backends import get_backend
+    from unite_stan.stan.coordinates import log_prob_offset
+    from unite_stan.stan.run import constrain, unconstrain
+
+    *_, samples, args = fit1
+    program = args.program.with_coordinates(np.zeros(7), np.eye(7))
+    assert program.flux_scales == {}
+    scales = {"flux_SII_6717": 0.004, "flux_Ha": 0.02}
+    moved = program.with_flux_scales(scales)
+    assert moved.flux_scales == scales and moved.code == program.code
+    backend = get_backend("embedded")
+    compiled = backend.compile(program.code, progress=False)
+    for k in (5, 700):
+        values = {n: samples[n][k] for n in args.free_sites}
+        u_logit = unconstrain(args, values)
+        v = unconstrain(args, values, scales)
+        assert constrain(args, v, scales) == pytest.approx(values, rel=1e-12)
+        lp_logit, _ = backend.log_density(compiled, program.data)(u_logit)
+        lp_flux, _ = backend.log_density(compiled, moved.data)(v)
+        single = {n: np.array([x]) for n, x in values.items()}
+        offset = log_prob_offset(args, single, scales) - log_prob_offset(args, single)
+        assert lp_flux + offset[0] == pytest.approx(lp_logit, rel=1e-10)
+        assert abs(lp_flux - lp_logit) > 1.0
+
+
 def test_pilot_off_samples_the_unwhitened_coordinates(fit1):
     spectra, flc, fcc, _, args1 = fit1
     with warnings.catch_warnings():

@@ -199,3 +199,40 @@ def test_modes_weigh_separate_optima_by_their_laplace_evidence():
     rng = np.random.default_rng(2)
     draws = np.array([modes[0].draw(rng) for _ in range(4000)])
     np.testing.assert_allclose(draws.mean(axis=0), [4.0, 4.0], atol=0.1)
+
+
+def test_restart_in_rescaled_coordinates_where_the_optimiser_stopped_short():
+    """An optimiser that stops at its start, where the Hessian is not positive definite (a
+    heavy-tailed coordinate far out) and scales differ by 1e6: L-BFGS restarts there in
+    coordinates scaled by the Hessian's diagonal and reaches the mode; without the
+    ``coordinates`` hook the diagonal map at the stopping point is all there is."""
+    scale = 1e-6
+
+    def log_density(x):
+        a, b = x[0] / scale, x[1]
+        value = -0.5 * a * a - 2.0 * np.log1p(b * b)
+        return value, np.array([-a / scale, -4.0 * b / (1.0 + b * b)])
+
+    class Stopping:
+        def __call__(self, x):
+            return log_density(x)
+
+        def maximize(self, points):
+            return [(np.array(p, dtype=float), "stopped", 1) for p in points]
+
+    def coordinates(loc, chol):
+        def whitened(xi):
+            value, gradient = log_density(loc + chol @ xi)
+            return value, chol.T @ gradient
+
+        return whitened
+
+    start = np.array([3 * scale, 5.0])
+    stuck = laplace_pilot(Stopping(), [start])
+    assert stuck.kind == "diagonal" and np.allclose(stuck.loc, start)
+    pilot = laplace_pilot(Stopping(), [start], coordinates=coordinates)
+    assert pilot.kind == "dense"
+    assert abs(pilot.loc[0]) < 1e-3 * scale and abs(pilot.loc[1]) < 1e-3
+    np.testing.assert_allclose(np.diag(pilot.chol @ pilot.chol.T), [scale**2, 0.25], rtol=1e-3)
+    assert pilot.mode_log_density == pytest.approx(0.0, abs=1e-9)
+    assert len(pilot.optima) == 1

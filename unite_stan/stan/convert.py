@@ -60,7 +60,7 @@ def raw_to_draws(raw, program, args) -> Draws:
         data_vars[site] = (("chain", "draw"), values[site].reshape(n_chain, n_draw))
     data_vars["lp__"] = (("chain", "draw"), col("lp__"))
     # unite's log_prob: lp__ carries the Jacobian of the program's coordinates
-    offset = log_prob_offset(args, values).reshape(n_chain, n_draw)
+    offset = log_prob_offset(args, values, program.flux_scales).reshape(n_chain, n_draw)
     data_vars["log_prob"] = (("chain", "draw"), col("lp__") + offset)
     n_spec = len(args.spectra)
     loglik = np.stack([col(f"log_lik_spec.{s + 1}") for s in range(n_spec)], axis=-1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from unite_stan.stan.coordinates import SLOPE, coordinate_kind
+from unite_stan.stan.coordinates import FLUX, SLOPE, coordinate_kind, to_value
 
 __all__ = ["site_ranges"]
 
@@ -27,25 +27,40 @@ def _logistic(u: float) -> float:
     return 0.5 * (1.0 + math.tanh(0.5 * u))
 
 
-def site_ranges(args, free_u: dict[str, Interval] | None = None) -> dict[str, Interval]:
+def site_ranges(
+    args, free_u: dict[str, Interval] | None = None, scales: dict[str, float] | None = None
+) -> dict[str, Interval]:
     """Site name → (lowest, highest) value, in dependency order.
 
     Without ``free_u``: every value the priors allow
     (:meth:`~unite_stan.prior_graph.PriorGraph.ranges`). ``free_u`` restricts free sites to an
     interval of the sampler's unconstrained coordinate ``u`` (value = low + (high - low) *
-    inv_logit(u), or atan(u) in the slope coordinate of :mod:`unite_stan.stan.coordinates`);
-    sites it does not name keep their prior range.
+    inv_logit(u), or atan(u) and the flux map in the slope and flux coordinates of
+    :mod:`unite_stan.stan.coordinates`);
+    sites it does not name keep their prior range. ``scales``: the FLUX coordinate's c of the
+    line fluxes sampled in it.
     """
     free_u = free_u or {}
+    scales = scales or {}
+    tokens = args.prior_graph.tokens
 
     def restrict(name, prior, low, high):
         if name not in free_u:
             return None
-        if coordinate_kind(prior) == SLOPE:
+        kind = coordinate_kind(prior, tokens[name], scales.get(name, 0.0))
+        if kind == SLOPE:
             # the slope coordinate: value = atan(u), bounds are +-pi/2
             return tuple(math.atan(u) for u in free_u[name])
         if not all(math.isfinite(x) for x in (*low, *high)):
             return None
+        if kind == FLUX:
+            # low = 0; the value rises with v and with high (w (1 - exp(-a / w)) rises with w)
+            u_lo, u_hi = free_u[name]
+            c = scales[name]
+            return (
+                float(to_value(FLUX, u_lo, 0.0, high.lo, c)),
+                float(to_value(FLUX, u_hi, 0.0, high.hi, c)),
+            )
         # low (1 - s) + high s rises with low and high (0 <= s <= 1): extremes at the ends of
         # s's interval, with the matching ends of low's and high's
         s_lo, s_hi = (_logistic(u) for u in free_u[name])

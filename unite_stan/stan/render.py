@@ -17,6 +17,7 @@ import jinja2
 import numpy as np
 
 from unite_stan._resources import template_dir
+from unite_stan.line.config import Flux
 from unite_stan.prior import Fixed, TruncatedNormal, Uniform, fold_expression
 from unite_stan.stan.coordinates import SLOPE, coordinate_kind
 from unite_stan.stan.data import (
@@ -36,6 +37,9 @@ from unite_stan.stan.data_block import (
 from unite_stan.stan.naming import NameMap
 
 __all__ = ["Layout", "RenderedProgram", "identity_coordinates", "render_program"]
+
+#: literal source suffix of a line flux's FLUX-coordinate c
+COORDINATE_SCALE = ".coordinate_scale"
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,25 @@ class RenderedProgram:
     @property
     def code_hash(self) -> str:
         return hashlib.sha256(self.code.encode()).hexdigest()
+
+    @property
+    def flux_scales(self) -> dict[str, float]:
+        """Site -> c of the line fluxes sampled in the FLUX coordinate (c > 0; see
+        :mod:`unite_stan.stan.coordinates`)."""
+        out = {}
+        for k, source in enumerate(self.literal_sources):
+            if source.endswith(COORDINATE_SCALE) and self.data["lit"][k] > 0:
+                out[source[: -len(COORDINATE_SCALE)]] = float(self.data["lit"][k])
+        return out
+
+    def with_flux_scales(self, scales: dict[str, float]) -> RenderedProgram:
+        """Same program, the line fluxes in ``scales`` sampled in the FLUX coordinate with
+        those c (data only); the other fluxes on the logistic scale."""
+        lit = np.array(self.data["lit"], dtype=float)
+        for k, source in enumerate(self.literal_sources):
+            if source.endswith(COORDINATE_SCALE):
+                lit[k] = float(scales.get(source[: -len(COORDINATE_SCALE)], 0.0))
+        return dataclasses.replace(self, data={**self.data, "lit": lit})
 
     def with_coordinates(self, loc: np.ndarray, chol: np.ndarray) -> RenderedProgram:
         """Same program, sampling coordinates ``u = loc + chol @ xi`` (data only)."""
@@ -217,8 +240,15 @@ def render_program(args) -> RenderedProgram:
         elif isinstance(prior, Uniform):
             k = free_index[name]
             low, high = ex(prior.low, "low"), ex(prior.high, "high")
-            transform = "uniform_slope_lp" if coordinate_kind(prior) == SLOPE else "uniform_unc_lp"
-            tp_sites.append({"ident": ident, "expr": f"{transform}(u[{k}], {low}, {high})"})
+            kind = coordinate_kind(prior, graph.tokens[name])
+            if isinstance(graph.tokens[name], Flux) and kind != SLOPE:
+                # the flux coordinate's c, data: 0 (the logistic scale) until the pilot sets it
+                scale = lits.add(0.0, f"{name}{COORDINATE_SCALE}")
+                expr = f"uniform_flux_lp(u[{k}], {low}, {high}, {scale})"
+            else:
+                transform = "uniform_slope_lp" if kind == SLOPE else "uniform_unc_lp"
+                expr = f"{transform}(u[{k}], {low}, {high})"
+            tp_sites.append({"ident": ident, "expr": expr})
         elif isinstance(prior, TruncatedNormal):
             k = free_index[name]
             loc = ex(prior.loc, "loc")
@@ -250,8 +280,10 @@ def render_program(args) -> RenderedProgram:
     theta_fixed = [
         (k + 1, names.ident(n)) for k, n in enumerate(order) if is_literal_fixed(priors[n])
     ]
-    slope = any(coordinate_kind(priors[n]) == SLOPE for n in free)
-    chunks = ["priors", *(["slope"] if slope else []), *structure.profiles]
+    slope = any(coordinate_kind(priors[n], graph.tokens[n]) == SLOPE for n in free)
+    flux = any(isinstance(priors[n], Uniform) and isinstance(graph.tokens[n], Flux) for n in free)
+    chunks = ["priors", *(["slope"] if slope else []), *(["flux"] if flux else [])]
+    chunks += list(structure.profiles)
     chunks += [f"continuum_{f}" for f in structure.forms]
     functions = "\n\n".join(_chunk(c) for c in chunks)
     template = _environment().get_template("model.stan.j2")

@@ -14,13 +14,15 @@ from unite_stan.stan.coordinates import coordinate_kind, to_unconstrained, to_va
 __all__ = ["constrain", "unconstrain"]
 
 
-def unconstrain(args, values: dict[str, float]) -> np.ndarray:
+def unconstrain(args, values: dict[str, float], scales: dict | None = None) -> np.ndarray:
     """The sampler's unconstrained coordinates of free sites: unite's (logit of the position in
-    the bounds), except the slope ``tan(angle)`` for a ``Uniform(-pi/2, pi/2)`` prior (see
+    the bounds), except the slope ``tan(angle)`` for a ``Uniform(-pi/2, pi/2)`` prior and the
+    flux coordinate of the line fluxes in ``scales`` (site -> c; see
     :mod:`unite_stan.stan.coordinates`).
 
     ``values`` must hold every free site; bounds that are expressions are resolved from it.
     """
+    scales = scales or {}
     graph = args.prior_graph
     bounds = graph.bounds(graph.resolve({n: float(values[n]) for n in graph.free_sites}))
     out = []
@@ -30,18 +32,23 @@ def unconstrain(args, values: dict[str, float]) -> np.ndarray:
             raise ValueError(
                 f"start value {value:g} of {name!r} is outside its prior bounds ({low:g}, {high:g})"
             )
-        out.append(to_unconstrained(coordinate_kind(graph.priors[name]), value, low, high))
+        scale = scales.get(name, 0.0)
+        kind = coordinate_kind(graph.priors[name], graph.tokens[name], scale)
+        out.append(to_unconstrained(kind, value, low, high, scale))
     return np.array(out)
 
 
-def constrain(args, u_free: np.ndarray) -> dict[str, float]:
+def constrain(args, u_free: np.ndarray, scales: dict | None = None) -> dict[str, float]:
     """Free-site values from the sampler's unconstrained coordinates (``unconstrain``'s inverse)."""
     graph = args.prior_graph
     u = dict(zip(graph.free_sites, u_free, strict=True))
+    scales = scales or {}
 
     def value(name, prior, evaluate):
         low, high = evaluate(prior.low), evaluate(prior.high)
-        return float(to_value(coordinate_kind(prior), u[name], low, high))
+        scale = scales.get(name, 0.0)
+        kind = coordinate_kind(prior, graph.tokens[name], scale)
+        return float(to_value(kind, u[name], low, high, scale))
 
     values = graph.fold(value)
     return {name: values[name] for name in graph.free_sites}

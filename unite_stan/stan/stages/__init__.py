@@ -11,6 +11,8 @@ Each stage is a module with a ``stage(state) -> state`` function over
     the backend builds the program (cached);
 ``pilot``
     the Laplace approximation at the mode, and its check;
+``coordinates``
+    line fluxes whose posterior reaches zero move to the flux coordinate;
 ``refine``
     a short NUTS run re-whitens the map where the check fails;
 ``windows``
@@ -35,6 +37,7 @@ import numpy as np
 from unite_stan.stan.settings import FitSettings
 from unite_stan.stan.stages import (
     compile,
+    coordinates,
     layout,
     pilot,
     refine,
@@ -50,7 +53,17 @@ __all__ = ["STAGES", "FitResult", "FitState", "run_fit", "run_stages"]
 #: The stages of a fit, in order: (name, function).
 STAGES = tuple(
     (module.__name__.rsplit(".", 1)[-1], module.stage)
-    for module in (layout, starts, compile, pilot, refine, windows, sample, window_check)
+    for module in (
+        layout,
+        starts,
+        compile,
+        pilot,
+        coordinates,
+        refine,
+        windows,
+        sample,
+        window_check,
+    )
 )
 
 

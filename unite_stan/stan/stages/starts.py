@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from unite_stan.line.config import Flux
-from unite_stan.stan.coordinates import coordinate_kind, to_value
-from unite_stan.stan.run import constrain, unconstrain
+from unite_stan.stan.coordinates import LOGIT, SLOPE, coordinate_kind, to_value
+from unite_stan.stan.run import unconstrain
 from unite_stan.stan.stages.state import FitState
 
 __all__ = ["FLUX_START", "MIN_STARTS", "stage"]
@@ -45,11 +45,9 @@ def stage(state: FitState) -> FitState:
     points, starts = [], []
     for _ in range(max(state.sampler.num_chains, MIN_STARTS)):
         u0 = state.rng.uniform(-2.0, 2.0, size=len(free))
-        fluxes = np.exp(state.rng.uniform(np.log(0.01), 0.0, size=len(free)))
-        if explicit:
-            u0 = unconstrain(state.args, {**constrain(state.args, u0), **explicit})
-        points.append(u0)
-        starts.append(_small_fluxes(state.args, u0, fluxes, set(explicit)))
+        fractions = np.exp(state.rng.uniform(np.log(0.01), 0.0, size=len(free)))
+        points.append(_point(state.args, u0, fractions, explicit, small_fluxes=False))
+        starts.append(_point(state.args, u0, fractions, explicit, small_fluxes=True))
     chains = state.sampler.num_chains
     return state.update(
         starts=tuple(starts),
@@ -64,25 +62,29 @@ def stage(state: FitState) -> FitState:
     )
 
 
-def _small_fluxes(args, u: np.ndarray, fractions: np.ndarray, keep: set[str]) -> np.ndarray:
-    """``u`` with each line flux not in ``keep`` moved to ``a + (b - a) * fraction`` of its
-    own entry in ``fractions``, where ``(a, b)`` is its prior's bounds clipped to
-    ``(-FLUX_START, FLUX_START)`` (unchanged where that is empty); bounds that depend on other
-    sites are resolved in dependency order."""
+def _point(args, u, fractions, explicit, *, small_fluxes: bool) -> np.ndarray:
+    """The sampler's coordinates of the start drawn as ``u`` (uniform in (-2, 2)): each site's
+    value is ``u`` on unite's logistic scale (on the slope scale for a slope), the user's value
+    where given, and with ``small_fluxes`` a line flux's is ``a + (b - a) * fraction`` instead
+    (its own entry of ``fractions``, log-uniform over two decades), ``(a, b)`` its prior's
+    bounds clipped to ``(-FLUX_START, FLUX_START)`` taken from the bound nearest zero (where
+    that interval is empty, the flux keeps its draw). Bounds that depend on other sites are
+    resolved in dependency order."""
     graph = args.prior_graph
     index = {name: i for i, name in enumerate(graph.free_sites)}
 
     def value(name, prior, evaluate):
+        if name in explicit:
+            return float(explicit[name])
         i = index[name]
         low, high = float(evaluate(prior.low)), float(evaluate(prior.high))
-        kind = coordinate_kind(prior)
         a, b = max(low, -FLUX_START), min(high, FLUX_START)
-        if isinstance(graph.tokens[name], Flux) and name not in keep and a < b:
-            # log-uniform over two decades up from the bound nearest zero
+        if small_fluxes and isinstance(graph.tokens[name], Flux) and a < b:
             nearest = a if a > 0 else (b if b < 0 else 0.0)
             far = b if abs(b) >= abs(a) else a
             return nearest + (far - nearest) * fractions[i]
-        return float(to_value(kind, u[i], low, high))
+        kind = coordinate_kind(prior, graph.tokens[name])
+        return float(to_value(SLOPE if kind == SLOPE else LOGIT, u[i], low, high))
 
     values = graph.fold(value)
     return unconstrain(args, {name: values[name] for name in graph.free_sites})

@@ -65,6 +65,7 @@ class FitState:
     loc: np.ndarray | None = None
     chol: np.ndarray | None = None
     inits: tuple[np.ndarray, ...] = ()
+    flux_scales: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     draws: Any = None
     main: RenderedProgram | None = None
     info: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
@@ -88,6 +89,8 @@ class FitState:
         """The program laid out as ``layout`` (default: this state's), in the current
         sampling coordinates."""
         laid = self.program.laid_out(self.layout if layout is None else layout)
+        if self.flux_scales:
+            laid = laid.with_flux_scales(dict(self.flux_scales))
         if self.loc is None:
             return laid
         return laid.with_coordinates(self.loc, self.chol)

@@ -27,7 +27,9 @@ def stage(state: FitState) -> FitState:
     program = state.program
     if not state.recorded("pilot", "used", False) or program.windows is None:
         return state.note("windows", line_windows="prior")
-    narrow = posterior_windows(program, state.args, state.loc, state.chol)
+    narrow = posterior_windows(
+        program, state.args, state.loc, state.chol, scales=dict(state.flux_scales)
+    )
     prior_edges = int(np.sum(program.data["line_win_len"]))
     info = {"line_window_edges": int(np.sum(narrow[1])), "line_window_edges_prior": prior_edges}
     if int(np.sum(narrow[1])) >= prior_edges:
@@ -36,9 +38,10 @@ def stage(state: FitState) -> FitState:
     return state.update(layout=layout).note("windows", line_windows="posterior", **info)
 
 
-def posterior_windows(program, args, loc, chol, radius: float = WINDOW_RADIUS):
+def posterior_windows(program, args, loc, chol, radius: float = WINDOW_RADIUS, scales=None):
     """Line windows (start, length) for every site value within ``radius`` standard
-    deviations of the pilot's map ``u = loc + chol @ xi``, ``xi`` ~ N(0, I)."""
+    deviations of the pilot's map ``u = loc + chol @ xi``, ``xi`` ~ N(0, I); ``scales``: the
+    FLUX coordinate's c of the line fluxes sampled in it."""
     from unite_stan.stan.data import line_windows
     from unite_stan.stan.ranges import site_ranges
 
@@ -48,4 +51,4 @@ def posterior_windows(program, args, loc, chol, radius: float = WINDOW_RADIUS):
         for k, name in enumerate(program.free_sites)
     }
     # the box's site ranges lie within the prior's, so these windows within the prior's
-    return line_windows(args, site_ranges(args, free_u), program.windows)
+    return line_windows(args, site_ranges(args, free_u, scales), program.windows)
