@@ -35,6 +35,7 @@ _RETURN = re.compile(r"Eigen::Matrix<(stan::promote_args_t<[^;{}]*?>),-1,1>(\s*\
 # a local vector declared with its size and filled with NaN
 _FILLED = re.compile(r"Eigen::Matrix<local_scalar_t__,-1,1>::Constant\(([^;{}]*?), DUMMY_VAR__\)")
 _LOCAL = "Eigen::Matrix<local_scalar_t__,-1,1>"
+_REDUCE_SUM = re.compile(r"\breduce_sum(_static)?\s*\(")
 _NAMESPACE = re.compile(r"^namespace \w+_namespace \{", re.M)
 # stanc never assigns an array-of-structs vector to a struct-of-arrays one; a rewritten local
 # may be assigned one (e.g. from elements of an array-of-structs argument)
@@ -58,7 +59,7 @@ def options(code: str) -> dict:
     ``{"rewrite": REWRITE}`` for a Stan program ``code`` that calls a function through
     ``reduce_sum``, else ``{}``, so that the serial program's builds keep their keys.
     """
-    return {"rewrite": REWRITE} if "reduce_sum" in code else {}
+    return {"rewrite": REWRITE} if _REDUCE_SUM.search(code) else {}
 
 
 def struct_of_arrays(cpp: str) -> str:
