@@ -25,7 +25,7 @@ import re
 __all__ = ["REWRITE", "options", "struct_of_arrays"]
 
 #: version of the rewrite, part of the cache key of every program it applies to
-REWRITE = "functions-soa-1"
+REWRITE = "functions-soa-2"
 
 _SOA = "stan::conditional_var_value_t<{}, Eigen::Matrix<double,-1,1>>"
 _NAN = "std::numeric_limits<double>::quiet_NaN()"
@@ -53,6 +53,25 @@ inline void assign(stan::math::var_value<Eigen::Matrix<double, -1, 1>>& x, Aos&&
 """
 
 
+# Eigen's vectorised sums begin at the first aligned element, so over struct-of-arrays vectors
+# (which live in Stan's per-thread arenas) their rounding would depend on which thread ran a
+# block and what that thread's arena held before, and a threaded chain's draws on its
+# history. Scalar loops keep them reproducible; fixed-size Eigen types keep the alignment they
+# have in the rest of the build (Stan's services, the sampler), which is Eigen's default.
+_SCALAR_EIGEN = """\
+// unite_stan (soa.py): Eigen without explicit vectorisation, for reproducible sums
+#define EIGEN_DONT_VECTORIZE
+#if defined(__AVX512F__)
+#define EIGEN_MAX_STATIC_ALIGN_BYTES 64
+#elif defined(__AVX__)
+#define EIGEN_MAX_STATIC_ALIGN_BYTES 32
+#else
+#define EIGEN_MAX_STATIC_ALIGN_BYTES 16
+#endif
+#define EIGEN_MAX_ALIGN_BYTES EIGEN_MAX_STATIC_ALIGN_BYTES
+"""
+
+
 def options(code: str) -> dict:
     """The build option asking for the rewrite, part of the program's cache key.
 
@@ -64,6 +83,9 @@ def options(code: str) -> dict:
 
 def struct_of_arrays(cpp: str) -> str:
     """stanc's C++ ``cpp`` with struct-of-arrays vectors in its user-defined functions.
+
+    The result defines Eigen's configuration before anything includes Eigen, so it is
+    compiled without the precompiled Stan header.
 
     Returns ``cpp`` unchanged when it does not have the expected shape (no model class, or
     complex numbers, whose ``scalar_type_t`` is not their ``base_type_t``).
@@ -86,4 +108,4 @@ def struct_of_arrays(cpp: str) -> str:
     )
     functions = functions.replace(_LOCAL, _SOA.format("local_scalar_t__"))
     cut = namespace.start()
-    return functions[:cut] + _ASSIGN_AOS + functions[cut:] + rest
+    return _SCALAR_EIGEN + functions[:cut] + _ASSIGN_AOS + functions[cut:] + rest

@@ -526,6 +526,12 @@ class CmdStanBackend(Backend):
         target = workdir / "model"
         arguments = self.make_arguments(options)
         arguments += self._writable_home_arguments(options)
+        header = ("PRECOMPILED_HEADERS" in options["cpp_options"]) or (
+            "PRECOMPILED_HEADERS=false" in arguments
+        )
+        if "rewrite" in options and not header:
+            # the rewritten threaded program configures Eigen itself (soa.py)
+            arguments.append("PRECOMPILED_HEADERS=false")
         command = [os.environ.get("MAKE", "make"), *arguments, str(target)]
         if shutil.which(command[0]) is None:
             raise RuntimeError(

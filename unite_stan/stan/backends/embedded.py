@@ -561,7 +561,8 @@ class EmbeddedBackend(Backend):
             (workdir / source).write_text(soa.struct_of_arrays((workdir / source).read_text()))
         # The precompiled header only speeds the build up, so it is not part of the key; it is
         # built (once per machine and flags) when a valid program first needs compiling.
-        pch = self._pch(progress) if _pch_enabled() else None
+        # the rewritten threaded program configures Eigen itself (soa.py): no precompiled header
+        pch = self._pch(progress) if _pch_enabled() and "rewrite" not in options else None
 
         artifact = f"stan_services_{model_name}{sysconfig.get_config_var('EXT_SUFFIX')}"
         # Two objects compiled at once: the model, and the model's reverse-mode log density.
