@@ -47,6 +47,8 @@ def test_functions_vectors_become_struct_of_arrays_and_the_model_is_untouched(tm
     assert functions.count(f"{SOA} model_sum;") == 1
     assert functions.count(f"{SOA} z;") == 1
     assert "stan::base_type_t<" not in functions
+    # Eigen is configured before anything includes it (reproducible sums)
+    assert functions.index("#define EIGEN_DONT_VECTORIZE") < functions.index("#include")
     assert rest == cpp[cut + len("class model_model final") :]
     assert soa.struct_of_arrays(cpp[:cut]) == cpp[:cut]  # no model class: left alone
 
