@@ -12,6 +12,12 @@ For each scenario, with a warm cache:
   iterations with ``threads_per_chain`` 1 and 2 (wall time of the run after compilation, min
   bulk ESS, ESS per second), 1 and 2 threads in turn ``--runs`` times, the fastest of each.
 
+On one thread the fit sums the pixels that carry only a Linear continuum through their
+continuum statistics, and the threaded program keeps every pixel in its blocks, so the
+one-chain runs compare two different likelihoods; ``--all-pixels`` leaves the statistics out
+of both, which measures what threads do for a likelihood that keeps all its pixels (another
+continuum form, sampled pixel offsets).
+
 Writes ``benchmarks/results/threads.{json,md}`` with the machine's load average. The measured
 crossover sets ``THREAD_MIN_PIXELS`` and ``THREAD_MIN_THREADS`` of
 ``unite_stan.stan.stages.layout``.
@@ -98,7 +104,12 @@ def main():
     parser.add_argument("--repeats", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=2, help="one-chain runs per thread count")
     parser.add_argument("--out", default=str(HERE / "results"))
+    parser.add_argument("--all-pixels", action="store_true", help="no continuum statistics")
     opts = parser.parse_args()
+    if opts.all_pixels:
+        import unite_stan.stan.render
+
+        unite_stan.stan.render.continuum_statistics = lambda data: None
     os.environ.setdefault("UNITE_STAN_BACKEND", "embedded")
     api = stan_api()
     engine = get_backend("embedded")
@@ -139,6 +150,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
+        "all_pixels": opts.all_pixels,
         "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg(),
     }
