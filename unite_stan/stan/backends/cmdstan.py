@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from unite_stan.progress import report, show_bar
-from unite_stan.stan import cache
+from unite_stan.stan import cache, soa
 from unite_stan.stan.backends.base import (
     Backend,
     BuildRecord,
@@ -493,7 +493,7 @@ class CmdStanBackend(Backend):
         return {"stanc_options": self.stanc_options, "cpp_options": self.cpp_options}
 
     def compile(self, code: str, *, progress: bool = True) -> CompiledModel:
-        options = self.options()
+        options = {**self.options(), **soa.options(code)}
         identity = self.identity()
         key = cache.program_hash(code, identity, options)
         record, _ = cache.build_entry(
@@ -526,14 +526,31 @@ class CmdStanBackend(Backend):
         target = workdir / "model"
         arguments = self.make_arguments(options)
         arguments += self._writable_home_arguments(options)
+        header = ("PRECOMPILED_HEADERS" in options["cpp_options"]) or (
+            "PRECOMPILED_HEADERS=false" in arguments
+        )
+        if "rewrite" in options and not header:
+            # the rewritten threaded program configures Eigen itself (soa.py)
+            arguments.append("PRECOMPILED_HEADERS=false")
         command = [os.environ.get("MAKE", "make"), *arguments, str(target)]
         if shutil.which(command[0]) is None:
             raise RuntimeError(
                 f"CmdStan builds programs with make, and no {command[0]!r} was found on PATH: "
                 "install make and a C++ compiler (g++), set $MAKE, or use backend='embedded'"
             )
+        output = ""
+        if "rewrite" in options:
+            # stanc's C++ first (make's model.hpp target), rewritten; make then compiles it
+            # as it is, being newer than the program
+            source = target.with_suffix(".hpp")
+            translate = [*command[:-1], str(source)]
+            completed = run_command(translate, cwd=self.home, build_dir=workdir)
+            output = completed.stdout + completed.stderr
+            if completed.returncode != 0 or not source.is_file():
+                raise _build_error(output, completed.returncode, translate, self.home)
+            source.write_text(soa.struct_of_arrays(source.read_text()))
         completed = run_command(command, cwd=self.home, build_dir=workdir)
-        output = completed.stdout + completed.stderr
+        output += completed.stdout + completed.stderr
         if completed.returncode != 0 or not target.is_file():
             raise _build_error(output, completed.returncode, command, self.home)
         warnings = "\n".join(

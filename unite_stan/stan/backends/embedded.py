@@ -51,7 +51,7 @@ from types import ModuleType
 import numpy as np
 
 from unite_stan.progress import report, show_bar
-from unite_stan.stan import cache
+from unite_stan.stan import cache, soa
 from unite_stan.stan.backends.base import (
     Backend,
     BuildRecord,
@@ -374,7 +374,7 @@ class EmbeddedBackend(Backend):
 
     def compile(self, code: str, *, progress: bool = True) -> CompiledModel:
         shim = self._setup(progress)
-        options = {**self.options(), "shim": shim.program_hash[:16]}
+        options = {**self.options(), "shim": shim.program_hash[:16], **soa.options(code)}
         key = cache.program_hash(code, self.identity(), options)
         record, _ = cache.build_entry(
             self.name,
@@ -557,9 +557,12 @@ class EmbeddedBackend(Backend):
         )
         if stanc.returncode != 0:
             raise ValueError(f"stanc rejected the Stan program:\n{stanc.stderr.strip()}")
+        if "rewrite" in options:
+            (workdir / source).write_text(soa.struct_of_arrays((workdir / source).read_text()))
         # The precompiled header only speeds the build up, so it is not part of the key; it is
         # built (once per machine and flags) when a valid program first needs compiling.
-        pch = self._pch(progress) if _pch_enabled() else None
+        # the rewritten threaded program configures Eigen itself (soa.py): no precompiled header
+        pch = self._pch(progress) if _pch_enabled() and "rewrite" not in options else None
 
         artifact = f"stan_services_{model_name}{sysconfig.get_config_var('EXT_SUFFIX')}"
         # Two objects compiled at once: the model, and the model's reverse-mode log density.

@@ -1,0 +1,111 @@
+"""Struct-of-arrays autodiff types inside the threaded program's functions.
+
+stanc gives the vectors of a program's ``model`` code Stan's struct-of-arrays type
+(``var_value<VectorXd>``: one node per vector operation) where it can, but every local vector
+of a user-defined function the array-of-structs type (``Matrix<var>``: one node per element and
+operation; stan-dev/stanc3#1237). The serial program never notices, stanc inlines its one call
+of the likelihood; the threaded program cannot, since ``reduce_sum_static`` calls it as a
+function, and there it cost 2.3-3.2 times the serial program per thread.
+
+:func:`struct_of_arrays` rewrites what stanc generated for the ``functions`` block so that each
+local column vector, and each function's returned column vector, has the struct-of-arrays type
+in reverse mode (the type stanc itself gives such a vector in ``model`` code):
+``stan::conditional_var_value_t<local_scalar_t__, Eigen::VectorXd>``, which is the plain
+``Eigen::VectorXd`` when the function runs on doubles. Functions also take their element type
+from ``stan::scalar_type_t`` instead of ``stan::base_type_t``, which leaves every argument
+type stanc passes unchanged and gives a struct-of-arrays argument its scalar ``var``. Row
+vectors and matrices are left as they are. Both backends apply it to the threaded program
+only; the Stan program users read is unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["REWRITE", "options", "struct_of_arrays"]
+
+#: version of the rewrite, part of the cache key of every program it applies to
+REWRITE = "functions-soa-2"
+
+_SOA = "stan::conditional_var_value_t<{}, Eigen::Matrix<double,-1,1>>"
+_NAN = "std::numeric_limits<double>::quiet_NaN()"
+_MODEL_CLASS = re.compile(r"^class \w+ final : public model_base_crtp<", re.M)
+# a function's declared return type: a column vector of the promoted argument types
+_RETURN = re.compile(r"Eigen::Matrix<(stan::promote_args_t<[^;{}]*?>),-1,1>(\s*\n\s*\w+\()")
+# a local vector declared with its size and filled with NaN
+_FILLED = re.compile(r"Eigen::Matrix<local_scalar_t__,-1,1>::Constant\(([^;{}]*?), DUMMY_VAR__\)")
+_LOCAL = "Eigen::Matrix<local_scalar_t__,-1,1>"
+_REDUCE_SUM = re.compile(r"\breduce_sum(_static)?\s*\(")
+_NAMESPACE = re.compile(r"^namespace \w+_namespace \{", re.M)
+# stanc never assigns an array-of-structs vector to a struct-of-arrays one; a rewritten local
+# may be assigned one (e.g. from elements of an array-of-structs argument)
+_ASSIGN_AOS = """\
+// unite_stan (soa.py): a struct-of-arrays vector assigned an array-of-structs one
+namespace stan {
+namespace model {
+template <typename Aos, require_eigen_vt<is_var, Aos>* = nullptr>
+inline void assign(stan::math::var_value<Eigen::Matrix<double, -1, 1>>& x, Aos&& y,
+                   const char* name) {
+  assign(x, stan::math::to_var_value(y), name);
+}
+}  // namespace model
+}  // namespace stan
+"""
+
+
+# Eigen's vectorised sums begin at the first aligned element, so over struct-of-arrays vectors
+# (which live in Stan's per-thread arenas) their rounding would depend on which thread ran a
+# block and what that thread's arena held before, and a threaded chain's draws on its
+# history. Scalar loops keep them reproducible; fixed-size Eigen types keep the alignment they
+# have in the rest of the build (Stan's services, the sampler), which is Eigen's default.
+_SCALAR_EIGEN = """\
+// unite_stan (soa.py): Eigen without explicit vectorisation, for reproducible sums
+#define EIGEN_DONT_VECTORIZE
+#if defined(__AVX512F__)
+#define EIGEN_MAX_STATIC_ALIGN_BYTES 64
+#elif defined(__AVX__)
+#define EIGEN_MAX_STATIC_ALIGN_BYTES 32
+#else
+#define EIGEN_MAX_STATIC_ALIGN_BYTES 16
+#endif
+#define EIGEN_MAX_ALIGN_BYTES EIGEN_MAX_STATIC_ALIGN_BYTES
+"""
+
+
+def options(code: str) -> dict:
+    """The build option asking for the rewrite, part of the program's cache key.
+
+    ``{"rewrite": REWRITE}`` for a Stan program ``code`` that calls a function through
+    ``reduce_sum``, else ``{}``, so that the serial program's builds keep their keys.
+    """
+    return {"rewrite": REWRITE} if _REDUCE_SUM.search(code) else {}
+
+
+def struct_of_arrays(cpp: str) -> str:
+    """stanc's C++ ``cpp`` with struct-of-arrays vectors in its user-defined functions.
+
+    The result defines Eigen's configuration before anything includes Eigen, so it is
+    compiled without the precompiled Stan header.
+
+    Returns ``cpp`` unchanged when it does not have the expected shape (no model class, or
+    complex numbers, whose ``scalar_type_t`` is not their ``base_type_t``).
+    """
+    model_class = _MODEL_CLASS.search(cpp)
+    namespace = _NAMESPACE.search(cpp)
+    if model_class is None or namespace is None or namespace.start() > model_class.start():
+        return cpp
+    functions, rest = cpp[: model_class.start()], cpp[model_class.start() :]
+    if "std::complex" in functions:
+        return cpp
+    functions = functions.replace("stan::base_type_t<", "stan::scalar_type_t<")
+    functions = _RETURN.sub(lambda m: _SOA.format(m.group(1)) + m.group(2), functions)
+    functions = _FILLED.sub(
+        lambda m: (
+            _SOA.format("local_scalar_t__")
+            + f"(Eigen::Matrix<double,-1,1>::Constant({m.group(1)}, {_NAN}))"
+        ),
+        functions,
+    )
+    functions = functions.replace(_LOCAL, _SOA.format("local_scalar_t__"))
+    cut = namespace.start()
+    return _SCALAR_EIGEN + functions[:cut] + _ASSIGN_AOS + functions[cut:] + rest
