@@ -46,10 +46,13 @@ def test_statistics_leave_log_density_and_gradient_unchanged():
 def test_statistics_apply_only_where_they_pay_and_after_the_other_choices():
     program = fit1_program()
     assert continuum_statistics(program.data, min_per_term=10**6) is None
-    # the threaded program keeps its blocks: they are the threads' split
-    threaded = program.laid_out(Layout(blocks=(2,), statistics=True))
-    assert threaded.code == program.threaded_code and threaded.data["N_block"] == 2
-    assert int(np.sum(threaded.data["region_stat_n"])) == 0
+    # the threaded program keeps at least its blocks (the threads' split) when pixels move
+    serial = program.laid_out(Layout(statistics=True))
+    for n in (2, 5):
+        threaded = program.laid_out(Layout(blocks=(n,), statistics=True))
+        assert threaded.code == program.threaded_code and threaded.data["N_block"] >= n
+        np.testing.assert_array_equal(threaded.data["region_stat_n"], serial.data["region_stat_n"])
+        assert int(np.sum(threaded.data["block_n_pix"])) == int(np.sum(serial.data["block_n_pix"]))
     moved = program.laid_out(Layout(statistics=True))
     with pytest.raises(ValueError, match="continuum statistics are already in this data"):
         continuum_statistics(moved.data)
@@ -76,3 +79,20 @@ def test_programs_without_the_term_are_left_alone():
     assert "region_stat" not in program.code and "region_stat_n" not in program.data
     laid = program.laid_out(Layout(statistics=True))
     assert int(np.sum(laid.data.get("region_stat_n", 0))) == 0 and laid.code == program.code
+
+
+def test_threaded_program_with_statistics_matches_the_serial_one():
+    """The threaded program sums the same blocks and statistics as the serial one."""
+    program = fit1_program()
+    serial = program.laid_out(Layout(statistics=True))
+    threaded = program.laid_out(Layout(blocks=(3,), statistics=True))
+    assert threaded.data["N_block"] >= 3 and int(np.sum(threaded.data["region_stat_n"])) > 100
+    backend = get_backend("embedded")
+    on_serial = backend.log_density(backend.compile(serial.code, progress=False), serial.data)
+    on_threads = backend.log_density(backend.compile(threaded.code, progress=False), threaded.data)
+    rng = np.random.default_rng(8)
+    for _ in range(3):
+        x = rng.uniform(-1.5, 1.5, len(program.free_sites))
+        (lp, grad), (lp_ref, grad_ref) = on_threads(x), on_serial(x)
+        assert lp == pytest.approx(lp_ref, rel=1e-12)
+        np.testing.assert_allclose(grad, grad_ref, rtol=1e-9, atol=1e-9 * np.abs(grad_ref).max())

@@ -234,12 +234,18 @@ def _blocks_of(pix_start, intervals, groups, n_total: int) -> dict[str, np.ndarr
 STAT_MIN_PIXELS_PER_TERM = 50
 
 
-def continuum_statistics(data: dict, min_per_term: int = STAT_MIN_PIXELS_PER_TERM) -> dict | None:
+def continuum_statistics(
+    data: dict,
+    min_per_term: int = STAT_MIN_PIXELS_PER_TERM,
+    min_blocks: list[int] | None = None,
+) -> dict | None:
     """A copy of ``data`` in which the pixels outside every line window that lie in exactly one
     sampled Linear region leave the pixel blocks for that region's seven sums (see the
-    program's ``region_stat``); the other pixels form one block per contiguous run. ``None``
-    when fewer than ``min_per_term`` pixels would move per block or sum added. ``data`` must
-    have every pixel in a block (one block per spectrum or more, none moved yet).
+    program's ``region_stat``); the other pixels form one block per contiguous run, the longest
+    runs halved until spectrum ``s`` has at least ``min_blocks[s]`` blocks (the threads' split
+    of the threaded program). ``None`` when fewer than ``min_per_term`` pixels would move per
+    block or sum added. ``data`` must have every pixel in a block (one block per spectrum or
+    more, none moved yet).
     """
     if int(np.sum(data["region_stat_n"])) > 0:
         raise ValueError("continuum statistics are already in this data")
@@ -285,6 +291,11 @@ def continuum_statistics(data: dict, min_per_term: int = STAT_MIN_PIXELS_PER_TER
     added = sum(len(r) - 1 for r in runs) + int(np.count_nonzero(counts))
     if moved < min_per_term * added:
         return None
+    # (the threads' blocks are there with or without the statistics: not counted as added)
+    for s, wanted in enumerate(min_blocks or []):
+        while len(runs[s]) < wanted and max(len(r) for r in runs[s]) > 1:
+            longest = max(range(len(runs[s])), key=lambda k: len(runs[s][k]))
+            runs[s][longest : longest + 1] = np.array_split(runs[s][longest], 2)
     out = dict(data)
     out.update(_blocks_of(data["spec_pix_start"], intervals, runs, int(data["N_pix"])))
     out["region_stat"] = stats

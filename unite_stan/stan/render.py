@@ -137,10 +137,10 @@ class RenderedProgram:
         if layout.windows is not None:
             data["line_win_start"] = np.asarray(layout.windows[0], dtype=int)
             data["line_win_len"] = np.asarray(layout.windows[1], dtype=int)
-        # the threaded program's blocks are the threads' split: no pixels leave them
+        # the threaded program's blocks are the threads' split: it keeps at least as many
         region_stats = base.structure is not None and base.structure.region_stats
-        if layout.statistics and not threaded and region_stats:
-            data = continuum_statistics(data) or data
+        if layout.statistics and region_stats:
+            data = continuum_statistics(data, min_blocks=blocks if threaded else None) or data
         for key in ("coord_loc", "coord_chol"):
             data[key] = self.data[key]
         return dataclasses.replace(self, code=code, data=data, layout=layout, rendered=base)

@@ -16,12 +16,11 @@ __all__ = [
 ]
 
 #: Automatic threading needs this many pixels (all spectra) and at least THREAD_MIN_THREADS
-#: cores per chain left over by the chains running at once. The threaded path evaluates the
-#: likelihood in a function called by reduce_sum, where stanc's optimiser cannot inline it or
-#: use its struct-of-arrays autodiff types: per thread it costs 2.3-3.2x the serial path, and
-#: two threads scale by 1.1-1.7x (measured from 414 to 20000 pixels, benchmarks/threads.py),
-#: so three threads per chain only break even; it pays from four on (never on a 2-core
-#: machine).
+#: cores per chain left over by the chains running at once. The threaded program now costs
+#: what the serial one does per thread (its functions keep struct-of-arrays types, see
+#: unite_stan.stan.soa) and both sum continuum-only pixels through the continuum statistics;
+#: the thresholds stay where they were until benchmarks/threads.py has measured the crossover
+#: on a machine with cores to spare (docs/performance.md).
 THREAD_MIN_PIXELS, THREAD_MIN_THREADS = 4000, 4
 #: Smallest block of pixels worth a reduce_sum task, and blocks per thread (load balance).
 BLOCK_MIN_PIXELS, BLOCKS_PER_THREAD = 100, 2
