@@ -109,7 +109,7 @@ def main():
     if opts.all_pixels:
         import unite_stan.stan.render
 
-        unite_stan.stan.render.continuum_statistics = lambda data: None
+        unite_stan.stan.render.continuum_statistics = lambda data, **kwargs: None
     os.environ.setdefault("UNITE_STAN_BACKEND", "embedded")
     api = stan_api()
     engine = get_backend("embedded")
