@@ -13,12 +13,16 @@ and says why in :attr:`PilotResult.message`.
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import scipy
 import scipy.linalg
 import scipy.optimize
 
@@ -46,6 +50,9 @@ _NEWTON_STEPS = 5
 #: per start instead of 490-933 and two more starts reached the mode; dozen_lines 105-155
 #: instead of 157-188; low_snr 62-83 instead of 45-150, all four starts at the mode.
 LBFGS_HISTORY = 30
+# scipy's L-BFGS-B is thread-safe from 1.15 on (C translation of the Fortran, which kept state
+# between calls); before, the pilot's starts run one after another.
+_THREADED = tuple(int(p) for p in scipy.__version__.split(".")[:2]) >= (1, 15)
 _NEWTON_TOLERANCE = 1e-8
 # Fractions of the Newton step tried in turn before polishing stops.
 _NEWTON_SHRINKS = (1.0, 0.5, 0.25)
@@ -177,9 +184,11 @@ class _Counted:
     def __init__(self, log_density: Callable[[np.ndarray], tuple[float, np.ndarray]]):
         self.log_density = log_density
         self.count = 0
+        self._lock = threading.Lock()
 
     def gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        self.count += 1
+        with self._lock:
+            self.count += 1
         value, gradient = self.log_density(x)
         return float(value), np.asarray(gradient, dtype=np.float64)
 
@@ -219,17 +228,23 @@ class _Counted:
             if found is not None:
                 self.count += sum(evaluations for _, _, evaluations in found)
                 return [(x, message) for x, message, _ in found]
-        ends = []
-        for start in points:
-            result = scipy.optimize.minimize(
-                self.objective,
-                start,
-                jac=True,
-                method="L-BFGS-B",
-                options={"maxiter": 5000, "maxcor": LBFGS_HISTORY},
-            )
-            ends.append((np.array(result.x) if np.isfinite(result.fun) else None, result.message))
-        return ends
+        workers = min(len(points), os.cpu_count() or 1)
+        if workers > 1 and getattr(self.log_density, "concurrent_calls", False) and _THREADED:
+            # one optimiser per start, in threads (the density releases the GIL); each start's
+            # path is its own, so the ends do not depend on the threads
+            with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+                return list(pool.map(self._minimize, points))
+        return [self._minimize(start) for start in points]
+
+    def _minimize(self, start: np.ndarray) -> tuple[np.ndarray | None, str]:
+        result = scipy.optimize.minimize(
+            self.objective,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": 5000, "maxcor": LBFGS_HISTORY},
+        )
+        return (np.array(result.x) if np.isfinite(result.fun) else None, result.message)
 
 
 def laplace_pilot(

@@ -7,6 +7,7 @@ Nothing here imports a Stan toolchain, so the types are usable where none is ins
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import os
@@ -187,7 +188,14 @@ class LogDensity(ABC):
         The same values as calling the density on each row; a backend whose calls cost a
         process each (CmdStan) evaluates all rows in one.
         """
-        rows = [self(x) for x in np.atleast_2d(np.asarray(points, dtype=np.float64))]
+        points = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        workers = min(len(points), os.cpu_count() or 1)
+        if workers > 1 and getattr(self, "concurrent_calls", False):
+            # a density that releases the GIL evaluates the rows in threads, in order
+            with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+                rows = list(pool.map(self, points))
+        else:
+            rows = [self(x) for x in points]
         if not rows:
             return np.empty(0), np.empty((0, self.dim))
         return np.array([v for v, _ in rows], dtype=np.float64), np.array([g for _, g in rows])

@@ -243,6 +243,9 @@ class EmbeddedLogDensity(LogDensity):
     Calls are thread-safe and release the GIL.
     """
 
+    #: the pilot may run one optimiser per start in threads of this process
+    concurrent_calls = True
+
     def __init__(self, shim: ModuleType, data: dict):
         self._shim = shim
         self._density = shim.Density(*_split_data(data))
