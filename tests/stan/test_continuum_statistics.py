@@ -20,6 +20,16 @@ def fit1_program():
     return model.ModelBuilder(flc, fcc, spectra).build()[0]
 
 
+def assert_same_density(density, reference, dim, *, seed, points):
+    """Equal log densities (to 1e-12) and gradients (to 1e-9) at random points."""
+    rng = np.random.default_rng(seed)
+    for _ in range(points):
+        x = rng.uniform(-1.5, 1.5, dim)
+        (lp, grad), (lp_ref, grad_ref) = density(x), reference(x)
+        assert lp == pytest.approx(lp_ref, rel=1e-12)
+        np.testing.assert_allclose(grad, grad_ref, rtol=1e-9, atol=1e-9 * np.abs(grad_ref).max())
+
+
 def test_statistics_leave_log_density_and_gradient_unchanged():
     program = fit1_program()
     moved = program.laid_out(Layout(statistics=True))
@@ -35,12 +45,7 @@ def test_statistics_leave_log_density_and_gradient_unchanged():
     compiled = backend.compile(program.code, progress=False)
     before = backend.log_density(compiled, program.data)
     after = backend.log_density(compiled, data)
-    rng = np.random.default_rng(5)
-    for _ in range(4):
-        x = rng.uniform(-1.5, 1.5, len(program.free_sites))
-        (lp, grad), (lp_ref, grad_ref) = after(x), before(x)
-        assert lp == pytest.approx(lp_ref, rel=1e-12)
-        np.testing.assert_allclose(grad, grad_ref, rtol=1e-9, atol=1e-9 * np.abs(grad_ref).max())
+    assert_same_density(after, before, len(program.free_sites), seed=5, points=4)
 
 
 def test_statistics_apply_only_where_they_pay_and_after_the_other_choices():
@@ -90,9 +95,4 @@ def test_threaded_program_with_statistics_matches_the_serial_one():
     backend = get_backend("embedded")
     on_serial = backend.log_density(backend.compile(serial.code, progress=False), serial.data)
     on_threads = backend.log_density(backend.compile(threaded.code, progress=False), threaded.data)
-    rng = np.random.default_rng(8)
-    for _ in range(3):
-        x = rng.uniform(-1.5, 1.5, len(program.free_sites))
-        (lp, grad), (lp_ref, grad_ref) = on_threads(x), on_serial(x)
-        assert lp == pytest.approx(lp_ref, rel=1e-12)
-        np.testing.assert_allclose(grad, grad_ref, rtol=1e-9, atol=1e-9 * np.abs(grad_ref).max())
+    assert_same_density(on_threads, on_serial, len(program.free_sites), seed=8, points=3)
