@@ -112,3 +112,22 @@ def test_user_start_values_and_a_multimodal_posterior_start_chains_in_the_domina
         < 0
         < constrain(margs, kept[0].loc)["flux_Ha"]
     )
+
+
+def test_divergences_are_retried_from_the_warmed_up_state():
+    """broad_blended (broad [NII] compatible with zero): the run at adapt_delta 0.8 diverges;
+    the retry at 0.95 samples with the diverged run's metric folded into the coordinates (unit
+    metric, 150 warmup iterations for the step size, from its last draws) and has none."""
+    case = scenarios.broad_blended(API, 0)
+    samples, args = model.ModelBuilder(case.lines, case.continuum, case.spectra).fit(
+        **case.fit, progress_bar=False
+    )
+    check(case, samples, args)
+    record = args.run_info["stages"]["sample"]
+    assert record["adapt_delta_tries"] >= 2 and record["divergences"] == 0
+    assert record["retry_metric"] == "unit_e" and record["retry_warmup"] == 150
+    assert args.dataset.attrs["adapt_delta"] >= 0.95
+    # the line flux whose posterior reaches zero is sampled in the flux coordinate
+    assert args.run_info["stages"]["coordinates"]["flux_coordinate"] == ["flux_NII_broad_6549"]
+    chol = args.program.data["coord_chol"]
+    assert np.allclose(chol, np.tril(chol)) and not np.allclose(np.diag(chol), 1.0)

@@ -105,3 +105,47 @@ def test_backend_sample_checks_metric_and_inits_and_resolves_parallel_chains(mon
         backend.sample(None, {}, SamplerSettings(**VALID), inits=[{}])
     assert str(refused.value) == "got 1 init dicts for num_chains=2: need one per chain"
     assert backend.sample(None, {}, SamplerSettings(**VALID)).parallel_chains == 2
+
+
+def test_warm_retry_keeps_every_point_and_folds_the_metric_into_the_coordinates():
+    import numpy as np
+
+    from unite_stan.stan.backends.base import RawDraws
+    from unite_stan.stan.stages.sample import RETRY_WARMUP, warm_retry
+
+    class Program:
+        free_sites = ["a", "b"]
+
+        def __init__(self, loc, chol):
+            self.data = {"coord_loc": loc, "coord_chol": chol}
+
+        def with_coordinates(self, loc, chol):
+            return Program(loc, chol)
+
+    loc, chol = np.array([1.0, -2.0]), np.array([[2.0, 0.0], [0.5, 3.0]])
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=(2, 5, 2))
+    raw = RawDraws(
+        columns=["xi.1", "xi.2"],
+        values=values,
+        step_size=np.array([0.5, 0.6]),
+        inv_metric=np.array([[4.0, 0.25], [4.0, 0.25]]),
+        warmup_seconds=np.zeros(2),
+        sampling_seconds=np.zeros(2),
+        seed=1,
+        backend="embedded",
+    )
+    settings = SamplerSettings(num_warmup=500, num_samples=100, num_chains=2, seed=1)
+    program, inits, retry = warm_retry(Program(loc, chol), raw, settings)
+    np.testing.assert_allclose(program.data["coord_chol"], chol * np.array([2.0, 0.5]))
+    assert retry.metric == "unit_e" and retry.num_warmup == RETRY_WARMUP
+    assert retry.num_samples == 100 and retry.seed == 1
+    for c in range(2):
+        before = loc + chol @ values[c, -1]
+        after = program.data["coord_loc"] + program.data["coord_chol"] @ inits[c]["xi"]
+        np.testing.assert_allclose(after, before, rtol=1e-12)
+    # a short warmup or another metric: retried as it was, from the last draws
+    short = settings.replace(num_warmup=100)
+    same, inits, again = warm_retry(Program(loc, chol), raw, short)
+    assert again == short and same.data["coord_chol"] is chol
+    np.testing.assert_array_equal(inits[1]["xi"], values[1, -1])

@@ -12,7 +12,10 @@ from unite_stan.progress import report
 from unite_stan.stan.convert import raw_to_draws
 from unite_stan.stan.stages.state import FitState
 
-__all__ = ["run_main", "stage"]
+__all__ = ["RETRY_WARMUP", "run_main", "stage", "warm_retry"]
+
+#: Warmup iterations of a retry at a higher adapt_delta (step size only; see warm_retry).
+RETRY_WARMUP = 150
 
 
 def stage(state: FitState) -> FitState:
@@ -24,14 +27,15 @@ def run_main(state: FitState, name: str) -> FitState:
     ``name`` (with each try's seconds). Shared by the stages that (re)run the main sampling.
 
     A run with divergent transitions is repeated at the next ``adapt_delta`` of the ladder
-    (when the user set none), from the same starts.
+    (when the user set none), from its warmed-up state (:func:`warm_retry`).
     """
     layout = dataclasses.replace(state.layout, statistics=True)
     main = state.program_for(layout)
     inits = [{"xi": np.asarray(x, dtype=float)} for x in state.inits]
+    settings = state.sampler
     seconds = []
     for tries, target in enumerate(state.settings.ladder, start=1):
-        settings = state.sampler.replace(adapt_delta=target)
+        settings = settings.replace(adapt_delta=target)
         start = time.perf_counter()
         raw = state.engine.sample(state.compiled, main.data, settings, inits=inits)
         seconds.append(round(time.perf_counter() - start, 3))
@@ -44,12 +48,41 @@ def run_main(state: FitState, name: str) -> FitState:
                 f"{divergences} divergent transitions at adapt_delta={target}: sampling again "
                 f"at adapt_delta={state.settings.ladder[tries]}",
             )
+            main, inits, settings = warm_retry(main, raw, settings)
     draws = raw_to_draws(raw, main, state.args)
     return state.update(draws=draws, main=main).note(
         name,
         adapt_delta=float(target),
         adapt_delta_tries=tries,
+        retry_metric=settings.metric if tries > 1 else None,
+        retry_warmup=settings.num_warmup if tries > 1 else None,
         try_seconds=seconds,
         divergences=divergences,
         continuum_statistics_pixels=int(np.sum(main.data.get("region_stat_n", 0))),
     )
+
+
+def warm_retry(main, raw, settings):
+    """What a retry at a higher ``adapt_delta`` starts from: the warmed-up state of the run
+    that diverged, not a fresh warmup.
+
+    The run's adapted diagonal metric (averaged over chains) is folded into the coordinates
+    (``u = loc + chol diag(sqrt(m)) xi``, data only), so the retry samples with the unit metric
+    and adapts only its step size, over ``RETRY_WARMUP`` iterations, from the run's last
+    draws. Returns ``(program, inits, settings)``; a run with another metric, or whose warmup
+    is already this short, is retried as it was.
+    """
+    if settings.metric != "diag_e" or settings.num_warmup <= RETRY_WARMUP:
+        return main, [{"xi": x} for x in _last_xi(main, raw)], settings
+    scale = np.sqrt(np.mean(raw.inv_metric, axis=0))
+    program = main.with_coordinates(
+        main.data["coord_loc"], np.asarray(main.data["coord_chol"]) * scale[None, :]
+    )
+    inits = [{"xi": x / scale} for x in _last_xi(main, raw)]
+    return program, inits, settings.replace(metric="unit_e", num_warmup=RETRY_WARMUP)
+
+
+def _last_xi(main, raw) -> list[np.ndarray]:
+    d = len(main.free_sites)
+    cols = [raw.columns.index(f"xi.{k + 1}") for k in range(d)]
+    return [np.array(raw.values[c, -1, cols], dtype=float) for c in range(raw.values.shape[0])]
