@@ -105,3 +105,18 @@ def test_flux_log_prob_offset_exchanges_the_jacobians():
         expected = log_jacobian(LOGIT, value) - log_jacobian(FLUX, value)  # 1/w cancels
         offset = site_log_prob_offset(FLUX, value, low, high, scale)
         assert offset == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kind", "low", "high", "scale"),
+    [(LOGIT, 2.0, 7.0, 0.0), (SLOPE, -math.pi / 2, math.pi / 2, 0.0), (FLUX, 0.0, 5.0, 0.02)],
+)
+def test_value_slope_is_the_maps_derivative(kind, low, high, scale):
+    from unite_stan.stan.coordinates import value_slope
+
+    for u in (-3.0, -0.4, 0.0, 1.3, 6.0):
+        h = 1e-6
+        numeric = (
+            to_value(kind, u + h, low, high, scale) - to_value(kind, u - h, low, high, scale)
+        ) / (2 * h)
+        assert value_slope(kind, u, low, high, scale) == pytest.approx(numeric, rel=1e-6)

@@ -44,6 +44,7 @@ __all__ = [
     "site_log_prob_offset",
     "to_unconstrained",
     "to_value",
+    "value_slope",
 ]
 
 LOGIT, SLOPE, FLUX = "logit", "slope", "flux"
@@ -89,6 +90,17 @@ def to_value(kind: str, u, low, high, scale: float = 0.0):
         width = high - low
         return low - width * np.expm1(-scale / width * _softplus(u))
     return low + (high - low) / (1.0 + np.exp(-u))
+
+
+def value_slope(kind: str, u, low, high, scale: float = 0.0):
+    """``d value / d u`` of :func:`to_value` (scalar or array)."""
+    u = np.asarray(u, dtype=float)
+    if kind == SLOPE:
+        return 1.0 / (1.0 + u * u)
+    s = 1.0 / (1.0 + np.exp(-u))
+    if kind == FLUX:
+        return scale * s * np.exp(-scale / (high - low) * _softplus(u))
+    return (high - low) * s * (1.0 - s)
 
 
 def to_unconstrained(kind: str, value, low, high, scale: float = 0.0):

@@ -266,6 +266,11 @@ class RawDraws:
                 f"expected (chains, draws, {len(self.columns)})"
             )
 
+    def xi(self, dim: int) -> np.ndarray:
+        """The draws of the sampled coordinates ``xi.1`` … ``xi.dim``, shape
+        ``(num_chains, num_samples, dim)``."""
+        return self.values[:, :, [self.columns.index(f"xi.{k + 1}") for k in range(dim)]]
+
     def column(self, name: str) -> np.ndarray:
         """Values of one column, shape ``(num_chains, num_samples)``."""
         try:

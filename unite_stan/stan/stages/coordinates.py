@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from unite_stan.stan.coordinates import flux_coordinate_allowed
+from unite_stan.stan.coordinates import FLUX, LOGIT, flux_coordinate_allowed, value_slope
 from unite_stan.stan.run import constrain, unconstrain
 from unite_stan.stan.stages.state import FitState
 
@@ -24,8 +24,6 @@ __all__ = ["REACH", "stage"]
 #: A flux moves to the flux coordinate when its pilot mode is within this many posterior
 #: standard deviations of zero.
 REACH = 3.0
-#: ``c`` is this many of the flux's posterior standard deviations.
-SCALE_FACTOR = 1.0
 
 
 def stage(state: FitState) -> FitState:
@@ -42,11 +40,10 @@ def stage(state: FitState) -> FitState:
         if not flux_coordinate_allowed(graph.priors[name], graph.tokens[name]):
             continue
         low, high = bounds[name]
-        position = (mode[name] - low) / (high - low)
-        # the flux's standard deviation: the logistic map's slope times the pilot's sd in u
-        sd = sd_u[k] * (mode[name] - low) * (1.0 - position)
+        # the flux's posterior sd (c): the logistic map's slope times the pilot's sd in u
+        sd = sd_u[k] * value_slope(LOGIT, loc[k], low, high)
         if np.isfinite(sd) and sd > 0 and mode[name] - low < REACH * sd:
-            scales[name] = float(SCALE_FACTOR * sd)
+            scales[name] = float(sd)
     if not scales:
         return state.note("coordinates", flux_coordinate=[])
     new_loc = unconstrain(args, mode, scales)
@@ -55,11 +52,9 @@ def stage(state: FitState) -> FitState:
     for k, name in enumerate(free):
         if name in scales:
             low, high = bounds[name]
-            c, w, f = scales[name], high - low, mode[name] - low
-            df_du = f * (1.0 - f / w)
-            v = new_loc[k]
-            df_dv = c / (1.0 + np.exp(-v)) * np.exp(-c / w * np.logaddexp(0.0, v))
-            slope[k] = df_du / df_dv
+            slope[k] = value_slope(LOGIT, loc[k], low, high) / value_slope(
+                FLUX, new_loc[k], low, high, scales[name]
+            )
     new_chol = slope[:, None] * chol
     inits = []
     for xi in state.inits:

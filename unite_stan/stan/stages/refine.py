@@ -79,8 +79,7 @@ def refine_map(engine, compiled, data, loc, chol, xi_inits, settings):
     short = engine.sample(
         compiled, data, settings, inits=[{"xi": np.asarray(x, dtype=float)} for x in xi_inits]
     )
-    cols = [short.columns.index(f"xi.{k + 1}") for k in range(d)]
-    xi = short.values[:, :, cols]
+    xi = short.xi(d)
     flat = xi.reshape(-1, d)
     mean = flat.mean(axis=0)
     cov = np.atleast_2d(np.cov(flat, rowvar=False))

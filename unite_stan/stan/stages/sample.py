@@ -72,17 +72,12 @@ def warm_retry(main, raw, settings):
     draws. Returns ``(program, inits, settings)``; a run with another metric, or whose warmup
     is already this short, is retried as it was.
     """
+    last = raw.xi(len(main.free_sites))[:, -1]
     if settings.metric != "diag_e" or settings.num_warmup <= RETRY_WARMUP:
-        return main, [{"xi": x} for x in _last_xi(main, raw)], settings
+        return main, [{"xi": x} for x in last], settings
     scale = np.sqrt(np.mean(raw.inv_metric, axis=0))
     program = main.with_coordinates(
         main.data["coord_loc"], np.asarray(main.data["coord_chol"]) * scale[None, :]
     )
-    inits = [{"xi": x / scale} for x in _last_xi(main, raw)]
+    inits = [{"xi": x / scale} for x in last]
     return program, inits, settings.replace(metric="unit_e", num_warmup=RETRY_WARMUP)
-
-
-def _last_xi(main, raw) -> list[np.ndarray]:
-    d = len(main.free_sites)
-    cols = [raw.columns.index(f"xi.{k + 1}") for k in range(d)]
-    return [np.array(raw.values[c, -1, cols], dtype=float) for c in range(raw.values.shape[0])]
