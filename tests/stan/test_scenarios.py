@@ -115,18 +115,27 @@ def test_user_start_values_and_a_multimodal_posterior_start_chains_in_the_domina
 
 
 def test_divergences_are_retried_from_the_warmed_up_state():
-    """broad_blended (broad [NII] compatible with zero): the run at adapt_delta 0.8 diverges;
-    the retry at 0.95 samples with the diverged run's metric folded into the coordinates (unit
-    metric, 150 warmup iterations for the step size, from its last draws) and has none."""
-    case = scenarios.broad_blended(API, 0)
+    """broad_blended (broad [NII] compatible with zero): the run at adapt_delta 0.8 diverges in
+    some chains; those alone run again at 0.95, with the diverged run's metric folded into the
+    coordinates (unit metric, 150 warmup iterations for the step size, from their last draws),
+    and have none. (Seed 8: two of four chains diverge. Seed 0, which this test used before
+    only diverged chains were retried, ends at R-hat 1.015 with a minimum bulk ESS of 388, as a
+    fresh run at 0.95 does (1.0115), so check() refuses it.)"""
+    case = scenarios.broad_blended(API, 8)
     samples, args = model.ModelBuilder(case.lines, case.continuum, case.spectra).fit(
-        **case.fit, progress_bar=False
+        **case.fit, seed=8, progress_bar=False
     )
     check(case, samples, args)
     record = args.run_info["stages"]["sample"]
     assert record["adapt_delta_tries"] >= 2 and record["divergences"] == 0
     assert record["retry_metric"] == "unit_e" and record["retry_warmup"] == 150
     assert args.dataset.attrs["adapt_delta"] >= 0.95
+    # only the chains that diverged ran again; the others kept their draws at 0.8
+    retried = record["retried_chains"][0]
+    assert 0 < len(retried) < 4 and record["try_divergences"][0] > 0
+    deltas = args.dataset.attrs["chain_adapt_delta"]
+    assert [d > 0.8 for d in deltas] == [c in retried for c in range(4)]
+    assert not args.dataset["diverging"].values.any()
     # the line flux whose posterior reaches zero is sampled in the flux coordinate
     assert args.run_info["stages"]["coordinates"]["flux_coordinate"] == ["flux_NII_broad_6549"]
     chol = args.program.data["coord_chol"]

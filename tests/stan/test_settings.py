@@ -136,8 +136,15 @@ def test_warm_retry_keeps_every_point_and_folds_the_metric_into_the_coordinates(
         backend="embedded",
     )
     settings = SamplerSettings(num_warmup=500, num_samples=100, num_chains=2, seed=1)
-    program, inits, retry = warm_retry(Program(loc, chol), raw, settings)
+    program, rescaled, inits, retry = warm_retry(Program(loc, chol), raw, settings)
     np.testing.assert_allclose(program.data["coord_chol"], chol * np.array([2.0, 0.5]))
+    # every draw (not only the last) moves to the new coordinates, the same points in u
+    new_chol = program.data["coord_chol"]
+    np.testing.assert_allclose(
+        rescaled.values @ new_chol.T, values @ chol.T, rtol=1e-12, atol=1e-12
+    )
+    np.testing.assert_allclose(rescaled.inv_metric, 1.0)
+    assert raw.values is values  # the run itself is left as it was
     assert retry.metric == "unit_e" and retry.num_warmup == RETRY_WARMUP
     assert retry.num_samples == 100 and retry.seed == 1
     for c in range(2):
@@ -146,6 +153,54 @@ def test_warm_retry_keeps_every_point_and_folds_the_metric_into_the_coordinates(
         np.testing.assert_allclose(after, before, rtol=1e-12)
     # a short warmup or another metric: retried as it was, from the last draws
     short = settings.replace(num_warmup=100)
-    same, inits, again = warm_retry(Program(loc, chol), raw, short)
-    assert again == short and same.data["coord_chol"] is chol
+    same, kept, inits, again = warm_retry(Program(loc, chol), raw, short)
+    assert again == short and same.data["coord_chol"] is chol and kept is raw
     np.testing.assert_array_equal(inits[1]["xi"], values[1, -1])
+
+
+def _raw(values, seed=1):
+    import numpy as np
+
+    from unite_stan.stan.backends.base import RawDraws
+
+    n = len(values)
+    return RawDraws(
+        columns=["xi.1", "divergent__"],
+        values=np.asarray(values, dtype=float),
+        step_size=np.arange(n, dtype=float) + 0.5,
+        inv_metric=np.ones((n, 1)) * (np.arange(n)[:, None] + 1),
+        warmup_seconds=np.full(n, 1.0),
+        sampling_seconds=np.full(n, 2.0),
+        seed=seed,
+        backend="embedded",
+        messages=[[f"chain {c + 1}"] for c in range(n)],
+    )
+
+
+def test_merge_chains_replaces_only_the_retried_chains():
+    import numpy as np
+
+    from unite_stan.stan.stages.sample import merge_chains
+
+    first = _raw(np.arange(4 * 3 * 2).reshape(4, 3, 2))
+    retry = _raw(-np.arange(2 * 3 * 2).reshape(2, 3, 2) - 1)
+    merged = merge_chains(first, retry, [1, 3])
+    np.testing.assert_array_equal(merged.values[[0, 2]], first.values[[0, 2]])
+    np.testing.assert_array_equal(merged.values[[1, 3]], retry.values)
+    np.testing.assert_array_equal(merged.step_size, [0.5, 0.5, 2.5, 1.5])
+    np.testing.assert_array_equal(merged.inv_metric[:, 0], [1.0, 1.0, 3.0, 2.0])
+    assert merged.messages == [["chain 1"], ["chain 1"], ["chain 3"], ["chain 2"]]
+    assert first.values[1, 0, 0] == 6.0  # the first run is not changed
+    with pytest.raises(ValueError) as refused:
+        merge_chains(first, _raw(np.zeros((1, 5, 2))), [0])
+    assert str(refused.value) == (
+        "cannot merge values of shape (1, 5, 2) into (4, 3, 2): the retry ran another program"
+    )
+
+
+def test_retry_seeds_differ_from_the_fit_seed_and_from_each_other():
+    from unite_stan.stan.stages.sample import retry_seed
+
+    seeds = {retry_seed(7, tries) for tries in (2, 3)} | {7}
+    assert len(seeds) == 3 and all(0 <= s < 2**32 for s in seeds)
+    assert retry_seed(7, 2) == retry_seed(7, 2)

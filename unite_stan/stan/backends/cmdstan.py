@@ -642,7 +642,11 @@ class CmdStanBackend(Backend):
             values = np.transpose(fit.draws(concat_chains=False), (1, 0, 2))
             messages = [_console_messages(path) for path in fit.runset.stdout_files]
             step_size = np.atleast_1d(np.asarray(fit.step_size, dtype=np.float64))
-            inv_metric = np.asarray(fit.inv_metric, dtype=np.float64)
+            if settings.metric == "unit_e":  # cmdstanpy has none to read: the identity
+                dim = sum(name.startswith("xi.") for name in columns)
+                inv_metric = np.ones((settings.num_chains, dim))
+            else:
+                inv_metric = np.asarray(fit.inv_metric, dtype=np.float64)
             timing = fit.time
             if not bar:
                 report("sample", f"Sampled {chains} in {time.perf_counter() - start:.1f} s")

@@ -123,6 +123,7 @@ def result_of(state: FitState) -> FitResult:
             "metric": state.sampler.metric,
             "adapt_delta": state.recorded(last, "adapt_delta"),
             "adapt_delta_tries": state.recorded(last, "adapt_delta_tries"),
+            "chain_adapt_delta": state.recorded(last, "chain_adapt_delta"),
             "threads_per_chain": state.sampler.threads_per_chain,
             "likelihood_blocks": state.recorded("layout", "likelihood_blocks"),
             "build_record": str(getattr(record, "artifact", "")),

@@ -12,7 +12,7 @@ from unite_stan.progress import report
 from unite_stan.stan.convert import raw_to_draws
 from unite_stan.stan.stages.state import FitState
 
-__all__ = ["RETRY_WARMUP", "run_main", "stage", "warm_retry"]
+__all__ = ["RETRY_WARMUP", "merge_chains", "retry_seed", "run_main", "stage", "warm_retry"]
 
 #: Warmup iterations of a retry at a higher adapt_delta (step size only; see warm_retry).
 RETRY_WARMUP = 150
@@ -27,37 +27,56 @@ def run_main(state: FitState, name: str) -> FitState:
     ``name`` (with each try's seconds). Shared by the stages that (re)run the main sampling.
 
     A run with divergent transitions is repeated at the next ``adapt_delta`` of the ladder
-    (when the user set none), from its warmed-up state (:func:`warm_retry`).
+    (when the user set none): only its chains that diverged, each from its warmed-up state
+    (:func:`warm_retry`); the chains that did not keep their draws (:func:`merge_chains`).
     """
     layout = dataclasses.replace(state.layout, statistics=True)
     main = state.program_for(layout)
     inits = [{"xi": np.asarray(x, dtype=float)} for x in state.inits]
     settings = state.sampler
-    seconds = []
+    chains = list(range(settings.num_chains))
+    raw, seconds, retried, found = None, [], [], []
+    deltas = [state.settings.ladder[0]] * settings.num_chains
     for tries, target in enumerate(state.settings.ladder, start=1):
-        settings = settings.replace(adapt_delta=target)
+        run_settings = settings.replace(adapt_delta=target, num_chains=len(chains))
+        if tries > 1:
+            run_settings = run_settings.replace(seed=retry_seed(settings.seed, tries))
         start = time.perf_counter()
-        raw = state.engine.sample(state.compiled, main.data, settings, inits=inits)
+        run = state.engine.sample(
+            state.compiled, main.data, run_settings, inits=[inits[c] for c in chains]
+        )
         seconds.append(round(time.perf_counter() - start, 3))
-        divergences = int(raw.column("divergent__").sum())
-        if divergences == 0:
+        raw = run if raw is None else merge_chains(raw, run, chains)
+        for c in chains:
+            deltas[c] = target
+        per_chain = run.column("divergent__").sum(axis=1)
+        found.append(int(per_chain.sum()))
+        diverged = [c for c, n in zip(chains, per_chain, strict=True) if n > 0]
+        if not diverged:
             break
         if tries < len(state.settings.ladder):
             report(
                 "sample",
-                f"{divergences} divergent transitions at adapt_delta={target}: sampling again "
-                f"at adapt_delta={state.settings.ladder[tries]}",
+                f"{found[-1]} divergent transitions at adapt_delta={target} in chain"
+                f"{'s' * (len(diverged) > 1)} {', '.join(str(c + 1) for c in diverged)}: "
+                f"sampling {'it' if len(diverged) == 1 else 'them'} again at "
+                f"adapt_delta={state.settings.ladder[tries]}",
             )
-            main, inits, settings = warm_retry(main, raw, settings)
+            main, raw, inits, settings = warm_retry(main, raw, settings)
+            chains = diverged
+            retried.append(diverged)
     draws = raw_to_draws(raw, main, state.args)
     return state.update(draws=draws, main=main).note(
         name,
         adapt_delta=float(target),
+        chain_adapt_delta=[float(d) for d in deltas],
         adapt_delta_tries=tries,
+        retried_chains=retried,
         retry_metric=settings.metric if tries > 1 else None,
         retry_warmup=settings.num_warmup if tries > 1 else None,
         try_seconds=seconds,
-        divergences=divergences,
+        try_divergences=found,
+        divergences=int(raw.column("divergent__").sum()),
         continuum_statistics_pixels=int(np.sum(main.data.get("region_stat_n", 0))),
     )
 
@@ -69,15 +88,45 @@ def warm_retry(main, raw, settings):
     The run's adapted diagonal metric (averaged over chains) is folded into the coordinates
     (``u = loc + chol diag(sqrt(m)) xi``, data only), so the retry samples with the unit metric
     and adapts only its step size, over ``RETRY_WARMUP`` iterations, from the run's last
-    draws. Returns ``(program, inits, settings)``; a run with another metric, or whose warmup
-    is already this short, is retried as it was.
+    draws. Returns ``(program, raw, inits, settings)``: ``raw`` is the run with its ``xi``
+    draws (and metric) in the new coordinates, so the chains that are not retried can keep
+    theirs, and ``inits`` holds every chain's last draw. A run with another metric, or whose
+    warmup is already this short, is retried as it was.
     """
     last = raw.xi(len(main.free_sites))[:, -1]
     if settings.metric != "diag_e" or settings.num_warmup <= RETRY_WARMUP:
-        return main, [{"xi": x} for x in last], settings
+        return main, raw, [{"xi": x} for x in last], settings
     scale = np.sqrt(np.mean(raw.inv_metric, axis=0))
     program = main.with_coordinates(
         main.data["coord_loc"], np.asarray(main.data["coord_chol"]) * scale[None, :]
     )
+    values = raw.values.copy()
+    xi = [raw.columns.index(f"xi.{k + 1}") for k in range(len(main.free_sites))]
+    values[:, :, xi] /= scale
+    rescaled = dataclasses.replace(raw, values=values, inv_metric=raw.inv_metric / scale**2)
     inits = [{"xi": x / scale} for x in last]
-    return program, inits, settings.replace(metric="unit_e", num_warmup=RETRY_WARMUP)
+    return program, rescaled, inits, settings.replace(metric="unit_e", num_warmup=RETRY_WARMUP)
+
+
+def merge_chains(raw, run, chains):
+    """``raw`` with its chains ``chains`` replaced by the chains of ``run``, in order."""
+    merged = {}
+    for name in ("values", "step_size", "inv_metric", "warmup_seconds", "sampling_seconds"):
+        whole, part = np.array(getattr(raw, name), copy=True), getattr(run, name)
+        if whole.shape[1:] != np.shape(part)[1:]:
+            raise ValueError(
+                f"cannot merge {name} of shape {np.shape(part)} into {whole.shape}: the retry "
+                "ran another program"
+            )
+        whole[chains] = part
+        merged[name] = whole
+    messages = list(raw.messages) or [[] for _ in range(len(raw.values))]
+    for c, lines in zip(chains, run.messages or [[] for _ in chains], strict=True):
+        messages[c] = lines
+    return dataclasses.replace(raw, messages=messages, **merged)
+
+
+def retry_seed(seed: int, tries: int) -> int:
+    """The seed of try ``tries`` (> 1): its chains are numbered from 1 again, so they draw
+    from streams that no kept chain used."""
+    return int(np.random.SeedSequence([seed, tries]).generate_state(1)[0])
