@@ -70,6 +70,11 @@ functions {
     vector[rows(x)] d = x - nw;
     return d .* (par[1] + (0.5 * tan(par[2])) * d);
   }
+  // The same line as its value at centre and its slope (the continuum statistics' terms).
+  vector linear_affine(vector par, real nw, real centre) {
+    real slope = tan(par[2]);
+    return [par[1] + slope * (centre - nw), slope]';
+  }
 
   // Log likelihood of the pixel blocks listed in blocks, all of spectrum s. A block is a run of
   // pixels; the model is integrated over its pixel edges only (each line on the edges its
@@ -284,21 +289,18 @@ transformed parameters {
                                       block_log_norm, spec_line_factor, spec_cont_factor,
                                       spec_r_scale_par, spec_flux_scale_par);
       // the pixels summed through their sums: -0.5 |a - alpha_c u - beta_c v|^2, with the
-      // Linear continuum fs k (scale + tan(angle) (x - nw)) = alpha_c + beta_c (x - centre)
+      // affine continuum (times the flux scale) alpha_c + beta_c (x - centre)
       for (q in 1:size(linear_regions)) {
         int r = linear_regions[q];
         if (region_stat_n[s, r] > 0) {
-          real k_c = theta[spec_flux_scale_par[s]] * spec_cont_factor[s];
-          real slope_c = tan(theta[region_par[r, 2]]);
-          real alpha_c = k_c * (theta[region_par[r, 1]]
-                                + slope_c * (region_center[r]
-                                             - theta[region_nw_par[r]] * region_nw_factor[r]));
-          real beta_c = k_c * slope_c;
+          vector[region_npar[r]] par = to_vector(theta[region_par[r, 1:region_npar[r]]]);
+          vector[2] ab = theta[spec_flux_scale_par[s]] * spec_cont_factor[s]
+                         * linear_affine(par, theta[region_nw_par[r]] * region_nw_factor[r],
+                                          region_center[r]);
           vector[7] st = region_stat[s, r];
-          log_lik_spec[s] += st[7] - 0.5 * (st[1] - 2 * (alpha_c * st[2] + beta_c * st[3])
-                                            + square(alpha_c) * st[4]
-                                            + 2 * alpha_c * beta_c * st[5]
-                                            + square(beta_c) * st[6]);
+          log_lik_spec[s] += st[7] - 0.5 * (st[1] - 2 * (ab[1] * st[2] + ab[2] * st[3])
+                                            + square(ab[1]) * st[4] + 2 * ab[1] * ab[2] * st[5]
+                                            + square(ab[2]) * st[6]);
         }
       }
     }

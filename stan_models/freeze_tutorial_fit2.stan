@@ -59,6 +59,11 @@ functions {
     vector[rows(x)] d = x - nw;
     return d .* (par[1] + (0.5 * tan(par[2])) * d);
   }
+  // The same line as its value at centre and its slope (the continuum statistics' terms).
+  vector linear_affine(vector par, real nw, real centre) {
+    real slope = tan(par[2]);
+    return [par[1] + slope * (centre - nw), slope]';
+  }
 
   // Log likelihood of the pixel blocks listed in blocks, all of spectrum s. A block is a run of
   // pixels; the model is integrated over its pixel edges only (each line on the edges its

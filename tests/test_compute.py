@@ -28,3 +28,69 @@ def test_windowed_cdf_equals_the_full_cdf(centres, edges):
     windowed = _profile_cdf(profile, e, centre, widths, lsf)
     np.testing.assert_allclose(windowed, full, rtol=0, atol=1e-15)
     assert set(np.unique(windowed[full == 0.0])) <= {0.0}
+
+
+def test_tables_show_the_model_inside_the_likelihood():
+    """evaluate_model's total (what make_spectra_tables shows) is the model the Stan program's
+    likelihood uses, for continua that are not linear in the wavelength too: a PowerLaw and a
+    Polynomial(2) convolved with the region's LSF, with a sampled r_scale and flux_scale. The
+    log likelihood computed from the table's total equals Stan's at the same point."""
+    import astropy.units as u
+    from conftest import FLUX_UNIT, tutorial_spectrum
+
+    from unite_stan import line, model, spectrum
+    from unite_stan.compute import evaluate_model
+    from unite_stan.continuum import ContinuumConfiguration, ContinuumRegion, Polynomial, PowerLaw
+    from unite_stan.instrument import FluxScale, RScale
+    from unite_stan.instrument.generic import SimpleDisperser
+    from unite_stan.prior import Uniform
+    from unite_stan.stan.backends import get_backend
+    from unite_stan.stan.run import unconstrain
+
+    lines = line.LineConfiguration()
+    lines.add_line("Ha", 6564.6 * u.AA)
+    lines.add_line("SII", 6718.3 * u.AA)
+    regions = [
+        ContinuumRegion(6450 * u.AA, 6650 * u.AA, PowerLaw(), name="pl"),
+        ContinuumRegion(6650 * u.AA, 6790 * u.AA, Polynomial(2), name="poly"),
+    ]
+    data = tutorial_spectrum()
+    wl = np.asarray(data.wavelength)
+    disperser = SimpleDisperser(
+        wavelength=wl * u.AA,
+        R=1200.0,
+        name="grism",
+        r_scale=RScale(prior=Uniform(0.8, 1.2)),
+        flux_scale=FluxScale(prior=Uniform(0.5, 1.5)),
+    )
+    half = 0.5 * (wl[1] - wl[0])
+    spec = spectrum.from_edges(
+        (wl - half) * u.AA,
+        (wl + half) * u.AA,
+        np.asarray(data.flux) * FLUX_UNIT,
+        np.asarray(data.error) * FLUX_UNIT,
+        disperser,
+        name="grism",
+    )
+    spectra = spectrum.Spectra([spec], redshift=0.0)
+    continuum = ContinuumConfiguration(regions)
+    spectra.compute_scales(lines, continuum)
+    program, args = model.ModelBuilder(lines, continuum, spectra).build()
+    point = {
+        "z_Ha": 0.0004, "fwhm_gauss_Ha": 250.0, "flux_Ha": 1.2, "z_SII": -0.0002,
+        "fwhm_gauss_SII": 180.0, "flux_SII": 0.4, "scale_pl": 1.1, "beta_pl": -2.3,
+        "scale_poly": 0.9, "c1_poly": 0.02, "c2_poly": -3e-4,
+        "r_scale_grism": 0.9, "flux_scale_grism": 1.1,
+    }  # fmt: skip
+    assert set(point) == set(args.free_sites)
+    backend = get_backend("embedded")
+    density = backend.log_density(backend.compile(program.code, progress=False), program.data)
+    stan = density.write_array(unconstrain(args, point))["log_lik_spec.1"]
+
+    (prediction,) = evaluate_model({k: np.array([v]) for k, v in point.items()}, args)
+    norm = program.data["flux_norm"] / prediction.observed_flux
+    assert np.ptp(norm) < 1e-12 * norm.max()  # one normalisation factor per spectrum
+    error = program.data["error_norm"]
+    z = (program.data["flux_norm"] - norm[0] * prediction.total[0]) / error
+    table = -0.5 * z @ z - np.log(error).sum() - 0.5 * z.size * np.log(2 * np.pi)
+    assert table == pytest.approx(stan, abs=1e-8)

@@ -72,7 +72,7 @@ def line_arrays(values: dict[str, np.ndarray], args) -> dict[str, np.ndarray]:
         w = {}
         for slot, token in e.fwhms.items():
             v = values[token.name]
-            w[slot] = centre[:, j] * v / C_KMS if slot.startswith("fwhm") else v
+            w[slot] = centre[:, j] * v / C_KMS if e.profile.is_velocity(slot) else v
         widths.append(w)
     return {"centre": centre, "amp": amp, "widths": widths}
 
@@ -122,8 +122,10 @@ def evaluate_model(
     """Evaluate the model per draw for every spectrum of a fit.
 
     Returns a list of :class:`SpectrumPrediction` (one per trimmed spectrum) in original flux
-    units. As in unite's analytic mode, lines are pixel-averaged profiles and continua are
-    evaluated at pixel centres. ``pixels`` (spectrum index → non-empty slice of its pixels)
+    units. Lines and continua are pixel averages, as in the likelihood (unite's tables
+    evaluate continua at pixel centres; see docs/differences.md): each continuum is its
+    antiderivative's difference over the pixel, with the region's LSF for the forms that use
+    one. ``pixels`` (spectrum index → non-empty slice of its pixels)
     evaluates only those spectra and pixels, so that long spectra can be evaluated in pieces;
     a piece's profile windows use the widest LSF within the piece.
     """
@@ -177,18 +179,21 @@ def evaluate_model(
             params = {slot: values[tok.name][:, None] for slot, tok in slots.items()}
             nw = params.get("norm_wav", np.ones((1, 1)))
             nw_obs = nw * args.cont_nw_conv[r] * (1 + z_sys)
-            lsf_mid = None
+            lsf_r = None
             if region.form.uses_lsf:
-                native_mid = mid / to_c
-                lsf_mid = native_mid / (np.asarray(disp.R(native_mid)) * r_scale) * to_c
-            value = region.form.evaluate(
-                mid,
+                # one LSF width per region, at its observed centre (as the likelihood)
+                centre = args.cont_center[r] * (1 + z_sys)
+                resolution = float(np.asarray(disp.R(np.array([centre / to_c])))[0])
+                lsf_r = centre / (resolution * r_scale)
+            antiderivative = region.form.antiderivative(
+                e,
                 params,
                 obs_low=obs_low,
                 obs_high=obs_high,
                 norm_wav=nw_obs,
-                lsf_fwhm=lsf_mid,
+                lsf_fwhm=lsf_r,
             )
+            value = np.diff(antiderivative * np.ones_like(e), axis=1)[:, pix] / width
             inside = (mid >= obs_low) & (mid <= obs_high)
             col = f_scale * np.where(inside, value, 0.0) * args.continuum_scales[s]
             cont_cols[args.continuum_labels[r]] = col

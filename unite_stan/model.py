@@ -110,7 +110,15 @@ class ModelArgs:
     def prior_graph(self) -> PriorGraph:
         """The sites' priors with the walk over them (from ``all_priors``, ``name_to_token``
         and ``dependency_order``; a cheap view, built when asked for)."""
-        return PriorGraph(self.all_priors, self.name_to_token, self.dependency_order)
+        coordinates = {
+            token.name: kind
+            for form, slots in zip(self.cont_forms, self.cont_resolved_params, strict=True)
+            for slot, token in slots.items()
+            if (kind := form.slot_coordinates.get(slot))
+        }
+        return PriorGraph(
+            self.all_priors, self.name_to_token, self.dependency_order, coordinates=coordinates
+        )
 
     @property
     def free_sites(self) -> list[str]:

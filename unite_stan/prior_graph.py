@@ -117,6 +117,9 @@ class PriorGraph:
     order : sequence of str, optional
         The sites in dependency order (each after the sites its prior refers to); by default
         :func:`~unite_stan.prior.topological_sort`'s.
+    coordinates : mapping, optional
+        Site name -> the sampling coordinate its component declares for it (e.g. ``'slope'``
+        for a Linear continuum's ``angle``: ``ContinuumForm.slot_coordinates``).
 
     Attributes
     ----------
@@ -131,19 +134,15 @@ class PriorGraph:
         priors: Mapping[str, Prior],
         tokens: Mapping[str, Parameter],
         order: Sequence[str] | None = None,
+        coordinates: Mapping[str, str] | None = None,
     ):
         self.priors = dict(priors)
         self.tokens = dict(tokens)
+        self.coordinates = dict(coordinates or {})
         self._site_of = {token: name for name, token in self.tokens.items()}
         self.order = list(order) if order is not None else topological_sort(priors, self._site_of)
         self.free_sites = [n for n in self.order if not isinstance(self.priors[n], Fixed)]
         self.fixed_sites = [n for n in self.order if isinstance(self.priors[n], Fixed)]
-
-    @classmethod
-    def from_args(cls, args) -> PriorGraph:
-        """The graph of a built model (``all_priors``, ``name_to_token``, ``dependency_order``
-        of :class:`~unite_stan.model.ModelArgs`)."""
-        return cls(args.all_priors, args.name_to_token, args.dependency_order)
 
     def site_of(self, token: Parameter) -> str:
         """The site name of a token of this model."""

@@ -172,7 +172,7 @@ def _site_groups(args) -> dict[str, list[str]]:
             e.fwhms[slot].name
             for e in entries
             for slot in e.profile.param_names()[:2]
-            if slot.startswith("fwhm")
+            if e.profile.is_velocity(slot)
         },
         "flux": {e.flux.name for e in entries if e.flux is not None},
         "tau": {e.tau.name for e in entries if e.tau is not None},

@@ -57,12 +57,26 @@ def test_duplicate_label_in_category_is_an_error():
 
 def test_unknown_profile_alias_is_an_error():
     lc = line.LineConfiguration()
-    with pytest.raises(
-        ValueError, match=r"unknown profile 'gauss'; valid profiles are \['Gaussian'\]"
-    ):
+    with pytest.raises(ValueError) as refused:
         lc.add_line("A", 5000 * u.AA, profile="gauss")
+    assert str(refused.value) == (
+        "unknown profile 'gauss'; valid profiles are ['BoxGauss', 'Cauchy', 'GaussHermite', "
+        "'Gaussian', 'GaussianSplitLaplace', 'Laplace', 'PseudoVoigt', 'SEMG', 'SkewNormal', "
+        "'SplitNormal'] (aliases: aemg, asymmetric-emg, box-gauss, boxcar, boxgauss, cauchy, "
+        "exp-gaussian, exponential, gauss-hermite, gaussian, gaussian-split-laplace, "
+        "gaussiansplitlaplace, hermite, laplace, lorentzian, normal, pseudovoigt, semg, "
+        "skew-normal, skewnormal, split-normal, two-sided, voigt)"
+    )
     lc.add_line("B", 5000 * u.AA, profile="NORMAL")
     assert isinstance(lc["B"].profile, line.Gaussian)
+    # unite's aliases, case-insensitive: 'Exponential' is the Laplace profile
+    lc.add_line("C", 5000 * u.AA, profile="Exponential")
+    assert isinstance(lc["C"].profile, line.Laplace)
+    assert sorted(lc["C"].fwhms) == ["fwhm_exp"]
+    lc.add_line("D", 5000 * u.AA, profile="gauss-hermite")
+    assert list(lc["D"].fwhms) == ["fwhm_gauss", "h3", "h4"]
+    assert isinstance(lc["D"].fwhms["h3"], line.LineShape)
+    assert isinstance(lc["D"].fwhms["fwhm_gauss"], line.FWHM)
 
 
 def test_center_validation():

@@ -50,7 +50,7 @@ def test_statistics_leave_log_density_and_gradient_unchanged():
 
 def test_statistics_apply_only_where_they_pay_and_after_the_other_choices():
     program = fit1_program()
-    assert continuum_statistics(program.data, min_per_term=10**6) is None
+    assert continuum_statistics(program.data, [1], min_per_term=10**6) is None
     # the threaded program keeps at least its blocks (the threads' split) when pixels move
     serial = program.laid_out(Layout(statistics=True))
     for n in (2, 5):
@@ -60,7 +60,7 @@ def test_statistics_apply_only_where_they_pay_and_after_the_other_choices():
         assert int(np.sum(threaded.data["block_n_pix"])) == int(np.sum(serial.data["block_n_pix"]))
     moved = program.laid_out(Layout(statistics=True))
     with pytest.raises(ValueError, match="continuum statistics are already in this data"):
-        continuum_statistics(moved.data)
+        continuum_statistics(moved.data, [1])
     # a layout always starts from the program as rendered: laying out a laid-out program
     # gives what the rendered one gives, whatever was applied before
     windows = (moved.data["line_win_start"], moved.data["line_win_len"] // 2 * 2)

@@ -24,6 +24,7 @@ def structure(**changes) -> ProgramStructure:
         profiles=("gaussian",),
         forms=("linear",),
         lsf_forms=(),
+        affine_forms=("linear",),
         pix_offset_free=False,
         fixed_lines=False,
         fixed_regions=False,

@@ -1,7 +1,7 @@
 """Weighted least-squares fit of one continuum form to data, used to estimate scales.
 
-Forms that are linear in their parameters (``Linear``, ``Polynomial``) are solved directly;
-every other form by Gauss–Newton iterations.
+Forms linear in their parameters (``ContinuumForm.least_squares``: Linear, Polynomial) are
+solved directly; every other form by Gauss–Newton iterations.
 """
 
 from __future__ import annotations
@@ -12,18 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from unite_stan.continuum.library import ContinuumForm, Linear, Polynomial
+from unite_stan.continuum.library import ContinuumForm
 
 __all__ = ["ContinuumFitResult", "fit_continuum_form"]
-
-#: Forms linear in their (non-norm_wav) slots, with the map from the least-squares coefficient
-#: of a slot's design column (the form evaluated with that slot at 1, the others at 0) back to
-#: the slot's value. Linear's column for ``angle`` is tan(1)·(λ − nw), so a coefficient c means
-#: tan(angle) = c·tan(1).
-_LINEAR_FORMS: dict[type[ContinuumForm], dict[str, Callable[[float], float]]] = {
-    Linear: {"angle": lambda c: math.atan(c * math.tan(1.0))},
-    Polynomial: {},
-}
 
 _MAX_ITER = 30
 _STEP_RTOL = 1e-8
@@ -125,7 +116,7 @@ def fit_continuum_form(
             dtype=np.float64,
         ) * np.ones_like(wl)
 
-    back_maps = _LINEAR_FORMS.get(type(form))
+    back_maps = form.least_squares
     if back_maps is not None:
         columns = [evaluate({t: float(t == s) for t in slots}) for s in slots]
         design = np.column_stack(columns) * weight[:, None]

@@ -1,33 +1,80 @@
-"""Continuum forms: a registry of classes with slots, default priors, units and numpy kernels.
+"""Continuum forms: one class per form, enrolled in :data:`FORMS` as it is defined.
 
-Every form is evaluated on observed-frame wavelengths in canonical units; values are in units of
-``Spectra.continuum_scale``. Each form also names the Stan chunk (``templates/functions/``) that
-implements its pixel-integrated value in the likelihood.
+A form class owns everything about it: its slots, default priors and units, its numpy value
+and antiderivative (tables, scale estimates), the name of its Stan chunk
+``templates/continua/<stan_name>.stan`` (the same antiderivative, in the likelihood), whether
+that needs the region's LSF width, the sampling coordinate of any slot that is not sampled on
+the logistic scale (Linear's ``angle`` as its slope), whether the likelihood may sum the
+region's continuum-only pixels through sufficient statistics (an affine form), and how a
+linear least-squares coefficient maps back to a slot. Every form is evaluated on observed-frame
+wavelengths in canonical units; values are in units of ``Spectra.continuum_scale``.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import astropy.units as u
 import numpy as np
 from scipy.special import comb
 
+from unite_stan._registry import Registry
 from unite_stan.constants import FWHM_TO_SIGMA
 from unite_stan.prior import Fixed, Prior, Uniform
 
-__all__ = ["ContinuumForm", "Linear", "Polynomial", "PowerLaw", "form_from_dict", "get_form"]
+__all__ = [
+    "FORMS",
+    "ContinuumForm",
+    "Linear",
+    "Polynomial",
+    "PowerLaw",
+    "form_from_dict",
+    "get_form",
+]
+
+#: Every concrete continuum form class, by class name.
+FORMS = Registry("continuum form")
 
 
 class ContinuumForm(ABC):
-    """Base class of continuum forms."""
+    """Base class of continuum forms; a concrete subclass is enrolled in :data:`FORMS`.
 
-    #: name of the Stan chunk implementing the form's antiderivative
+    Subclasses set ``stan_name``: the chunk ``templates/continua/<stan_name>.stan``, whose
+    ``<stan_name>_antideriv(x, par, nw, lsf_fwhm)`` is the antiderivative at the edges ``x``
+    given the slots other than ``norm_wav`` in order (``par``), the observed ``norm_wav`` and
+    the region's LSF FWHM.
+    """
+
     stan_name: str
     #: whether the pixel-averaged value needs the region's LSF width
     uses_lsf: bool = False
+    #: the sampling coordinate of a slot sampled otherwise than on the logistic scale, where
+    #: its prior allows it (``'slope'``: a ``Uniform(-pi/2, pi/2)`` angle sampled as its tan)
+    slot_coordinates: Mapping[str, str] = {}
+    #: the chunk also has ``<stan_name>_affine(par, nw, centre)``, the value at ``centre`` and
+    #: the slope of a form that is affine in the wavelength, so the likelihood may sum the
+    #: region's continuum-only pixels through their sufficient statistics
+    affine: bool = False
+    #: forms linear in their slots (but ``norm_wav``): the map from the least-squares
+    #: coefficient of a slot's design column (the form with that slot at 1, the others at 0)
+    #: back to the slot's value (identity when absent); ``None``: solved by Gauss-Newton
+    least_squares: Mapping[str, Callable[[float], float]] | None = None
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        FORMS.add(cls)
+
+    @classmethod
+    def chunk(cls) -> str:
+        """Path of the class's Stan chunk, relative to the templates folder."""
+        return f"continua/{cls.stan_name}.stan"
+
+    @classmethod
+    def contract_examples(cls) -> list[ContinuumForm]:
+        """Instances the contract test (``tests/test_component_contract.py``) checks."""
+        return [cls()]
 
     @abstractmethod
     def param_names(self) -> list[str]:
@@ -111,6 +158,10 @@ class Linear(ContinuumForm):
     """``f(λ) = scale + tan(angle)·(λ − norm_wav)``; the slope is ``tan(angle)`` per unit."""
 
     stan_name = "linear"
+    slot_coordinates = {"angle": "slope"}
+    affine = True
+    # the design column of ``angle`` is tan(1)·(λ − nw): a coefficient c means tan(angle) = c·tan(1)
+    least_squares = {"angle": lambda c: math.atan(c * math.tan(1.0))}
 
     def param_names(self) -> list[str]:
         return ["scale", "angle", "norm_wav"]
@@ -131,11 +182,16 @@ class Polynomial(ContinuumForm):
 
     stan_name = "polynomial"
     uses_lsf = True
+    least_squares = {}
 
     def __init__(self, degree: int = 1):
         if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 0:
             raise ValueError(f"Polynomial(degree={degree!r}): degree must be an integer >= 0")
         self.degree = int(degree)
+
+    @classmethod
+    def contract_examples(cls) -> list[ContinuumForm]:
+        return [cls(0), cls(1), cls(3)]
 
     def param_names(self) -> list[str]:
         return ["scale", *(f"c{i}" for i in range(1, self.degree + 1)), "norm_wav"]
@@ -216,24 +272,19 @@ class PowerLaw(ContinuumForm):
         return scale * np.where(near_log, norm_wav * np.log(ratio), power)
 
 
-_FORMS: dict[str, type[ContinuumForm]] = {
-    cls.__name__: cls for cls in (Linear, Polynomial, PowerLaw)
-}
-
-
 def get_form(name_or_form: str | ContinuumForm, **kwargs) -> ContinuumForm:
     """A form instance from an instance or its registered class name (case-sensitive)."""
     if isinstance(name_or_form, ContinuumForm):
         return name_or_form
-    if isinstance(name_or_form, str) and name_or_form in _FORMS:
-        return _FORMS[name_or_form](**kwargs)
-    raise ValueError(f"unknown continuum form {name_or_form!r}; valid forms are {sorted(_FORMS)}")
+    if isinstance(name_or_form, str) and name_or_form in FORMS:
+        return FORMS[name_or_form](**kwargs)
+    raise ValueError(f"unknown continuum form {name_or_form!r}; valid forms are {FORMS.names}")
 
 
 def form_from_dict(d: Mapping) -> ContinuumForm:
     """Rebuild a form from :meth:`ContinuumForm.to_dict` output."""
     kind = d.get("type") if isinstance(d, Mapping) else None
-    if kind not in _FORMS:
-        raise ValueError(f"unknown continuum form type {kind!r}; valid types are {sorted(_FORMS)}")
+    if kind not in FORMS:
+        raise ValueError(f"unknown continuum form type {kind!r}; valid types are {FORMS.names}")
     kwargs = {k: v for k, v in d.items() if k != "type"}
-    return _FORMS[kind](**kwargs)
+    return FORMS[kind](**kwargs)

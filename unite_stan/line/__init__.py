@@ -10,10 +10,35 @@ from unite_stan.line.config import (
     Redshift,
     Tau,
 )
-from unite_stan.line.library import Gaussian, Profile, profile_from_dict, resolve_profile
+from unite_stan.line.library import (
+    PROFILES,
+    SEMG,
+    BoxGauss,
+    Cauchy,
+    GaussHermite,
+    Gaussian,
+    GaussianSplitLaplace,
+    Laplace,
+    Profile,
+    PseudoVoigt,
+    SkewNormal,
+    SplitNormal,
+    profile_from_dict,
+    resolve_profile,
+)
 
 __all__ = [
     "FWHM",
+    "PROFILES",
+    "SEMG",
+    "BoxGauss",
+    "Cauchy",
+    "GaussHermite",
+    "GaussianSplitLaplace",
+    "Laplace",
+    "PseudoVoigt",
+    "SkewNormal",
+    "SplitNormal",
     "Flux",
     "Gaussian",
     "LineConfiguration",

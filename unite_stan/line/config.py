@@ -185,12 +185,12 @@ class LineConfiguration:
                 )
             if token is None:
                 continue
-            want = FWHM if key.startswith("fwhm") else LineShape
+            want = FWHM if prof.is_velocity(key) else LineShape
             _check_token(token, want, key)
         for slot in slots:
             token = param_kwargs.get(slot)
             if token is None:
-                token = (FWHM if slot.startswith("fwhm") else LineShape)(
+                token = (FWHM if prof.is_velocity(slot) else LineShape)(
                     prior=prof.default_prior(slot)
                 )
             fwhms[slot] = token

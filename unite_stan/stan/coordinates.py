@@ -1,9 +1,10 @@
 """The unconstrained coordinate in which the sampler sees each free site.
 
 unite samples every bounded prior on the logistic scale, ``value = low + (high - low) s`` with
-``s = inv_logit(u)``. unite_stan does the same with one exception: a site whose prior is
-``Uniform(-pi/2, pi/2)`` with literal bounds (the default prior of the Linear continuum's
-``angle``) is sampled as its slope, ``u = tan(angle)``. The continuum depends on ``tan(angle)``,
+``s = inv_logit(u)``. unite_stan does the same with one exception: a site whose component
+declares the slope coordinate for it (``ContinuumForm.slot_coordinates``: the Linear
+continuum's ``angle``) and whose prior is ``Uniform(-pi/2, pi/2)`` with literal bounds (its
+default) is sampled as its slope, ``u = tan(angle)``. The continuum depends on ``tan(angle)``,
 so the likelihood is close to Gaussian in ``u``; on the logistic scale the same likelihood rises
 into a double-exponential wall wherever the data allow steep slopes (``tan`` of an angle near
 ``pi/2`` grows like ``exp(u)``), and NUTS needs small steps there and diverges now and then
@@ -41,6 +42,7 @@ __all__ = [
     "coordinate_kind",
     "flux_coordinate_allowed",
     "log_prob_offset",
+    "site_kind",
     "site_log_prob_offset",
     "to_unconstrained",
     "to_value",
@@ -51,18 +53,33 @@ LOGIT, SLOPE, FLUX = "logit", "slope", "flux"
 HALF_PI = math.pi / 2
 
 
-def coordinate_kind(prior: Prior, token: Parameter | None = None, scale: float = 0.0) -> str:
-    """``SLOPE`` for a ``Uniform(-pi/2, pi/2)`` prior with literal bounds; ``FLUX`` for a line
-    flux (``token`` a :class:`~unite_stan.line.Flux`) with a ``Uniform(0, high)`` prior given a
-    coordinate ``scale`` c > 0; else ``LOGIT``."""
+def coordinate_kind(
+    prior: Prior,
+    token: Parameter | None = None,
+    scale: float = 0.0,
+    *,
+    declared: str | None = None,
+) -> str:
+    """``SLOPE`` for a site ``declared`` a slope by its component, with a
+    ``Uniform(-pi/2, pi/2)`` prior with literal bounds; ``FLUX`` for a line flux (``token`` a
+    :class:`~unite_stan.line.Flux`) with a ``Uniform(0, high)`` prior given a coordinate
+    ``scale`` c > 0; else ``LOGIT``."""
     if not isinstance(prior, Uniform):
         return LOGIT
     low = literal_value(prior.low)
-    if low == -HALF_PI and literal_value(prior.high) == HALF_PI:
+    if declared == SLOPE and low == -HALF_PI and literal_value(prior.high) == HALF_PI:
         return SLOPE
     if flux_coordinate_allowed(prior, token) and scale > 0:
         return FLUX
     return LOGIT
+
+
+def site_kind(graph, name: str, scale: float = 0.0) -> str:
+    """:func:`coordinate_kind` of site ``name`` of a :class:`~unite_stan.prior_graph.PriorGraph`
+    (its prior, token and the coordinate its component declares)."""
+    return coordinate_kind(
+        graph.priors[name], graph.tokens[name], scale, declared=graph.coordinates.get(name)
+    )
 
 
 def flux_coordinate_allowed(prior: Prior, token: Parameter | None) -> bool:
@@ -155,7 +172,7 @@ def log_prob_offset(args, values: dict, scales: dict | None = None) -> np.ndarra
     bounds = None
     for name in graph.free_sites:
         scale = scales.get(name, 0.0)
-        kind = coordinate_kind(graph.priors[name], graph.tokens[name], scale)
+        kind = site_kind(graph, name, scale)
         if kind == LOGIT:
             continue
         if kind == FLUX and bounds is None:

@@ -121,7 +121,7 @@ def window_bounds(args, ranges, ctx: WindowContext, sigmas_add: float = 0.0) -> 
         c_hi = rest * (1 + args.redshift + z_hi)
         width_max = 0.0
         for slot, token in entry.fwhms.items():
-            if slot.startswith("fwhm"):
+            if entry.profile.is_velocity(slot):
                 v = max(abs(x) for x in ranges[token.name])
                 width_max = max(width_max, max(abs(c_lo), abs(c_hi)) * v / C_KMS)
         sigmas = entry.profile.window_sigmas
@@ -236,11 +236,13 @@ STAT_MIN_PIXELS_PER_TERM = 50
 
 def continuum_statistics(
     data: dict,
+    regions,
     min_per_term: int = STAT_MIN_PIXELS_PER_TERM,
     min_blocks: list[int] | None = None,
 ) -> dict | None:
     """A copy of ``data`` in which the pixels outside every line window that lie in exactly one
-    sampled Linear region leave the pixel blocks for that region's seven sums (see the
+    region, one of the sampled affine-form ``regions`` (1-based), leave the pixel blocks for
+    that region's seven sums (see the
     program's ``region_stat``); the other pixels form one block per contiguous run, the longest
     runs halved until spectrum ``s`` has at least ``min_blocks[s]`` blocks (the threads' split
     of the threaded program). ``None`` when fewer than ``min_per_term`` pixels would move per
@@ -250,7 +252,7 @@ def continuum_statistics(
     if int(np.sum(data["region_stat_n"])) > 0:
         raise ValueError("continuum statistics are already in this data")
     n_spec, n_region = int(data["N_spec"]), int(data["N_region"])
-    linear = {int(r) - 1 for r in np.atleast_1d(data["linear_regions"])}
+    affine = [int(r) - 1 for r in np.atleast_1d(regions)]
     stats = np.zeros((n_spec, n_region, 7))
     counts = np.zeros((n_spec, n_region), dtype=int)
     keep = []
@@ -269,7 +271,7 @@ def continuum_statistics(
         k = iv - 1
         inside = member[:, k]
         region = inside.argmax(axis=0)
-        movable = ~covered[k] & (inside.sum(axis=0) == 1) & np.isin(region, list(linear))
+        movable = ~covered[k] & (inside.sum(axis=0) == 1) & np.isin(region, affine)
         pixels = int(data["spec_pix_start"][s]) - 1 + np.arange(iv.size)
         edge = data["edge"][first_edge : first_edge + n_edge]
         centre = 0.5 * (edge[1:] + edge[:-1])[k]
@@ -462,7 +464,7 @@ def _line_data(entries, theta_index, canonical, profiles, fixed) -> dict:
     for j, e in enumerate(entries):
         for k, (slot, token) in enumerate(e.fwhms.items()):
             slot_par[j, k] = theta_index[token.name]
-            slot_vel[j, k] = int(slot.startswith("fwhm"))
+            slot_vel[j, k] = int(e.profile.is_velocity(slot))
     data = {
         "N_line": len(entries),
         "N_line_slot": n_slot,

@@ -45,6 +45,10 @@ class ProgramStructure:
         Stan names of the line profiles and continuum forms that occur, sorted.
     lsf_forms : tuple of str
         The forms among ``forms`` that use the LSF.
+    affine_forms : tuple of str
+        The forms among ``forms`` that are affine in the wavelength
+        (``ContinuumForm.affine``), whose regions' continuum-only pixels the likelihood may sum
+        through their sufficient statistics.
     pix_offset_free : bool
         Some spectrum's pixel offset is not a Fixed number (its edges move).
     fixed_lines, fixed_regions : bool
@@ -56,6 +60,7 @@ class ProgramStructure:
     profiles: tuple[str, ...]
     forms: tuple[str, ...]
     lsf_forms: tuple[str, ...]
+    affine_forms: tuple[str, ...]
     pix_offset_free: bool
     fixed_lines: bool
     fixed_regions: bool
@@ -65,9 +70,9 @@ class ProgramStructure:
     @property
     def region_stats(self) -> bool:
         """The program can sum continuum-only pixels through their statistics: it has a
-        sampled region (Linear among the forms) and fixed pixel offsets (edges that do not
-        move)."""
-        return "linear" in self.forms and not self.pix_offset_free and self.sampled_regions
+        sampled region, an affine form among the forms and fixed pixel offsets (edges that do
+        not move)."""
+        return bool(self.affine_forms) and not self.pix_offset_free and self.sampled_regions
 
 
 def _always(structure: ProgramStructure) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from unite_stan.stan.coordinates import FLUX, SLOPE, coordinate_kind, to_value
+from unite_stan.stan.coordinates import FLUX, SLOPE, site_kind, to_value
 
 __all__ = ["site_ranges"]
 
@@ -42,12 +42,12 @@ def site_ranges(
     """
     free_u = free_u or {}
     scales = scales or {}
-    tokens = args.prior_graph.tokens
+    graph = args.prior_graph
 
     def restrict(name, prior, low, high):
         if name not in free_u:
             return None
-        kind = coordinate_kind(prior, tokens[name], scales.get(name, 0.0))
+        kind = site_kind(graph, name, scales.get(name, 0.0))
         if kind == SLOPE:
             # the slope coordinate: value = atan(u), bounds are +-pi/2
             return tuple(math.atan(u) for u in free_u[name])

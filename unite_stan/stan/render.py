@@ -19,7 +19,7 @@ import numpy as np
 from unite_stan._resources import template_dir
 from unite_stan.line.config import Flux
 from unite_stan.prior import Fixed, TruncatedNormal, Uniform, fold_expression
-from unite_stan.stan.coordinates import SLOPE, coordinate_kind
+from unite_stan.stan.coordinates import SLOPE, site_kind
 from unite_stan.stan.data import (
     WindowContext,
     build_data,
@@ -140,7 +140,12 @@ class RenderedProgram:
         # the threaded program's blocks are the threads' split: it keeps at least as many
         region_stats = base.structure is not None and base.structure.region_stats
         if layout.statistics and region_stats:
-            data = continuum_statistics(data, min_blocks=blocks if threaded else None) or data
+            affine = np.concatenate(
+                [np.atleast_1d(data[f"{f}_regions"]) for f in base.structure.affine_forms]
+            )
+            data = (
+                continuum_statistics(data, affine, min_blocks=blocks if threaded else None) or data
+            )
         for key in ("coord_loc", "coord_chol"):
             data[key] = self.data[key]
         return dataclasses.replace(self, code=code, data=data, layout=layout, rendered=base)
@@ -185,8 +190,20 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _chunk(name: str) -> str:
-    return (template_dir() / "functions" / f"{name}.stan").read_text().rstrip("\n")
+def _chunk(path: str) -> str:
+    """A Stan function chunk, by its path relative to the templates folder."""
+    return (template_dir() / path).read_text().rstrip("\n")
+
+
+def component_chunks(components) -> list[str]:
+    """The Stan chunks (paths in ``templates/``) of component classes, in order: the shared
+    chunks they require (each once, before their first user), then their own."""
+    paths: list[str] = []
+    for cls in components:
+        for path in (*getattr(cls, "stan_requires", ()), cls.chunk()):
+            if path not in paths:
+                paths.append(path)
+    return paths
 
 
 class _Literals:
@@ -240,7 +257,7 @@ def render_program(args) -> RenderedProgram:
         elif isinstance(prior, Uniform):
             k = free_index[name]
             low, high = ex(prior.low, "low"), ex(prior.high, "high")
-            kind = coordinate_kind(prior, graph.tokens[name])
+            kind = site_kind(graph, name)
             if isinstance(graph.tokens[name], Flux) and kind != SLOPE:
                 # the flux coordinate's c, data: 0 (the logistic scale) until the pilot sets it
                 scale = lits.add(0.0, f"{name}{COORDINATE_SCALE}")
@@ -265,10 +282,13 @@ def render_program(args) -> RenderedProgram:
 
     shapes = fixed_shapes(args)
     line_fixed, region_fixed = shapes
+    profiles = {type(e.profile) for e in args.line_config}
+    forms = {type(f) for f in args.cont_forms}
     structure = ProgramStructure(
-        profiles=tuple(sorted({e.profile.stan_name for e in args.line_config})),
-        forms=tuple(sorted({f.stan_name for f in args.cont_forms})),
-        lsf_forms=tuple(sorted({f.stan_name for f in args.cont_forms if f.uses_lsf})),
+        profiles=tuple(sorted(p.stan_name for p in profiles)),
+        forms=tuple(sorted(f.stan_name for f in forms)),
+        lsf_forms=tuple(sorted(f.stan_name for f in forms if f.uses_lsf)),
+        affine_forms=tuple(sorted(f.stan_name for f in forms if f.affine)),
         pix_offset_free=any(
             not is_literal_fixed(priors[c["pix_offset"]]) for c in args.spec_calibration
         ),
@@ -280,12 +300,16 @@ def render_program(args) -> RenderedProgram:
     theta_fixed = [
         (k + 1, names.ident(n)) for k, n in enumerate(order) if is_literal_fixed(priors[n])
     ]
-    slope = any(coordinate_kind(priors[n], graph.tokens[n]) == SLOPE for n in free)
+    slope = any(site_kind(graph, n) == SLOPE for n in free)
     flux = any(isinstance(priors[n], Uniform) and isinstance(graph.tokens[n], Flux) for n in free)
     chunks = ["priors", *(["slope"] if slope else []), *(["flux"] if flux else [])]
-    chunks += list(structure.profiles)
-    chunks += [f"continuum_{f}" for f in structure.forms]
-    functions = "\n\n".join(_chunk(c) for c in chunks)
+    paths = [f"functions/{c}.stan" for c in chunks]
+    components = [
+        *sorted(profiles, key=lambda p: p.stan_name),
+        *sorted(forms, key=lambda f: f.stan_name),
+    ]
+    paths += component_chunks(components)
+    functions = "\n\n".join(_chunk(path) for path in paths)
     template = _environment().get_template("model.stan.j2")
     serial, threaded = (
         template.render(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unite_stan.stan.coordinates import coordinate_kind, to_unconstrained, to_value
+from unite_stan.stan.coordinates import site_kind, to_unconstrained, to_value
 
 __all__ = ["constrain", "unconstrain"]
 
@@ -33,7 +33,7 @@ def unconstrain(args, values: dict[str, float], scales: dict | None = None) -> n
                 f"start value {value:g} of {name!r} is outside its prior bounds ({low:g}, {high:g})"
             )
         scale = scales.get(name, 0.0)
-        kind = coordinate_kind(graph.priors[name], graph.tokens[name], scale)
+        kind = site_kind(graph, name, scale)
         out.append(to_unconstrained(kind, value, low, high, scale))
     return np.array(out)
 
@@ -47,7 +47,7 @@ def constrain(args, u_free: np.ndarray, scales: dict | None = None) -> dict[str,
     def value(name, prior, evaluate):
         low, high = evaluate(prior.low), evaluate(prior.high)
         scale = scales.get(name, 0.0)
-        kind = coordinate_kind(prior, graph.tokens[name], scale)
+        kind = site_kind(graph, name, scale)
         return float(to_value(kind, u[name], low, high, scale))
 
     values = graph.fold(value)

@@ -1,0 +1,352 @@
+"""The contract every registered component keeps: its Stan chunk computes what its numpy twin
+computes (values and gradients), and its density integrates to its cumulative.
+
+The test enrols every class of ``PROFILES`` and ``FORMS`` by itself (each class's
+``contract_examples``), so a new profile or continuum form is checked as soon as it is defined.
+One Stan program holds every chunk (one compile for the whole registry); its sizes are data,
+so each example and parameter point is a new data set, not a new program.
+
+Parameter points come from each slot's default prior: near its low bound, its middle and near
+its high bound (velocity widths as FWHMs in wavelength units at the line's centre), on pixel
+edges from far in the tails to the centre, with a narrow and a broad LSF.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+
+from unite_stan._resources import template_dir
+from unite_stan.constants import C_KMS
+from unite_stan.continuum.library import FORMS
+from unite_stan.line.library import PROFILES
+from unite_stan.prior import literal_value
+from unite_stan.stan.render import component_chunks
+
+CENTRE = 6563.0
+RESOLUTIONS = (3000.0, 1.0e6)
+# where each slot's default prior is probed: fractions of its range
+POSITIONS = {"low": 1e-3, "mid": 0.5, "high": 1.0 - 1e-3}
+
+PROFILE_EXAMPLES = [p for cls in PROFILES for p in cls.contract_examples()]
+FORM_EXAMPLES = [f for cls in FORMS for f in cls.contract_examples()]
+
+
+def _program() -> str:
+    """Every chunk, and per component a sampled centre/width (or shape) vector whose target is
+    the weighted sum of the chunk's output; generated quantities give the outputs."""
+    chunks = component_chunks([*PROFILES, *FORMS])
+    functions = "\n\n".join((template_dir() / c).read_text().rstrip("\n") for c in chunks)
+    data, params, model, generated = [], [], [], []
+    for cls in PROFILES:
+        p = cls.stan_name
+        data.append(
+            f"int N_{p}; int S_{p}; vector[N_{p}] edge_{p}; vector[N_{p}] lsf2_{p}; "
+            f"vector[N_{p}] w_{p};"
+        )
+        params.append(f"real centre_{p}; vector[S_{p}] width_{p};")
+        call = f"{p}_cumulative(edge_{p}, centre_{p}, width_{p}, lsf2_{p})"
+        model.append(f"target += dot_product(w_{p}, {call});")
+        generated.append(f"vector[N_{p}] out_{p} = {call};")
+    for cls in FORMS:
+        f = cls.stan_name
+        data.append(
+            f"int N_{f}; int P_{f}; vector[N_{f}] x_{f}; real lsf_{f}; vector[N_{f}] w_{f}; "
+            f"real centre_{f};"
+        )
+        params.append(f"vector[P_{f}] par_{f}; real nw_{f};")
+        call = f"{f}_antideriv(x_{f}, par_{f}, nw_{f}, lsf_{f})"
+        model.append(f"target += dot_product(w_{f}, {call});")
+        generated.append(f"vector[N_{f}] out_{f} = {call};")
+        if cls.affine:
+            generated.append(f"vector[2] affine_{f} = {f}_affine(par_{f}, nw_{f}, centre_{f});")
+    indent = "\n  "
+    return (
+        f"functions {{\n{functions}\n}}\n"
+        f"data {{{indent}{indent.join(data)}\n}}\n"
+        f"parameters {{{indent}{indent.join(params)}\n}}\n"
+        f"model {{{indent}{indent.join(model)}\n}}\n"
+        f"generated quantities {{{indent}{indent.join(generated)}\n}}\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def contract_model():
+    from unite_stan.stan.backends import get_backend
+
+    backend = get_backend("embedded")
+    return backend, backend.compile(_program(), progress=False)
+
+
+def _prior_value(prior, position: float) -> float:
+    low, high = literal_value(prior.low), literal_value(prior.high)
+    return low + (high - low) * position
+
+
+def _profile_points(profile):
+    """(label, widths in wavelength units by slot, lsf resolution) for each probe."""
+    for label, position in POSITIONS.items():
+        widths = {}
+        for slot in profile.slots:
+            value = _prior_value(profile.default_prior(slot), position)
+            widths[slot] = CENTRE * value / C_KMS if profile.is_velocity(slot) else value
+        for resolution in RESOLUTIONS:
+            yield f"{label}-R{resolution:g}", widths, resolution
+
+
+def _profile_edges(widths: dict, profile, resolution: float) -> np.ndarray:
+    total = np.hypot(
+        CENTRE / resolution,
+        np.sqrt(sum(w**2 for s, w in widths.items() if profile.is_velocity(s))),
+    )
+    near = CENTRE + total * np.linspace(-30.0, 30.0, 121)
+    far = CENTRE + total * np.array([-1e3, -1e2, 1e2, 1e3])
+    return np.sort(np.concatenate([near, far]))
+
+
+def _data(backend_model, **component):
+    """Data for the contract program: ``component`` for the one under test, a tiny valid
+    problem for every other."""
+    data = {}
+    for cls in PROFILES:
+        p = cls.stan_name
+        n, s = 2, len(cls.slots)
+        data.update(
+            {
+                f"N_{p}": n,
+                f"S_{p}": s,
+                f"edge_{p}": np.array([-1.0, 1.0]),
+                f"lsf2_{p}": np.ones(n),
+                f"w_{p}": np.zeros(n),
+            }
+        )
+    for cls in FORMS:
+        f = cls.stan_name
+        n = 2
+        data.update(
+            {
+                f"N_{f}": n,
+                f"P_{f}": len(cls.contract_examples()[0].param_names()) - 1,
+                f"x_{f}": np.array([1.0, 2.0]),
+                f"lsf_{f}": 0.0,
+                f"w_{f}": np.zeros(n),
+                f"centre_{f}": 1.0,
+            }
+        )
+    data.update(component)
+    return data
+
+
+def _layout(data) -> list[tuple[str, int]]:
+    """The parameter blocks in declaration order: (name, size)."""
+    out = []
+    for cls in PROFILES:
+        p = cls.stan_name
+        out += [(f"centre_{p}", 1), (f"width_{p}", data[f"S_{p}"])]
+    for cls in FORMS:
+        f = cls.stan_name
+        out += [(f"par_{f}", data[f"P_{f}"]), (f"nw_{f}", 1)]
+    return out
+
+
+def _point(data, values: dict) -> tuple[np.ndarray, dict]:
+    """The unconstrained vector with ``values`` at their blocks (others 1) and each block's
+    slice."""
+    x, where, k = [], {}, 0
+    for name, size in _layout(data):
+        block = np.atleast_1d(values.get(name, np.ones(size))).astype(float)
+        x.append(block)
+        where[name] = slice(k, k + size)
+        k += size
+    return np.concatenate(x), where
+
+
+def _central_difference(fn, theta: np.ndarray, scale: np.ndarray):
+    """Fourth-order central differences with steps of 1e-4 ``scale`` (the distance over which
+    each parameter's function changes: its size, or its distance to a pole), and the rounding
+    error each carries (``fn`` returns the terms it sums)."""
+    grad, rounding = np.empty_like(theta), np.empty_like(theta)
+    for i in range(theta.size):
+        h = 1e-4 * scale[i]
+
+        def at(step, i=i):
+            moved = theta.copy()
+            moved[i] += step
+            return fn(moved)
+
+        grad[i] = (8 * (at(h) - at(-h)).sum() - (at(2 * h) - at(-2 * h)).sum()) / (12 * h)
+        rounding[i] = 4 * np.finfo(float).eps * np.abs(at(0.0)).sum() * theta.size / h
+    return grad, rounding
+
+
+def _assert_gradient(stan, fd, rounding, label):
+    """Stan's gradient against the differences: 1e-6 relative, plus their rounding."""
+    bad = np.abs(stan - fd) > 1e-6 * np.abs(fd) + rounding
+    assert not bad.any(), f"{label}: Stan {stan[bad]} against differences {fd[bad]}"
+
+
+@pytest.mark.parametrize("profile", PROFILE_EXAMPLES, ids=repr)
+def test_profile_chunk_equals_its_numpy_twin(contract_model, profile):
+    backend, model = contract_model
+    p = type(profile).stan_name
+    rng = np.random.default_rng(0)
+    for label, widths, resolution in _profile_points(profile):
+        edge = _profile_edges(widths, profile, resolution)
+        lsf = edge / resolution
+        weights = rng.normal(size=edge.size)
+        data = _data(
+            model,
+            **{
+                f"N_{p}": edge.size,
+                f"S_{p}": len(profile.slots),
+                f"edge_{p}": edge,
+                f"lsf2_{p}": lsf**2,
+                f"w_{p}": weights,
+            },
+        )
+        vector = np.array([widths[s] for s in profile.slots])
+        x, where = _point(data, {f"centre_{p}": CENTRE, f"width_{p}": vector})
+        density = backend.log_density(model, data)
+        out = density.write_array(x)
+        stan = np.array([out[f"out_{p}.{i + 1}"] for i in range(edge.size)])
+
+        def twin(theta, edge=edge, lsf=lsf):
+            named = dict(zip(profile.slots, theta[1:], strict=True))
+            return 2.0 * profile.cdf(edge - theta[0], named, lsf) - 1.0
+
+        theta = np.concatenate([[CENTRE], vector])
+        np.testing.assert_allclose(stan, twin(theta), rtol=0, atol=1e-13, err_msg=label)
+        _, grad = density(x)
+        block = np.concatenate([grad[where[f"centre_{p}"]], grad[where[f"width_{p}"]]])
+        # the centre's scale is the LSF, the narrowest feature of a convolved profile (a
+        # Laplace cusp is smooth only over it)
+        scale = np.concatenate([[CENTRE / resolution], np.maximum(np.abs(vector), 1e-3)])
+        fd, rounding = _central_difference(lambda t, w=weights: w * twin(t), theta, scale)
+        _assert_gradient(block, fd, rounding, label)
+
+
+@pytest.mark.parametrize("profile", PROFILE_EXAMPLES, ids=repr)
+def test_profile_density_integrates_to_its_cumulative(profile):
+    for label, widths, resolution in _profile_points(profile):
+        lsf = CENTRE / resolution  # one LSF width for both, as a pixel's edges nearly share
+        edge = _profile_edges(widths, profile, resolution) - CENTRE
+        for a, b in ((edge[50], edge[60]), (edge[60], edge[61]), (edge[10], edge[110])):
+            integral, _ = quad(
+                lambda x, w=widths, lsf=lsf: float(profile.pdf(np.array(x), w, np.array(lsf))),
+                a,
+                b,
+                epsabs=0,
+                epsrel=1e-12,
+                limit=200,
+            )
+            cdf = profile.cdf(np.array([a, b]), widths, np.full(2, lsf))
+            if type(profile).cumulative_is_exact:
+                assert integral == pytest.approx(cdf[1] - cdf[0], rel=1e-9, abs=1e-15), label
+            else:  # Ida et al.'s approximation of the Voigt integral: 1.5e-4 at most
+                assert integral == pytest.approx(cdf[1] - cdf[0], abs=2e-4), label
+
+
+def _form_points(form):
+    """(label, slot values without norm_wav, norm_wav) for each probe."""
+    for label, position in POSITIONS.items():
+        values = {
+            slot: _prior_value(form.default_prior(slot, CENTRE), position)
+            for slot in form.param_names()
+            if slot != "norm_wav"
+        }
+        yield label, values, CENTRE - 13.0
+
+
+FORM_EDGES = np.linspace(6400.0, 6700.0, 61)
+FORM_LSF = CENTRE / 3000.0
+
+
+@pytest.mark.parametrize("form", FORM_EXAMPLES, ids=repr)
+def test_form_chunk_equals_its_numpy_twin(contract_model, form):
+    backend, model = contract_model
+    f = type(form).stan_name
+    rng = np.random.default_rng(1)
+    slots = [s for s in form.param_names() if s != "norm_wav"]
+    for label, values, nw in _form_points(form):
+        weights = rng.normal(size=FORM_EDGES.size)
+        weights -= weights.mean()  # the antiderivative's constant drops out
+        data = _data(
+            model,
+            **{
+                f"N_{f}": FORM_EDGES.size,
+                f"P_{f}": len(slots),
+                f"x_{f}": FORM_EDGES,
+                f"lsf_{f}": FORM_LSF if form.uses_lsf else 0.0,
+                f"w_{f}": weights,
+                f"centre_{f}": CENTRE,
+            },
+        )
+        vector = np.array([values[s] for s in slots])
+        x, where = _point(data, {f"par_{f}": vector, f"nw_{f}": nw})
+        density = backend.log_density(model, data)
+        out = density.write_array(x)
+        stan = np.array([out[f"out_{f}.{i + 1}"] for i in range(FORM_EDGES.size)])
+
+        def twin(theta):
+            named = dict(zip(slots, theta[:-1], strict=True))
+            lsf = FORM_LSF if form.uses_lsf else None
+            return form.antiderivative(
+                FORM_EDGES,
+                named,
+                obs_low=FORM_EDGES[0],
+                obs_high=FORM_EDGES[-1],
+                norm_wav=theta[-1],
+                lsf_fwhm=lsf,
+            )
+
+        theta = np.concatenate([vector, [nw]])
+        expected = twin(theta)
+        np.testing.assert_allclose(
+            np.diff(stan), np.diff(expected), rtol=1e-12, atol=1e-12 * np.abs(expected).max()
+        )
+        _, grad = density(x)
+        block = np.concatenate([grad[where[f"par_{f}"]], grad[where[f"nw_{f}"]]])
+        # each slot's distance to its prior's nearer bound (the angle's pole), or its size
+        reach = [
+            min(abs(v - literal_value(b)) for b in (prior.low, prior.high))
+            for prior, v in ((form.default_prior(s, CENTRE), values[s]) for s in slots)
+        ]
+        scale = np.minimum(np.maximum(np.abs(theta), 1e-3), [*reach, np.inf])
+        fd, rounding = _central_difference(lambda t, w=weights: w * twin(t), theta, scale)
+        _assert_gradient(block, fd, rounding, label)
+        if type(form).affine:
+            value = form.evaluate(
+                np.array([CENTRE - 1.0, CENTRE, CENTRE + 1.0]),
+                {**values, "norm_wav": nw},
+                obs_low=FORM_EDGES[0],
+                obs_high=FORM_EDGES[-1],
+                norm_wav=nw,
+            )
+            affine = [out[f"affine_{f}.1"], out[f"affine_{f}.2"]]
+            np.testing.assert_allclose(affine, [value[1], (value[2] - value[0]) / 2], rtol=1e-10)
+
+
+@pytest.mark.parametrize("form", FORM_EXAMPLES, ids=repr)
+def test_form_value_integrates_to_its_antiderivative(form):
+    for label, values, nw in _form_points(form):
+        lsf = FORM_LSF if form.uses_lsf else None
+        common = dict(obs_low=FORM_EDGES[0], obs_high=FORM_EDGES[-1], norm_wav=nw, lsf_fwhm=lsf)
+        params = {**values, "norm_wav": nw}
+        for a, b in ((6400.0, 6410.0), (6500.0, 6700.0)):
+            integral, _ = quad(
+                lambda x, p=params, c=common: float(form.evaluate(np.array(x), p, **c)),
+                a,
+                b,
+                epsrel=1e-12,
+            )
+            ends = form.antiderivative(np.array([a, b]), params, **common)
+            assert integral == pytest.approx(ends[1] - ends[0], rel=1e-9), label
+
+
+def test_every_registered_component_has_its_chunk_and_examples():
+    assert set(PROFILES.names) >= {"Gaussian"}
+    assert set(FORMS.names) >= {"Linear", "Polynomial", "PowerLaw"}
+    for cls in [*PROFILES, *FORMS]:
+        assert (template_dir() / cls.chunk()).is_file(), cls
+        assert cls.contract_examples(), cls
