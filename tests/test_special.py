@@ -151,26 +151,29 @@ functions {
 }
 data {
   int N;
-  vector[N] weight_re;  // the density is weight_re . Re w + weight_im . Im w
+  vector[N] weight_re;  // the density is weight_re . Re w + weight_im . Im w + weight_h . H
   vector[N] weight_im;
+  vector[N] weight_h;
 }
 parameters {
   vector[N] x;
   vector[N] y;
 }
 model {
-  target += dot_product(weight_re, faddeeva_re(x, y)) + dot_product(weight_im, faddeeva_im(x, y));
+  target += dot_product(weight_re, faddeeva_re(x, y)) + dot_product(weight_im, faddeeva_im(x, y))
+            + dot_product(weight_h, voigt_hjerting(y, x));
 }
 generated quantities {
   vector[N] re = faddeeva_re(x, y);
   vector[N] im = faddeeva_im(x, y);
   vector[N] re_scalar;
   vector[N] im_scalar;
-  vector[N] hjerting;
+  vector[N] hjerting = voigt_hjerting(y, x);
+  vector[N] hjerting_scalar;
   for (i in 1:N) {
     re_scalar[i] = faddeeva_re(x[i], y[i]);
     im_scalar[i] = faddeeva_im(x[i], y[i]);
-    hjerting[i] = voigt_hjerting(y[i], x[i]);
+    hjerting_scalar[i] = voigt_hjerting(y[i], x[i]);
   }
 }
 """
@@ -185,23 +188,25 @@ def stan_model():
     return backend, backend.compile(PROGRAM % chunk, progress=False)
 
 
-def stan_density(stan_model, n, weight_re=1.0, weight_im=0.0):
+def stan_density(stan_model, n, weights=(1.0, 0.0, 0.0)):
+    """The density sum(weights[0] Re w + weights[1] Im w + weights[2] H) over n points."""
     backend, model = stan_model
-    data = {"N": n, "weight_re": np.full(n, weight_re), "weight_im": np.full(n, weight_im)}
+    names = ("weight_re", "weight_im", "weight_h")
+    data = {"N": n, **{name: np.full(n, w) for name, w in zip(names, weights, strict=True)}}
     return backend.log_density(model, data)
 
 
 def stan_values(stan_model, x, y):
     """Generated quantities at (x, y), each an array."""
     outputs = stan_density(stan_model, len(x)).write_array(np.concatenate([x, y]))
-    names = ("re", "im", "re_scalar", "im_scalar", "hjerting")
+    names = ("re", "im", "re_scalar", "im_scalar", "hjerting", "hjerting_scalar")
     return {name: np.array([outputs[f"{name}.{i + 1}"] for i in range(len(x))]) for name in names}
 
 
 def stan_gradient(stan_model, x, y, part):
-    """(d/dx, d/dy) of Re w (part 're') or Im w ('im') at each (x, y)."""
-    weights = (1.0, 0.0) if part == "re" else (0.0, 1.0)
-    _, gradient = stan_density(stan_model, len(x), *weights)(np.concatenate([x, y]))
+    """(d/dx, d/dy) of Re w (part 're'), Im w ('im') or H(y, x) ('hjerting') at each (x, y)."""
+    weights = {"re": (1.0, 0.0, 0.0), "im": (0.0, 1.0, 0.0), "hjerting": (0.0, 0.0, 1.0)}[part]
+    _, gradient = stan_density(stan_model, len(x), weights)(np.concatenate([x, y]))
     return gradient[: len(x)], gradient[len(x) :]
 
 
@@ -223,6 +228,7 @@ def test_stan_values_match_wofz(stan_model):
     np.testing.assert_array_equal(values["re_scalar"], values["re"])
     np.testing.assert_array_equal(values["im_scalar"], values["im"])
     np.testing.assert_array_equal(values["hjerting"], values["re"])
+    np.testing.assert_array_equal(values["hjerting_scalar"], values["re"])
     # and the numpy twin is the same algorithm: it agrees to rounding
     twin = faddeeva(x + 1j * y)
     assert relative_error(values["re"], twin.real).max() <= 1e-12
@@ -238,6 +244,7 @@ def test_stan_gradients_match_the_analytic_derivative(stan_model):
     for part, expected in (
         ("re", (derivative.real, -derivative.imag)),
         ("im", (derivative.imag, derivative.real)),
+        ("hjerting", (derivative.real, -derivative.imag)),
     ):
         dx, dy = stan_gradient(stan_model, x, y, part)
         error = np.hypot(dx - expected[0], dy - expected[1]) / scale

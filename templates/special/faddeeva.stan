@@ -1,6 +1,7 @@
   // Faddeeva function w(z) = exp(-z^2) erfc(-i z) for z = x + i y, y >= 0, and the
-  // Voigt-Hjerting function H(a, x) = Re w(x + i a). Public: faddeeva_re, faddeeva_im (real or
-  // vector arguments, elementwise) and voigt_hjerting; the faddeeva_*_ functions are internal.
+  // Voigt-Hjerting function H(a, x) = Re w(x + i a). Public: faddeeva_re, faddeeva_im and
+  // voigt_hjerting, each for real or (elementwise) vector arguments; the faddeeva_*_ functions
+  // are internal.
   //
   // Algorithm (unite_stan/special.py evaluates the same one in numpy):
   // * |z| < 27.5: the trapezoidal rule with step h = 1/2 for
@@ -32,7 +33,10 @@
   // |dx| <= 2^-27 |x|, and the value errs by ~(2 |x| dx)^3 / 6 < 2e-16 relative, the gradient
   // by ~(2 |x| dx)^2 / 2 < 6e-11 relative (worst for Re w on the real axis at |x| ~ 26).
   // Every call of a Stan function with parameter arguments puts one placeholder node on the
-  // tape, so the comparisons are written inline rather than in small helpers.
+  // tape, so the comparisons are written inline rather than in small helpers. Each public
+  // function is overloaded (real and vector arguments) because stanc --O1 inlines calls of
+  // functions with a single signature into the model block, whose locals are all autodiff
+  // variables: the double-precision evaluation would then be taped after all.
 
   // (Re w, Im w, Re w', Im w', Re w''/2, Im w''/2) at x + i y, y >= 0, |x| < 4096, y < 4096,
   // in double precision: it is only ever called with double arguments (the snapped point).
@@ -297,4 +301,9 @@
   // Voigt-Hjerting function H(a, x) = Re w(x + i a), a >= 0.
   real voigt_hjerting(real a, real x) {
     return faddeeva_part_([x]', [a]', 1)[1];
+  }
+
+  // Elementwise H(a, x) = Re w(x + i a), a >= 0.
+  vector voigt_hjerting(vector a, vector x) {
+    return faddeeva_part_(x, a, 1);
   }
