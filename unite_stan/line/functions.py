@@ -52,7 +52,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import erfc, erfcx, expit, owens_t, wofz
+from scipy.special import erfc, erfcx, expit, owens_t
 
 from unite_stan.constants import FWHM_TO_SIGMA, K_FWHM
 
@@ -139,8 +139,11 @@ def _gaussian_fwhm_cdf(x: np.ndarray, fwhm: np.ndarray) -> np.ndarray:
 
 
 def _faddeeva(z: np.ndarray) -> np.ndarray:
-    """Faddeeva function w(z) = exp(−z²) erfc(−iz); the one place the implementation is chosen."""
-    return wofz(z)
+    """Faddeeva function w(z) = exp(−z²) erfc(−iz); the one place the implementation is chosen:
+    :func:`unite_stan.special.faddeeva`, the same algorithm as the Stan programs'."""
+    from unite_stan.special import faddeeva
+
+    return faddeeva(z)
 
 
 def _voigt(x: np.ndarray, sigma: np.ndarray, gamma: np.ndarray) -> np.ndarray:
