@@ -1,16 +1,20 @@
   // Split normal: Gaussians of FWHM width[1] (blue, x <= 0) and width[2] (red), each with the
   // LSF in quadrature, weighted by their widths so the density is continuous: twice the
-  // cumulative profile less 1 at the pixel edges.
+  // cumulative profile less 1 at the pixel edges (which increase). Written on the two runs of
+  // edges either side of the centre, without a loop over edges, so that stanc keeps whole
+  // vectors as single autodiff nodes.
   vector splitnormal_cumulative(vector edge, real centre, vector width, vector lsf_fwhm2) {
     int n = rows(edge);
-    vector[n] out;
-    for (i in 1:n) {
-      real x = edge[i] - centre;
-      real blue = sqrt(lsf_fwhm2[i] + square(width[1]));
-      real red = sqrt(lsf_fwhm2[i] + square(width[2]));
-      real w_blue = blue / (blue + red);
-      out[i] = x <= 0 ? 2 * w_blue * erfc(-1.6651092223153954 * x / blue) - 1
-                      : 1 - 2 * (1 - w_blue) * erfc(1.6651092223153954 * x / red);
+    int k = 0;
+    while (k < n && edge[k + 1] <= centre) {
+      k += 1;
     }
-    return out;
+    vector[n] x = edge - centre;
+    vector[n] blue = sqrt(lsf_fwhm2 + square(width[1]));
+    vector[n] red = sqrt(lsf_fwhm2 + square(width[2]));
+    vector[n] w_blue = blue ./ (blue + red);
+    return append_row(
+        2 * head(w_blue, k) .* erfc(-1.6651092223153954 * head(x, k) ./ head(blue, k)) - 1,
+        1 - 2 * (1 - tail(w_blue, n - k))
+            .* erfc(1.6651092223153954 * tail(x, n - k) ./ tail(red, n - k)));
   }
