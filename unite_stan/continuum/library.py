@@ -42,12 +42,22 @@ class ContinuumForm(ABC):
     """Base class of continuum forms; a concrete subclass is enrolled in :data:`FORMS`.
 
     Subclasses set ``stan_name``: the chunk ``templates/continua/<stan_name>.stan``, whose
-    ``<stan_name>_antideriv(x, par, nw, lsf_fwhm)`` is the antiderivative at the edges ``x``
-    given the slots other than ``norm_wav`` in order (``par``), the observed ``norm_wav`` and
-    the region's LSF FWHM.
+    ``<stan_name>_antideriv(x, par, nw, lsf_fwhm, consts)`` is the antiderivative at the edges
+    ``x`` given the slots other than ``norm_wav`` in order (``par``), the observed ``norm_wav``,
+    the region's LSF FWHM and the region's constants (``consts``: :meth:`stan_constants`, the
+    numbers the form needs that are not slots, which reach the program as data).
+
+    Every method evaluating the form takes the region's observed bounds ``obs_low`` and
+    ``obs_high``, the unit of the wavelengths it is given (``wl_unit``, Å when None) and the
+    systemic redshift ``z_sys``; most forms need only some of them.
     """
 
     stan_name: str
+    #: shared chunks (paths relative to the templates folder) the form's chunk calls
+    stan_requires: tuple[str, ...] = ()
+    #: no closed-form antiderivative: the antiderivative at edges is the midpoint rule's
+    #: cumulative sum of value(midpoint) × width, so a pixel's average is its midpoint value
+    midpoint_rule: bool = False
     #: whether the pixel-averaged value needs the region's LSF width
     uses_lsf: bool = False
     #: the sampling coordinate of a slot sampled otherwise than on the logistic scale, where
@@ -117,6 +127,8 @@ class ContinuumForm(ABC):
         obs_high: float,
         norm_wav: float,
         lsf_fwhm: float | np.ndarray | None = None,
+        wl_unit=None,
+        z_sys: float = 0.0,
     ) -> np.ndarray:
         """Pointwise value at observed wavelengths (LSF-convolved where the form uses it).
 
@@ -134,12 +146,49 @@ class ContinuumForm(ABC):
         obs_high: float,
         norm_wav: float,
         lsf_fwhm: float | np.ndarray | None = None,
+        wl_unit=None,
+        z_sys: float = 0.0,
     ) -> np.ndarray:
         """Antiderivative ``P(λ)`` such that the pixel average is ``ΔP/Δλ``."""
 
-    def _prepare(self, low: float, high: float) -> None:  # noqa: B027 - optional hook
-        """Hook called by ``ContinuumRegion`` with the region bounds (forms with knots or
-        templates check them here)."""
+    def stan_constants(
+        self, *, obs_low: float, obs_high: float, wl_unit=None, z_sys: float = 0.0
+    ) -> np.ndarray:
+        """The region's numbers the Stan chunk needs besides the slots (its ``consts``
+        argument), a 1-D float array; data, so changing them never recompiles. None by
+        default."""
+        return np.zeros(0)
+
+    def fit_start(self, slot: str, flux: np.ndarray) -> float:
+        """Gauss-Newton's start for ``slot`` (:func:`~unite_stan.continuum.fit.fit_continuum_form`):
+        ``median |flux|`` for amplitudes, 5000 K for a temperature, 0 for the others (unite's
+        starts), or the middle of the default prior where 0 lies outside it."""
+        if slot == "scale" or slot.endswith("_scale"):
+            return float(np.median(np.abs(flux)))
+        if slot == "temperature":
+            return 5000.0
+        prior = self.default_prior(slot, 1.0)
+        low, high = getattr(prior, "low", None), getattr(prior, "high", None)
+        try:
+            low, high = float(low.value), float(high.value)
+        except (AttributeError, TypeError, ValueError):
+            return 0.0
+        return 0.0 if low <= 0.0 <= high else 0.5 * (low + high)
+
+    def _midpoint_antiderivative(self, wavelength, params, **kwargs) -> np.ndarray:
+        """The midpoint rule's antiderivative along the last axis of ``wavelength``: 0 at the
+        first edge, then the cumulative sum of value(midpoint) × width."""
+        x = np.asarray(wavelength, dtype=float)
+        if x.ndim == 0 or x.shape[-1] < 2:
+            return np.zeros(np.broadcast_shapes(x.shape, *map(np.shape, params.values())))
+        mid = 0.5 * (x[..., 1:] + x[..., :-1])
+        area = self.evaluate(mid, params, **kwargs) * np.diff(x, axis=-1)
+        zero = np.zeros((*area.shape[:-1], 1))
+        return np.concatenate([zero, np.cumsum(area, axis=-1)], axis=-1)
+
+    def _prepare(self, low: float, high: float, unit=None) -> None:  # noqa: B027 - optional hook
+        """Hook called by ``ContinuumRegion`` with the region's rest-frame bounds in its unit
+        (forms with knots or templates check them here)."""
 
     def to_dict(self) -> dict:
         return {"type": type(self).__name__}
@@ -169,10 +218,32 @@ class Linear(ContinuumForm):
     def _shape_prior(self, slot: str) -> Prior:
         return Uniform(-math.pi / 2, math.pi / 2)
 
-    def evaluate(self, wavelength, params, *, obs_low, obs_high, norm_wav, lsf_fwhm=None):
+    def evaluate(
+        self,
+        wavelength,
+        params,
+        *,
+        obs_low,
+        obs_high,
+        norm_wav,
+        lsf_fwhm=None,
+        wl_unit=None,
+        z_sys=0.0,
+    ):
         return params["scale"] + np.tan(params["angle"]) * (wavelength - norm_wav)
 
-    def antiderivative(self, wavelength, params, *, obs_low, obs_high, norm_wav, lsf_fwhm=None):
+    def antiderivative(
+        self,
+        wavelength,
+        params,
+        *,
+        obs_low,
+        obs_high,
+        norm_wav,
+        lsf_fwhm=None,
+        wl_unit=None,
+        z_sys=0.0,
+    ):
         x = wavelength - norm_wav
         return params["scale"] * x + 0.5 * np.tan(params["angle"]) * x * x
 
@@ -218,13 +289,35 @@ class Polynomial(ContinuumForm):
                 out[n - 2 * j] = out[n - 2 * j] + a * comb(n, 2 * j) * dfact * sigma ** (2 * j)
         return out
 
-    def evaluate(self, wavelength, params, *, obs_low, obs_high, norm_wav, lsf_fwhm=None):
+    def evaluate(
+        self,
+        wavelength,
+        params,
+        *,
+        obs_low,
+        obs_high,
+        norm_wav,
+        lsf_fwhm=None,
+        wl_unit=None,
+        z_sys=0.0,
+    ):
         sigma = 0.0 if lsf_fwhm is None else np.asarray(lsf_fwhm) * FWHM_TO_SIGMA
         b = self.convolved_coefficients(self._coefficients(params), sigma)
         x = wavelength - norm_wav
         return sum(bn * x**n for n, bn in enumerate(b))
 
-    def antiderivative(self, wavelength, params, *, obs_low, obs_high, norm_wav, lsf_fwhm=None):
+    def antiderivative(
+        self,
+        wavelength,
+        params,
+        *,
+        obs_low,
+        obs_high,
+        norm_wav,
+        lsf_fwhm=None,
+        wl_unit=None,
+        z_sys=0.0,
+    ):
         sigma = 0.0 if lsf_fwhm is None else np.asarray(lsf_fwhm) * FWHM_TO_SIGMA
         b = self.convolved_coefficients(self._coefficients(params), sigma)
         x = wavelength - norm_wav
@@ -254,10 +347,32 @@ class PowerLaw(ContinuumForm):
     def _shape_prior(self, slot: str) -> Prior:
         return Uniform(-5.0, 5.0)
 
-    def evaluate(self, wavelength, params, *, obs_low, obs_high, norm_wav, lsf_fwhm=None):
+    def evaluate(
+        self,
+        wavelength,
+        params,
+        *,
+        obs_low,
+        obs_high,
+        norm_wav,
+        lsf_fwhm=None,
+        wl_unit=None,
+        z_sys=0.0,
+    ):
         return params["scale"] * (wavelength / norm_wav) ** params["beta"]
 
-    def antiderivative(self, wavelength, params, *, obs_low, obs_high, norm_wav, lsf_fwhm=None):
+    def antiderivative(
+        self,
+        wavelength,
+        params,
+        *,
+        obs_low,
+        obs_high,
+        norm_wav,
+        lsf_fwhm=None,
+        wl_unit=None,
+        z_sys=0.0,
+    ):
         beta = np.asarray(params["beta"], dtype=float)
         scale = params["scale"]
         ratio = wavelength / norm_wav
