@@ -892,7 +892,8 @@ class Blackbody(ContinuumForm):
         """``B_λ(lam, T)/B_λ(nw, T)``, wavelengths in µm (the chunk's ``planck_ratio``)."""
         x = HC_OVER_K_UM_K / np.asarray(temperature)
         a, b = x / nw, x / lam
-        return (nw / lam) ** 5 * np.exp(a - b) * (np.expm1(-a) / np.expm1(-b))
+        with np.errstate(over="ignore", invalid="ignore"):  # T <= 0 (a fit's trial step)
+            return (nw / lam) ** 5 * np.exp(a - b) * (np.expm1(-a) / np.expm1(-b))
 
     def _shape(self, lam, nw, params):
         """The factor multiplying the Planck ratio (rest-frame µm)."""
@@ -1006,15 +1007,13 @@ _F_LAMBDA = u.erg / u.s / u.cm**2 / u.AA
 
 
 def _read_table(path):
+    from astropy.io.registry import IORegistryError
     from astropy.table import Table
 
     try:
         return Table.read(path)
-    except Exception as error:  # astropy cannot tell the format from the name: plain text
-        try:
-            return Table.read(path, format="ascii")
-        except Exception:
-            raise error from None
+    except IORegistryError:  # astropy cannot tell the format from the name: plain text
+        return Table.read(path, format="ascii")
 
 
 class Template(ContinuumForm):
