@@ -29,6 +29,7 @@ NEW = [
     "ModifiedBlackbody",
     "AttenuatedBlackbody",
     "Template",
+    "DLAPowerLaw",
 ]
 EXAMPLES = [f for cls in FORMS for f in cls.contract_examples()]
 
@@ -89,6 +90,10 @@ def test_slots_priors_and_units_follow_unite():
             ["scale", "temperature", "tau_v", "alpha", "norm_wav"],
             {"tau_v": (0, 5), "alpha": (-2, 0)},
         ),
+        continuum.DLAPowerLaw(): (
+            ["scale", "beta", "norm_wav", "log_NHI", "b", "redshift"],
+            {"beta": (-3, 0), "log_NHI": (17, 22), "b": (10, 200), "redshift": (-0.05, 0.05)},
+        ),
     }
     for form, (slots, shapes) in table.items():
         assert form.param_names() == slots, form
@@ -105,9 +110,11 @@ def test_slots_priors_and_units_follow_unite():
             scaled, unit = units[slot]
             if slot == "temperature":
                 assert (scaled, unit) == (False, u.K)
+            elif slot == "b":
+                assert (scaled, unit) == (False, u.km / u.s)
             elif slot == "norm_wav":
                 assert (scaled, unit) == (False, u.AA)
-            elif slot in ("beta", "tau_v", "alpha"):
+            elif slot in ("beta", "tau_v", "alpha", "log_NHI", "redshift"):
                 assert (scaled, unit) == (False, u.dimensionless_unscaled)
             else:  # scale-like: scale, c_i, p_i, coeff_i (unite's table)
                 assert (scaled, unit) == (True, flam), (form, slot)
@@ -303,6 +310,39 @@ def test_blackbody_is_finite_where_the_exponentials_overflow():
     assert np.all(np.isfinite(got)) and got[0] == 0.0 and got[2] == 1.0
 
 
+@pytest.mark.parametrize("unit", [u.AA, u.nm])
+def test_dla_against_a_wofz_voigt_profile(unit):
+    """The damped Lyman-α transmission from scipy's Faddeeva function, at the absorber's
+    rest-frame wavelengths in Å whatever the wavelengths' unit (unite: the region's unit)."""
+    from scipy.special import wofz
+
+    z_sys, dz = 3.1, 0.004
+    params = {"scale": 1.7, "beta": -1.4, "log_NHI": 20.3, "b": 35.0, "redshift": dz}
+    rest = np.linspace(1190.0, 1300.0, 200)  # the absorber's frame
+    obs = rest * (1 + z_sys + dz)
+    nw = 1250.0 * (1 + z_sys)
+    c = 299792.458
+    lam_km = 1.21567e-10
+    a = 6.2649e8 * lam_km / (4 * np.pi * 35.0)
+    x = c * (1215.67 - rest) / (rest * 35.0)
+    sigma = 6.23517e-3 * lam_km / 35.0 * wofz(x + 1j * a).real
+    trans = np.where(rest <= 1215.67, 0.0, np.exp(-(10**20.3) * sigma))
+    expected = 1.7 * (obs / nw) ** -1.4 * trans
+    to = (1 * u.AA).to_value(unit)
+    got = continuum.DLAPowerLaw().evaluate(
+        obs * to,
+        params,
+        obs_low=obs[0] * to,
+        obs_high=obs[-1] * to,
+        norm_wav=nw * to,
+        wl_unit=unit,
+        z_sys=z_sys,
+    )
+    # 1e-16 of the wavelength (its unit's conversion) is 1e-12 of exp(-N σ) on the wing
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-300)
+    assert got[rest <= 1215.67].max() == 0 and got[-1] > 1.0
+
+
 # ---- Template ------------------------------------------------------------------------------
 
 
@@ -394,6 +434,21 @@ FITS = [
         {"scale": 2.0, "temperature": 9000.0, "tau_v": 0.6, "alpha": -1.0},
     ),
 ]
+
+
+def test_fit_dla():
+    """Gauss-Newton from the default start (log_NHI and b in their priors' middles) finds a
+    damped absorber whose Lyman α lies in the region."""
+    form = continuum.DLAPowerLaw()
+    z_sys = 4.3  # Lyman α at 6443 Å
+    wl = np.linspace(LOW, HIGH, 400)
+    truth = {"scale": 2.0, "beta": -1.5, "log_NHI": 20.8, "b": 60.0, "redshift": 0.002}
+    kw = {"wl_unit": u.AA, "z_sys": z_sys}
+    flux = 1e-17 * form.evaluate(wl, truth, norm_wav=6550.0, **FRAME, **kw)
+    result = fit_continuum_form(form, wl, flux, np.full(wl.size, 1e-19), 6550.0, LOW, HIGH, **kw)
+    assert result.params["log_NHI"] == pytest.approx(20.8, abs=1e-3)
+    assert result.params["redshift"] == pytest.approx(0.002, abs=1e-5)
+    np.testing.assert_allclose(result.model, flux, rtol=1e-4, atol=1e-22)
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.special import comb
 
 from unite_stan._registry import Registry
-from unite_stan.constants import FWHM_TO_SIGMA
+from unite_stan.constants import C_KMS, FWHM_TO_SIGMA
 from unite_stan.prior import Fixed, Prior, Uniform, literal_value
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "Blackbody",
     "Chebyshev",
     "ContinuumForm",
+    "DLAPowerLaw",
     "Legendre",
     "Linear",
     "ModifiedBlackbody",
@@ -1001,6 +1002,91 @@ class AttenuatedBlackbody(Blackbody):
 
     def __repr__(self) -> str:
         return f"AttenuatedBlackbody(lambda_ext={self.lambda_ext!r})"
+
+
+class DLAPowerLaw(ContinuumForm):
+    """``f = scale·(λ/nw)^beta·T(λ_r)``: a power law behind a damped Lyman-α absorber at
+    ``λ_r = λ/(1 + z_sys + redshift)`` (Å; ``redshift`` is an offset from ``z_sys`` and may
+    share a line's ``Redshift`` token).
+
+    ``T = 0`` for ``λ_r ≤ 1215.67 Å``, else ``exp(−N_HI σ(λ_r))``, ``N_HI = 10^log_NHI``,
+    ``σ = K λ_Lyα[km]/b H(a, x)``, ``x = c(1215.67 − λ_r)/(λ_r b)``,
+    ``a = A_Lyα λ_Lyα[km]/(4π b)``, ``H(a, x) = Re w(x + i a)`` (:mod:`unite_stan.special`).
+    The Å factor is that of the wavelengths' unit (unite: the region's). No LSF; midpoint
+    rule. Constants: ``[Å per wavelength unit, z_sys, 1215.67, c (km/s), A_Lyα, K,
+    λ_Lyα[km]]``.
+    """
+
+    stan_name = "dlapowerlaw"
+    midpoint_rule = True
+    stan_requires = ("special/midpoint.stan", "special/faddeeva.stan")
+    #: Lyman α: rest wavelength (Å), Einstein A (1/s), K = f e² / (4 √π ε0 m_e c) (cm²/s) and
+    #: the wavelength in km (unite's values)
+    LYA_AA, LYA_A, LYA_K, LYA_KM = 1215.67, 6.2649e8, 6.23517e-3, 1.21567e-10
+
+    def param_names(self) -> list[str]:
+        return ["scale", "beta", "norm_wav", "log_NHI", "b", "redshift"]
+
+    def _shape_prior(self, slot: str) -> Prior:
+        return {
+            "beta": Uniform(-3.0, 0.0),
+            "log_NHI": Uniform(17.0, 22.0),
+            "b": Uniform(10.0, 200.0),
+            "redshift": Uniform(-0.05, 0.05),
+        }[slot]
+
+    def param_units(self, flux_unit, wl_unit):
+        out = super().param_units(flux_unit, wl_unit)
+        out["b"] = (False, u.km / u.s)
+        return out
+
+    def stan_constants(self, *, obs_low, obs_high, wl_unit=None, z_sys=0.0):
+        return np.array(
+            [
+                _factor(wl_unit, u.AA),
+                float(z_sys),
+                self.LYA_AA,
+                C_KMS,
+                self.LYA_A,
+                self.LYA_K,
+                self.LYA_KM,
+            ]
+        )
+
+    def transmission(self, lam_rest, log_nhi, b):
+        """``T`` at rest-frame wavelengths in Å (the chunk's)."""
+        from unite_stan.special import voigt_hjerting
+
+        b = np.asarray(b, dtype=float)
+        valid = b > 0  # NaN elsewhere (a fit's trial step), where H(a, x) is not defined
+        b = np.where(valid, b, 1.0)
+        a = self.LYA_A * self.LYA_KM / (4 * np.pi * b)
+        x = C_KMS * (self.LYA_AA - lam_rest) / (lam_rest * b)
+        h = voigt_hjerting(a, x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            depth = 10.0 ** np.asarray(log_nhi) * self.LYA_K * self.LYA_KM / b
+            out = np.where(lam_rest <= self.LYA_AA, 0.0, np.exp(-depth * h))
+        return np.where(valid, out, np.nan)
+
+    def evaluate(
+        self,
+        wavelength,
+        params,
+        *,
+        obs_low,
+        obs_high,
+        norm_wav,
+        lsf_fwhm=None,
+        wl_unit=None,
+        z_sys=0.0,
+    ):
+        wl = np.asarray(wavelength, dtype=float)
+        lam = _factor(wl_unit, u.AA) * wl / (1 + z_sys + np.asarray(params["redshift"]))
+        trans = self.transmission(lam, params["log_NHI"], params["b"])
+        return params["scale"] * ((wl / norm_wav) ** params["beta"] * trans)
+
+    def antiderivative(self, wavelength, params, **kwargs):
+        return self._midpoint_antiderivative(wavelength, params, **kwargs)
 
 
 _F_LAMBDA = u.erg / u.s / u.cm**2 / u.AA
