@@ -27,14 +27,16 @@
   vector bspline_antideriv(vector x, vector par, real nw, real lsf_fwhm, vector consts) {
     int n = rows(x);
     int nb = rows(par);
-    vector[nb] c = par;
-    c[1] = 1;
-    vector[rows(consts) - 2] t = consts[3:rows(consts)];
+    // the coefficients with c_0 = 1 (built anew: par's copy, assigned an element, would change
+    // par itself in the threaded program's struct-of-arrays vectors, soa.py)
+    vector[nb] c = append_row(rep_vector(1, 1), tail(par, nb - 1));
+    int nt = rows(consts) - 2;
     vector[n - 1] s = (midpoints(x) - consts[1]) / consts[2];
     vector[n - 1] value;
     for (k in 1:(n - 1)) {
-      value[k] = bspline_sum(s[k], c, t);
+      value[k] = bspline_sum(s[k], c, segment(consts, 3, nt));
     }
-    return midpoint_antideriv(x, par[1] / bspline_sum((nw - consts[1]) / consts[2], c, t)
+    return midpoint_antideriv(x, par[1] / bspline_sum((nw - consts[1]) / consts[2], c,
+                                                      segment(consts, 3, nt))
                                  * value);
   }

@@ -11,11 +11,12 @@
     real b = par[4];
     real a = consts[5] * consts[7] / (4 * pi() * b);
     real depth = pow(10, par[3]) * consts[6] * consts[7] / b;
-    vector[n - 1] h = voigt_hjerting(rep_vector(a, n - 1),
-                                     consts[4] * (consts[3] - lam) ./ (lam * b));
-    vector[n - 1] trans;
+    vector[n - 1] u = consts[4] * (consts[3] - lam) ./ (lam * b);
+    vector[n - 1] above;  // 1 above Lyman alpha, 0 at and below it
     for (k in 1:(n - 1)) {
-      trans[k] = lam[k] <= consts[3] ? 0 : exp(-depth * h[k]);
+      above[k] = lam[k] > consts[3];
     }
-    return midpoint_antideriv(x, par[1] * (pow(mid / nw, par[2]) .* trans));
+    return midpoint_antideriv(x, par[1] * (pow(mid / nw, par[2])
+                                           .* (above .* exp(-depth * voigt_hjerting(
+                                                                 rep_vector(a, n - 1), u)))));
   }

@@ -6,15 +6,14 @@
     int ncol = rows(par);
     int nt = (rows(consts) - 1) %/% (ncol + 1);
     int n = rows(x);
-    vector[nt] t = segment(consts, 2, nt);
     vector[n - 1] lam = consts[1] * midpoints(x);
     real nw_r = consts[1] * nw;
     vector[n - 1] value = rep_vector(0, n - 1);
     for (c in 1:ncol) {
-      vector[nt] y = segment(consts, 2 + c * nt, nt);
-      real w = par[c] / interp_clamped(nw_r, t, y);
+      real w = par[c] / interp_clamped(nw_r, segment(consts, 2, nt), segment(consts, 2 + c * nt, nt));
       for (k in 1:(n - 1)) {
-        value[k] += w * interp_clamped(lam[k], t, y);
+        value[k] += w * interp_clamped(lam[k], segment(consts, 2, nt),
+                                       segment(consts, 2 + c * nt, nt));
       }
     }
     return midpoint_antideriv(x, value);

@@ -7,5 +7,7 @@
   // 0 at x[1], then the cumulative sum of value * width (a pixel's average is its value).
   vector midpoint_antideriv(vector x, vector value) {
     int n = rows(x);
-    return append_row(0, cumulative_sum(value .* (x[2:n] - x[1:(n - 1)])));
+    // (append_row(0, ...) and assigning out[2:n] do not compile for the struct-of-arrays
+    // vectors of the threaded program, soa.py)
+    return append_row(rep_vector(0, 1), cumulative_sum(value .* (x[2:n] - x[1:(n - 1)])));
   }

@@ -1065,7 +1065,7 @@ class DLAPowerLaw(ContinuumForm):
         h = voigt_hjerting(a, x)
         with np.errstate(over="ignore", invalid="ignore"):
             depth = 10.0 ** np.asarray(log_nhi) * self.LYA_K * self.LYA_KM / b
-            out = np.where(lam_rest <= self.LYA_AA, 0.0, np.exp(-depth * h))
+            out = np.where(lam_rest > self.LYA_AA, 1.0, 0.0) * np.exp(-depth * h)
         return np.where(valid, out, np.nan)
 
     def evaluate(
