@@ -126,15 +126,18 @@ functions {
         vector[region_npar[r]] par = to_vector(theta[region_par[r, 1:region_npar[r]]]);
         real nw = theta[region_nw_par[r]] * region_nw_factor[r];
         real lsf_r = 0;
-        // the region's numbers besides its parameters (knots, unit factors, templates)
-        vector[region_nconst[r]] consts = segment(region_const, region_const_start[r],
-                                                  region_nconst[r]);
+        // the region's numbers besides its parameters (knots, unit factors, templates) are
+        // passed as a segment of the data, never copied into a local (which the threaded
+        // program would make an autodiff vector, soa.py)
+        int c0 = region_const_start[r];
+        int nc = region_nconst[r];
         // the region's intervals, in this block's numbering
         int lo = max(region_int_start[s, r], b0) - b0 + 1;
         int hi = min(region_int_start[s, r] + region_int_len[s, r], b0 + ne - 1) - b0;
         if (hi >= lo) {
-          vector[hi - lo + 2] antideriv = linear_antideriv(segment(e, lo, hi - lo + 2), par, nw,
-                                                           lsf_r, consts);
+          vector[hi - lo + 2] antideriv = linear_antideriv(segment(e, lo, hi - lo + 2), par,
+                                                           nw, lsf_r,
+                                                           segment(region_const, c0, nc));
           model_sum[lo:hi] += spec_cont_factor[s]
                               * (antideriv[2:(hi - lo + 2)] - antideriv[1:(hi - lo + 1)]);
         }

@@ -10,7 +10,8 @@
     real nw_r = consts[1] * nw;
     vector[n - 1] value = rep_vector(0, n - 1);
     for (c in 1:ncol) {
-      real w = par[c] / interp_clamped(nw_r, segment(consts, 2, nt), segment(consts, 2 + c * nt, nt));
+      real w = par[c] / interp_clamped(nw_r, segment(consts, 2, nt),
+                                       segment(consts, 2 + c * nt, nt));
       for (k in 1:(n - 1)) {
         value[k] += w * interp_clamped(lam[k], segment(consts, 2, nt),
                                        segment(consts, 2 + c * nt, nt));
