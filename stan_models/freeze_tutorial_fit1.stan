@@ -66,7 +66,7 @@ functions {
   }
 
   // Linear continuum scale + tan(angle) (x - nw): antiderivative at the edges.
-  vector linear_antideriv(vector x, vector par, real nw, real lsf_fwhm) {
+  vector linear_antideriv(vector x, vector par, real nw, real lsf_fwhm, vector consts) {
     vector[rows(x)] d = x - nw;
     return d .* (par[1] + (0.5 * tan(par[2])) * d);
   }
@@ -88,6 +88,7 @@ functions {
                      array[,] int line_win_len, array[] int gaussian_lines, vector region_low,
                      vector region_high, vector region_center, vector region_nw_factor,
                      array[] int region_npar, array[,] int region_par, array[] int region_nw_par,
+                     vector region_const, array[] int region_const_start, array[] int region_nconst,
                      array[] int linear_regions, array[,] int region_int_start,
                      array[,] int region_int_len, array[] int pix_interval, vector flux_over_error,
                      vector pix_weight, vector block_log_norm, vector spec_line_factor,
@@ -125,12 +126,18 @@ functions {
         vector[region_npar[r]] par = to_vector(theta[region_par[r, 1:region_npar[r]]]);
         real nw = theta[region_nw_par[r]] * region_nw_factor[r];
         real lsf_r = 0;
+        // the region's numbers besides its parameters (knots, unit factors, templates) are
+        // passed as a segment of the data, never copied into a local (which the threaded
+        // program would make an autodiff vector, soa.py)
+        int c0 = region_const_start[r];
+        int nc = region_nconst[r];
         // the region's intervals, in this block's numbering
         int lo = max(region_int_start[s, r], b0) - b0 + 1;
         int hi = min(region_int_start[s, r] + region_int_len[s, r], b0 + ne - 1) - b0;
         if (hi >= lo) {
-          vector[hi - lo + 2] antideriv = linear_antideriv(segment(e, lo, hi - lo + 2), par, nw,
-                                                           lsf_r);
+          vector[hi - lo + 2] antideriv = linear_antideriv(segment(e, lo, hi - lo + 2), par,
+                                                           nw, lsf_r,
+                                                           segment(region_const, c0, nc));
           model_sum[lo:hi] += spec_cont_factor[s]
                               * (antideriv[2:(hi - lo + 2)] - antideriv[1:(hi - lo + 1)]);
         }
@@ -176,6 +183,12 @@ data {
   array[N_region] int<lower=1> region_npar;
   array[N_region, N_region_par] int<lower=1> region_par;
   array[N_region] int<lower=1> region_nw_par;
+  // Each region's numbers besides its parameters (its form's stan_constants: knots,
+  // unit factors, templates), concatenated; a trailing 0 keeps the vector non-empty.
+  int<lower=1> N_region_const;
+  vector[N_region_const] region_const;
+  array[N_region] int<lower=1> region_const_start;
+  array[N_region] int<lower=0> region_nconst;
   int<lower=0> N_linear;
   array[N_linear] int<lower=1> linear_regions;
   // Spectra: pixel edges (canonical unit) and pixels of all spectra, concatenated.
@@ -284,7 +297,8 @@ transformed parameters {
                                       block_edge0, block_n_edge, block_pix0, block_n_pix,
                                       line_win_start, line_win_len, gaussian_lines, region_low,
                                       region_high, region_center, region_nw_factor, region_npar,
-                                      region_par, region_nw_par, linear_regions, region_int_start,
+                                      region_par, region_nw_par, region_const, region_const_start,
+                                      region_nconst, linear_regions, region_int_start,
                                       region_int_len, pix_interval, flux_over_error, pix_weight,
                                       block_log_norm, spec_line_factor, spec_cont_factor,
                                       spec_r_scale_par, spec_flux_scale_par);

@@ -55,7 +55,7 @@ functions {
   }
 
   // Linear continuum scale + tan(angle) (x - nw): antiderivative at the edges.
-  vector linear_antideriv(vector x, vector par, real nw, real lsf_fwhm) {
+  vector linear_antideriv(vector x, vector par, real nw, real lsf_fwhm, vector consts) {
     vector[rows(x)] d = x - nw;
     return d .* (par[1] + (0.5 * tan(par[2])) * d);
   }
@@ -77,11 +77,13 @@ functions {
                      array[,] int line_win_start, array[,] int line_win_len,
                      array[] int gaussian_lines, vector region_low, vector region_high,
                      vector region_center, vector region_nw_factor, array[] int region_npar,
-                     array[,] int region_par, array[] int region_nw_par, array[] int linear_regions,
-                     array[,] int region_int_start, array[,] int region_int_len,
-                     array[] int pix_interval, vector flux_over_error, vector pix_weight,
-                     vector block_log_norm, vector spec_line_factor, vector spec_cont_factor,
-                     array[] int spec_r_scale_par, array[] int spec_flux_scale_par) {
+                     array[,] int region_par, array[] int region_nw_par, vector region_const,
+                     array[] int region_const_start, array[] int region_nconst,
+                     array[] int linear_regions, array[,] int region_int_start,
+                     array[,] int region_int_len, array[] int pix_interval, vector flux_over_error,
+                     vector pix_weight, vector block_log_norm, vector spec_line_factor,
+                     vector spec_cont_factor, array[] int spec_r_scale_par,
+                     array[] int spec_flux_scale_par) {
     real total = 0;
     for (b in blocks) {
       int b0 = block_edge0[b];
@@ -138,6 +140,12 @@ data {
   array[N_region] int<lower=1> region_npar;
   array[N_region, N_region_par] int<lower=1> region_par;
   array[N_region] int<lower=1> region_nw_par;
+  // Each region's numbers besides its parameters (its form's stan_constants: knots,
+  // unit factors, templates), concatenated; a trailing 0 keeps the vector non-empty.
+  int<lower=1> N_region_const;
+  vector[N_region_const] region_const;
+  array[N_region] int<lower=1> region_const_start;
+  array[N_region] int<lower=0> region_nconst;
   int<lower=0> N_linear;
   array[N_linear] int<lower=1> linear_regions;
   int<lower=0> N_linear_fixed;
@@ -250,12 +258,15 @@ transformed data {
     int r = linear_fixed_regions[q];
     vector[region_npar[r]] par = theta_fixed[region_par[r, 1:region_npar[r]]];
     real nw = theta_fixed[region_nw_par[r]] * region_nw_factor[r];
+    vector[region_nconst[r]] consts = segment(region_const, region_const_start[r],
+                                              region_nconst[r]);
     for (s in 1:N_spec) {
       real lsf_r = 0;
       int n = region_int_len[s, r];
       if (n >= 1) {
         int i0 = spec_edge_start[s] + region_int_start[s, r] - 1;
-        vector[n + 1] antideriv = linear_antideriv(segment(edge, i0, n + 1), par, nw, lsf_r);
+        vector[n + 1] antideriv = linear_antideriv(segment(edge, i0, n + 1), par, nw, lsf_r,
+                                                    consts);
         cont_fixed[i0:(i0 + n - 1)] += spec_cont_factor[s]
                                        * (antideriv[2:(n + 1)] - antideriv[1:n]);
       }
@@ -296,6 +307,7 @@ transformed parameters {
                                       block_pix0, block_n_pix, line_win_start, line_win_len,
                                       gaussian_lines, region_low, region_high, region_center,
                                       region_nw_factor, region_npar, region_par, region_nw_par,
+                                      region_const, region_const_start, region_nconst,
                                       linear_regions, region_int_start, region_int_len,
                                       pix_interval, flux_over_error, pix_weight, block_log_norm,
                                       spec_line_factor, spec_cont_factor, spec_r_scale_par,

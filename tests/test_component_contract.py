@@ -13,6 +13,7 @@ edges from far in the tails to the centre, with a narrow and a broad LSF.
 
 from __future__ import annotations
 
+import astropy.units as u
 import numpy as np
 import pytest
 from scipy.integrate import quad
@@ -53,10 +54,10 @@ def _program() -> str:
         f = cls.stan_name
         data.append(
             f"int N_{f}; int P_{f}; vector[N_{f}] x_{f}; real lsf_{f}; vector[N_{f}] w_{f}; "
-            f"real centre_{f};"
+            f"real centre_{f}; int C_{f}; vector[C_{f}] consts_{f};"
         )
         params.append(f"vector[P_{f}] par_{f}; real nw_{f};")
-        call = f"{f}_antideriv(x_{f}, par_{f}, nw_{f}, lsf_{f})"
+        call = f"{f}_antideriv(x_{f}, par_{f}, nw_{f}, lsf_{f}, consts_{f})"
         model.append(f"target += dot_product(w_{f}, {call});")
         generated.append(f"vector[N_{f}] out_{f} = {call};")
         if cls.affine:
@@ -122,20 +123,41 @@ def _data(backend_model, **component):
             }
         )
     for cls in FORMS:
-        f = cls.stan_name
-        n = 2
-        data.update(
-            {
-                f"N_{f}": n,
-                f"P_{f}": len(cls.contract_examples()[0].param_names()) - 1,
-                f"x_{f}": np.array([1.0, 2.0]),
-                f"lsf_{f}": 0.0,
-                f"w_{f}": np.zeros(n),
-                f"centre_{f}": 1.0,
-            }
-        )
+        form = FORM_DEFAULTS[cls.stan_name]
+        data.update(_form_data(form, FORM_EDGES[:2], np.zeros(2)))
     data.update(component)
     return data
+
+
+def _form_data(form, edges: np.ndarray, weights: np.ndarray) -> dict:
+    """The contract program's data of one form: ``edges`` in the test region (observed,
+    Å, at the form's test redshift) with its constants."""
+    f = type(form).stan_name
+    consts = _constants(form)
+    return {
+        f"N_{f}": edges.size,
+        f"P_{f}": len(form.param_names()) - ("norm_wav" in form.param_names()),
+        f"x_{f}": edges,
+        f"lsf_{f}": FORM_LSF if form.uses_lsf else 0.0,
+        f"w_{f}": weights,
+        f"centre_{f}": CENTRE,
+        f"C_{f}": consts.size,
+        f"consts_{f}": consts,
+    }
+
+
+def _frame(form) -> dict:
+    """The test region's frame: observed bounds, unit and redshift."""
+    return {
+        "obs_low": FORM_EDGES[0],
+        "obs_high": FORM_EDGES[-1],
+        "wl_unit": u.AA,
+        "z_sys": FORM_Z_SYS.get(type(form).stan_name, 0.0),
+    }
+
+
+def _constants(form) -> np.ndarray:
+    return np.asarray(form.stan_constants(**_frame(form)), dtype=float).ravel()
 
 
 def _layout(data) -> list[tuple[str, int]]:
@@ -150,9 +172,21 @@ def _layout(data) -> list[tuple[str, int]]:
     return out
 
 
+def _default_values() -> dict:
+    """Each form's first example at its mid point (the others' blocks hold 1): values where
+    every form is finite, as the other components' terms enter the target with weight 0."""
+    out = {}
+    for f, form in FORM_DEFAULTS.items():
+        _, values, nw = [p for p in _form_points(form) if p[0] == "mid"][0]
+        out[f"par_{f}"] = np.array([values[s] for s in values])
+        out[f"nw_{f}"] = nw
+    return out
+
+
 def _point(data, values: dict) -> tuple[np.ndarray, dict]:
-    """The unconstrained vector with ``values`` at their blocks (others 1) and each block's
-    slice."""
+    """The unconstrained vector with ``values`` at their blocks (others at a point where the
+    component is finite) and each block's slice."""
+    values = {**_default_values(), **values}
     x, where, k = [], {}, 0
     for name, size in _layout(data):
         block = np.atleast_1d(values.get(name, np.ones(size))).astype(float)
@@ -249,17 +283,24 @@ def test_profile_density_integrates_to_its_cumulative(profile):
 
 def _form_points(form):
     """(label, slot values without norm_wav, norm_wav) for each probe."""
+    slots = [s for s in form.param_names() if s != "norm_wav"]
     for label, position in POSITIONS.items():
+        # each slot a little apart from the others (inwards): equal coefficients make some
+        # forms degenerate (a B-spline with every c_i = 0 but c_0 = 1 vanishes mid-region)
+        inwards = 1.0 if position < 0.5 else -1.0
         values = {
-            slot: _prior_value(form.default_prior(slot, CENTRE), position)
-            for slot in form.param_names()
-            if slot != "norm_wav"
+            slot: _prior_value(form.default_prior(slot, CENTRE), position + 0.01 * k * inwards)
+            for k, slot in enumerate(slots)
         }
         yield label, values, CENTRE - 13.0
 
 
 FORM_EDGES = np.linspace(6400.0, 6700.0, 61)
 FORM_LSF = CENTRE / 3000.0
+#: the test region's systemic redshift by form (0 otherwise): the DLA's Lyman alpha at 6443 Å
+FORM_Z_SYS = {"dlapowerlaw": 4.3}
+#: the example whose data and point stand for each form while another is tested
+FORM_DEFAULTS = {cls.stan_name: cls.contract_examples()[0] for cls in FORMS}
 
 
 @pytest.mark.parametrize("form", FORM_EXAMPLES, ids=repr)
@@ -271,17 +312,7 @@ def test_form_chunk_equals_its_numpy_twin(contract_model, form):
     for label, values, nw in _form_points(form):
         weights = rng.normal(size=FORM_EDGES.size)
         weights -= weights.mean()  # the antiderivative's constant drops out
-        data = _data(
-            model,
-            **{
-                f"N_{f}": FORM_EDGES.size,
-                f"P_{f}": len(slots),
-                f"x_{f}": FORM_EDGES,
-                f"lsf_{f}": FORM_LSF if form.uses_lsf else 0.0,
-                f"w_{f}": weights,
-                f"centre_{f}": CENTRE,
-            },
-        )
+        data = _data(model, **_form_data(form, FORM_EDGES, weights))
         vector = np.array([values[s] for s in slots])
         x, where = _point(data, {f"par_{f}": vector, f"nw_{f}": nw})
         density = backend.log_density(model, data)
@@ -292,12 +323,7 @@ def test_form_chunk_equals_its_numpy_twin(contract_model, form):
             named = dict(zip(slots, theta[:-1], strict=True))
             lsf = FORM_LSF if form.uses_lsf else None
             return form.antiderivative(
-                FORM_EDGES,
-                named,
-                obs_low=FORM_EDGES[0],
-                obs_high=FORM_EDGES[-1],
-                norm_wav=theta[-1],
-                lsf_fwhm=lsf,
+                FORM_EDGES, named, norm_wav=theta[-1], lsf_fwhm=lsf, **_frame(form)
             )
 
         theta = np.concatenate([vector, [nw]])
@@ -312,16 +338,17 @@ def test_form_chunk_equals_its_numpy_twin(contract_model, form):
             min(abs(v - literal_value(b)) for b in (prior.low, prior.high))
             for prior, v in ((form.default_prior(s, CENTRE), values[s]) for s in slots)
         ]
-        scale = np.minimum(np.maximum(np.abs(theta), 1e-3), [*reach, np.inf])
+        # norm_wav's: a tenth of the region's half-width (the normaliser of a series of order
+        # 4 in the half-width changes over less than its size)
+        scale = np.minimum(np.maximum(np.abs(theta), 1e-3), [*reach, 15.0])
         fd, rounding = _central_difference(lambda t, w=weights: w * twin(t), theta, scale)
         _assert_gradient(block, fd, rounding, label)
         if type(form).affine:
             value = form.evaluate(
                 np.array([CENTRE - 1.0, CENTRE, CENTRE + 1.0]),
                 {**values, "norm_wav": nw},
-                obs_low=FORM_EDGES[0],
-                obs_high=FORM_EDGES[-1],
                 norm_wav=nw,
+                **_frame(form),
             )
             affine = [out[f"affine_{f}.1"], out[f"affine_{f}.2"]]
             np.testing.assert_allclose(affine, [value[1], (value[2] - value[0]) / 2], rtol=1e-10)
@@ -329,10 +356,19 @@ def test_form_chunk_equals_its_numpy_twin(contract_model, form):
 
 @pytest.mark.parametrize("form", FORM_EXAMPLES, ids=repr)
 def test_form_value_integrates_to_its_antiderivative(form):
+    """Exact antiderivatives integrate the value; the midpoint rule's average the value over a
+    pixel is its value at the pixel's midpoint."""
     for label, values, nw in _form_points(form):
         lsf = FORM_LSF if form.uses_lsf else None
-        common = dict(obs_low=FORM_EDGES[0], obs_high=FORM_EDGES[-1], norm_wav=nw, lsf_fwhm=lsf)
+        common = dict(norm_wav=nw, lsf_fwhm=lsf, **_frame(form))
         params = {**values, "norm_wav": nw}
+        if type(form).midpoint_rule:
+            edges = np.sort(np.concatenate([FORM_EDGES, [6400.7, 6401.1, 6543.21]]))
+            average = np.diff(form.antiderivative(edges, params, **common)) / np.diff(edges)
+            value = form.evaluate(0.5 * (edges[1:] + edges[:-1]), params, **common)
+            np.testing.assert_allclose(average, value, rtol=1e-10, atol=1e-14, err_msg=label)
+            assert np.all(np.isfinite(value)), label
+            continue
         for a, b in ((6400.0, 6410.0), (6500.0, 6700.0)):
             integral, _ = quad(
                 lambda x, p=params, c=common: float(form.evaluate(np.array(x), p, **c)),

@@ -32,15 +32,23 @@ def test_windowed_cdf_equals_the_full_cdf(centres, edges):
 
 def test_tables_show_the_model_inside_the_likelihood():
     """evaluate_model's total (what make_spectra_tables shows) is the model the Stan program's
-    likelihood uses, for continua that are not linear in the wavelength too: a PowerLaw and a
-    Polynomial(2) convolved with the region's LSF, with a sampled r_scale and flux_scale. The
+    likelihood uses, for continua that are not linear in the wavelength too: a PowerLaw, a
+    Polynomial(2) and a Chebyshev convolved with the region's LSF, a B-spline (midpoint rule,
+    knots among the region's constants), with a sampled r_scale and flux_scale. The
     log likelihood computed from the table's total equals Stan's at the same point."""
     import astropy.units as u
     from conftest import FLUX_UNIT, tutorial_spectrum
 
     from unite_stan import line, model, spectrum
     from unite_stan.compute import evaluate_model
-    from unite_stan.continuum import ContinuumConfiguration, ContinuumRegion, Polynomial, PowerLaw
+    from unite_stan.continuum import (
+        BSpline,
+        Chebyshev,
+        ContinuumConfiguration,
+        ContinuumRegion,
+        Polynomial,
+        PowerLaw,
+    )
     from unite_stan.instrument import FluxScale, RScale
     from unite_stan.instrument.generic import SimpleDisperser
     from unite_stan.prior import Uniform
@@ -51,6 +59,8 @@ def test_tables_show_the_model_inside_the_likelihood():
     lines.add_line("Ha", 6564.6 * u.AA)
     lines.add_line("SII", 6718.3 * u.AA)
     regions = [
+        ContinuumRegion(6210 * u.AA, 6330 * u.AA, Chebyshev(2, stretch=0.8), name="cheb"),
+        ContinuumRegion(6330 * u.AA, 6450 * u.AA, BSpline([6390.0] * u.AA, degree=2), name="bs"),
         ContinuumRegion(6450 * u.AA, 6650 * u.AA, PowerLaw(), name="pl"),
         ContinuumRegion(6650 * u.AA, 6790 * u.AA, Polynomial(2), name="poly"),
     ]
@@ -74,12 +84,15 @@ def test_tables_show_the_model_inside_the_likelihood():
     )
     spectra = spectrum.Spectra([spec], redshift=0.0)
     continuum = ContinuumConfiguration(regions)
+    spectra.prepare(lines, continuum, drop_empty_regions=False)  # regions without lines too
     spectra.compute_scales(lines, continuum)
     program, args = model.ModelBuilder(lines, continuum, spectra).build()
     point = {
         "z_Ha": 0.0004, "fwhm_gauss_Ha": 250.0, "flux_Ha": 1.2, "z_SII": -0.0002,
         "fwhm_gauss_SII": 180.0, "flux_SII": 0.4, "scale_pl": 1.1, "beta_pl": -2.3,
         "scale_poly": 0.9, "c1_poly": 0.02, "c2_poly": -3e-4,
+        "scale_cheb": 1.05, "c1_cheb": 0.3, "c2_cheb": -0.2, "scale_bs": 0.95,
+        "coeff_1_bs": 1.2, "coeff_2_bs": 0.8, "coeff_3_bs": 1.1,
         "r_scale_grism": 0.9, "flux_scale_grism": 1.1,
     }  # fmt: skip
     assert set(point) == set(args.free_sites)

@@ -192,6 +192,8 @@ def evaluate_model(
                 obs_high=obs_high,
                 norm_wav=nw_obs,
                 lsf_fwhm=lsf_r,
+                wl_unit=args.canonical_unit,
+                z_sys=z_sys,
             )
             value = np.diff(antiderivative * np.ones_like(e), axis=1)[:, pix] / width
             inside = (mid >= obs_low) & (mid <= obs_high)

@@ -238,6 +238,8 @@ def _continuum_at(
             obs_high=args.cont_high[r] * (1 + z_sys),
             norm_wav=norm_wav * args.cont_nw_conv[r] * (1 + z_sys),
             lsf_fwhm=None,
+            wl_unit=args.canonical_unit,
+            z_sys=z_sys,
         )
     return total
 

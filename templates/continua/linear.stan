@@ -1,5 +1,5 @@
   // Linear continuum scale + tan(angle) (x - nw): antiderivative at the edges.
-  vector linear_antideriv(vector x, vector par, real nw, real lsf_fwhm) {
+  vector linear_antideriv(vector x, vector par, real nw, real lsf_fwhm, vector consts) {
     vector[rows(x)] d = x - nw;
     return d .* (par[1] + (0.5 * tan(par[2])) * d);
   }

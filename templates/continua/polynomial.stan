@@ -1,6 +1,7 @@
   // Polynomial scale + sum_i c_i (x - nw)^i convolved with the region's Gaussian LSF
   // (x^n -> sum_j C(n, 2j) (2j - 1)!! sigma^(2j) x^(n - 2j)), then integrated.
-  vector polynomial_antideriv(vector x, vector par, real nw, real lsf_fwhm) {
+  vector polynomial_antideriv(vector x, vector par, real nw, real lsf_fwhm,
+                              vector consts) {
     int n = rows(par);
     real sigma = 0.42466090014400953 * lsf_fwhm;
     vector[n] b = rep_vector(0, n);

@@ -164,3 +164,95 @@ def test_hostile_line_names_never_reach_the_program():
     assert set(program.free_sites) >= {f"flux_{n}" for n in names}
     # flux_over_error is a variable of the program's transformed data
     assert program.name_map.ident("flux_over_error") != "flux_over_error"
+
+
+def every_form_program(tmp_path, *, fixed=False, pix_offset=None):
+    """One region per continuum form (five of them with every slot fixed when ``fixed``), at
+    z = 0.5, in a spectrum in µm; the forms' constants reach the data."""
+    from unite_stan.continuum.library import FORMS
+    from unite_stan.instrument.tokens import PixOffset
+
+    z = 0.5
+    examples = [cls.contract_examples()[0] for cls in FORMS]
+    width = 150.0
+    regions = []
+    for k, form in enumerate(examples):
+        low = 4000.0 + (width + 10.0) * k
+        if isinstance(form, continuum.BSpline):
+            form = continuum.BSpline([low + 50.0, low + 100.0] * u.AA)
+        if isinstance(form, continuum.Template):
+            wave = np.linspace(low - 5.0, low + width + 5.0, 9)
+            path = tmp_path / f"template{k}.ecsv"
+            rows = "\n".join(f"{w:.6f} {1.0 + 1e-3 * (w - low):.6f}" for w in wave)
+            path.write_text(
+                "# %ECSV 1.0\n# ---\n# datatype:\n"
+                "# - {name: wave, unit: Angstrom, datatype: float64}\n"
+                "# - {name: f, unit: erg / (Angstrom s cm2), datatype: float64}\n"
+                f"wave f\n{rows}\n"
+            )
+            form = continuum.Template(path)
+        params = {}
+        if fixed and k % 2:
+            slot_class = {"norm_wav": continuum.NormWavelength}
+            for slot in form.param_names():
+                value = form.default_prior(slot, low + 0.5 * width)
+                value = (
+                    value
+                    if isinstance(value, prior.Fixed)
+                    else prior.Fixed(0.5 * (value.low.value + value.high.value) or 0.5)
+                )
+                cls = slot_class.get(slot, continuum.Scale if slot.endswith("scale") else None)
+                params[slot] = (cls or continuum.ContShape)(prior=value)
+        regions.append(
+            continuum.ContinuumRegion(low * u.AA, (low + width) * u.AA, form=form, params=params)
+        )
+    cc = continuum.ContinuumConfiguration(regions)
+    lc = line.LineConfiguration()
+    lc.add_line("X", 4100.0 * u.AA, flux=line.Flux(prior=prior.Uniform(0, 3)))
+    wl = np.linspace(0.39 * (1 + z), 0.62 * (1 + z), 3000)
+    disp = SimpleDisperser(
+        wavelength=wl * u.um,
+        R=1500.0,
+        name="g",
+        pix_offset=None if pix_offset is None else PixOffset(prior=pix_offset),
+    )
+    flux = np.ones(wl.size) * 1e-17 * u.erg / u.s / u.cm**2 / u.um
+    spectra = spectrum.Spectra([spectrum.from_centers(wl * u.um, flux, 0.1 * flux, disp)], z)
+    flc, fcc = spectra.prepare(lc, cc, drop_empty_regions=False)
+    spectra.line_scale = 1e-16 * u.erg / u.s / u.cm**2
+    spectra.continuum_scale = 1e-17 * u.erg / u.s / u.cm**2 / u.um
+    return model.ModelBuilder(flc, fcc, spectra).build()
+
+
+@pytest.mark.parametrize(
+    "fixed, pix_offset",
+    [(False, None), (True, None), (False, prior.Uniform(-0.5, 0.5))],
+    ids=["sampled", "fixed-regions", "pix-offset"],
+)
+def test_every_form_renders_and_passes_stanc(tmp_path, fixed, pix_offset):
+    program, args = every_form_program(tmp_path, fixed=fixed, pix_offset=pix_offset)
+    from unite_stan.continuum.library import FORMS
+
+    assert set(program.structure.forms) == {cls.stan_name for cls in FORMS}
+    assert program.structure.fixed_regions is fixed
+    data = program.data
+    z = args.redshift
+    for r, form in enumerate(args.cont_forms):
+        start, n = data["region_const_start"][r], data["region_nconst"][r]
+        expected = form.stan_constants(
+            obs_low=args.cont_low[r] * (1 + z),
+            obs_high=args.cont_high[r] * (1 + z),
+            wl_unit=args.canonical_unit,
+            z_sys=z,
+        )
+        np.testing.assert_array_equal(data["region_const"][start - 1 : start - 1 + n], expected)
+    assert data["N_region_const"] == data["region_nconst"].sum() + 1
+    for code in (program.serial_code, program.threaded_code):
+        (tmp_path / "m.stan").write_text(code)
+        proc = subprocess.run(
+            [str(stanc_path()), str(tmp_path / "m.stan"), "--o", str(tmp_path / "m.hpp")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr

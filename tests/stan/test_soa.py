@@ -54,20 +54,40 @@ def test_functions_vectors_become_struct_of_arrays_and_the_model_is_untouched(tm
 
 
 @pytest.mark.stan
-def test_rewritten_forms_give_the_serial_log_density_and_gradient():
-    """Polynomial and PowerLaw continua through reduce_sum (the Linear one, and sampled pixel
-    offsets, are in test_threads)."""
+def test_rewritten_forms_give_the_serial_log_density_and_gradient(tmp_path):
+    """Every continuum form but Linear (in test_threads) through reduce_sum, their chunks'
+    local vectors rewritten, with one spectrum's pixel offset sampled (its edges move)."""
     lc, _ = configuration()
+    wave = np.linspace(4900.0, 5100.0, 21)
+    template = tmp_path / "template.ecsv"
+    rows = "\n".join(f"{w:.3f} {1.0 + 1e-3 * (w - 5000.0) ** 2 / 50.0:.9f}" for w in wave)
+    template.write_text(
+        "# %ECSV 1.0\n# ---\n# datatype:\n"
+        "# - {name: wave, unit: Angstrom, datatype: float64}\n"
+        "# - {name: f, unit: erg / (Angstrom s cm2), datatype: float64}\n"
+        f"wave f\n{rows}\n"
+    )
+    forms = [
+        (4740, 4790, continuum.Polynomial(2)),
+        (4790, 4830, continuum.PowerLaw()),
+        (4830, 4880, continuum.Chebyshev(3, stretch=0.8)),
+        (4880, 4930, continuum.BSpline([4900.0] * u.AA, degree=2)),
+        (4930, 4980, continuum.ModifiedBlackbody()),
+        (4980, 5030, continuum.Template(template)),
+        (5030, 5060, continuum.DLAPowerLaw()),
+        (5060, 5090, continuum.Legendre(2)),
+        (5090, 5110, continuum.Bernstein(3)),
+        (5110, 5130, continuum.AttenuatedBlackbody()),
+    ]
     cc = continuum.ContinuumConfiguration(
-        [
-            continuum.ContinuumRegion(4800 * u.AA, 4910 * u.AA, form=continuum.Polynomial(2)),
-            continuum.ContinuumRegion(4910 * u.AA, 5060 * u.AA, form=continuum.PowerLaw()),
-        ]
+        [continuum.ContinuumRegion(lo * u.AA, hi * u.AA, form=f) for lo, hi, f in forms]
     )
     spectra = spectra_with(np.ones(400), np.ones(900))
+    lc, cc = spectra.prepare(lc, cc, drop_empty_regions=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         program, _ = model.ModelBuilder(lc, cc, spectra).build()
+    assert len(program.structure.forms) == len(forms) and program.structure.pix_offset_free
     backend = get_backend("embedded")
     blocked = program.laid_out(Layout(blocks=(3, 3)))
     serial = backend.log_density(backend.compile(program.code, progress=False), blocked.data)

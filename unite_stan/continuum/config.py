@@ -109,7 +109,7 @@ class ContinuumRegion:
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"ContinuumRegion name={name!r} must be a non-empty string")
         self.name = name
-        self.form._prepare(self.low, self.high)
+        self.form._prepare(self.low, self.high, self.unit)
 
     @property
     def center(self) -> float:

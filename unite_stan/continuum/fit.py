@@ -51,14 +51,6 @@ def _solve(design: np.ndarray, target: np.ndarray) -> np.ndarray:
     return coef / norms
 
 
-def _start_value(slot: str, flux: np.ndarray) -> float:
-    if slot == "scale" or slot.endswith("_scale"):
-        return float(np.median(np.abs(flux)))
-    if slot == "temperature":
-        return 5000.0
-    return 0.0
-
-
 def fit_continuum_form(
     form: ContinuumForm,
     wavelength,
@@ -68,6 +60,9 @@ def fit_continuum_form(
     obs_low: float,
     obs_high: float,
     norm_wav: float | None = None,
+    *,
+    wl_unit=None,
+    z_sys: float = 0.0,
 ) -> ContinuumFitResult:
     """Fit ``form`` to ``flux ± error`` at observed ``wavelength`` by weighted least squares.
 
@@ -84,6 +79,11 @@ def fit_continuum_form(
         Observed region bounds (passed to forms that use them).
     norm_wav : float, optional
         Normalisation wavelength; defaults to ``center``.
+    wl_unit : astropy unit, optional
+        Unit of the wavelengths (Å when None), for forms with physical wavelengths
+        (blackbodies, DLAPowerLaw, BSpline knots, Template).
+    z_sys : float, optional
+        Systemic redshift (forms evaluated in the rest frame; default 0).
 
     Returns
     -------
@@ -112,7 +112,15 @@ def fit_continuum_form(
     def evaluate(params: Mapping[str, float]) -> np.ndarray:
         values = {**params, "norm_wav": nw}
         return np.asarray(
-            form.evaluate(wl, values, obs_low=obs_low, obs_high=obs_high, norm_wav=nw),
+            form.evaluate(
+                wl,
+                values,
+                obs_low=obs_low,
+                obs_high=obs_high,
+                norm_wav=nw,
+                wl_unit=wl_unit,
+                z_sys=z_sys,
+            ),
             dtype=np.float64,
         ) * np.ones_like(wl)
 
@@ -123,7 +131,8 @@ def fit_continuum_form(
         coef = _solve(design, y * weight)
         params = {s: back_maps.get(s, float)(float(c)) for s, c in zip(slots, coef, strict=True)}
     else:
-        params = _gauss_newton(evaluate, slots, y, weight)
+        start = np.array([form.fit_start(s, y) for s in slots])
+        params = _gauss_newton(evaluate, slots, start, y, weight)
 
     model = evaluate(params)
     if not (np.all(np.isfinite(model)) and all(map(math.isfinite, params.values()))):
@@ -138,11 +147,13 @@ def fit_continuum_form(
 def _gauss_newton(
     evaluate: Callable[[Mapping[str, float]], np.ndarray],
     slots: list[str],
+    start: np.ndarray,
     y: np.ndarray,
     weight: np.ndarray,
 ) -> dict[str, float]:
-    """Gauss–Newton with forward-difference Jacobians, halving steps that raise χ²."""
-    p = np.array([_start_value(s, y) for s in slots])
+    """Gauss–Newton with forward-difference Jacobians from ``start``, halving steps that
+    raise χ²."""
+    p = np.asarray(start, dtype=float)
 
     def residual(values: np.ndarray) -> np.ndarray:
         return (y - evaluate(dict(zip(slots, values, strict=True)))) * weight

@@ -562,13 +562,23 @@ class _SpectrumScales:
     diagnostic: SpectrumScaleDiagnostic
 
 
-def _fit_region(region: ContinuumRegion, spec: Spectrum, good, lo: float, hi: float):
-    """Fit a region's form to the good pixels; None when the fit fails."""
+def _fit_region(region: ContinuumRegion, spec: Spectrum, good, lo: float, hi: float, z_sys: float):
+    """Fit a region's form to the good pixels (wavelengths in the spectrum's unit); None when
+    the fit fails."""
     wl = spec.wavelength
     center = 0.5 * (lo + hi)
     try:
         return fit_continuum_form(
-            region.form, wl[good], spec.flux[good], spec.error[good], center, lo, hi, center
+            region.form,
+            wl[good],
+            spec.flux[good],
+            spec.error[good],
+            center,
+            lo,
+            hi,
+            center,
+            wl_unit=spec.unit,
+            z_sys=z_sys,
         )
     except (ValueError, ArithmeticError, np.linalg.LinAlgError):
         return None
@@ -607,7 +617,7 @@ def _spectrum_scales(
         fit: ContinuumFitResult | None = None
         model = None
         if good.sum() >= max(region.form.n_params + 1, 3):
-            fit = _fit_region(region, spec, good, lo, hi)
+            fit = _fit_region(region, spec, good, lo, hi, redshift)
         if fit is not None:
             n_fitted += 1
             model = np.asarray(

@@ -523,6 +523,25 @@ def _region_data(args, theta_index, forms, z_sys, fixed) -> dict:
         "region_par": region_par,
         "region_nw_par": region_nw_par,
     }
+    consts, start, count = [], [], []
+    for r, form in enumerate(args.cont_forms):
+        values = np.asarray(
+            form.stan_constants(
+                obs_low=float(data["region_low"][r]),
+                obs_high=float(data["region_high"][r]),
+                wl_unit=args.canonical_unit,
+                z_sys=z_sys,
+            ),
+            dtype=float,
+        ).ravel()
+        start.append(sum(map(len, consts)) + 1)
+        count.append(values.size)
+        consts.append(values)
+    consts.append(np.zeros(1))  # never empty, so that every start is within the vector
+    data["region_const"] = np.concatenate(consts)
+    data["N_region_const"] = data["region_const"].size
+    data["region_const_start"] = np.array(start, dtype=int)
+    data["region_nconst"] = np.array(count, dtype=int)
     for f in forms:
         members = [r for r, form in enumerate(args.cont_forms) if form.stan_name == f]
         data.update(_split_by_shape(f, "regions", members, fixed))

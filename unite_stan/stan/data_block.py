@@ -213,6 +213,17 @@ DATA_VARIABLES: tuple[Variable, ...] = (
         when=_forms,
         comment=("Continuum regions: observed-frame bounds and centres (canonical unit).",),
     ),
+    *_declare(
+        "int<lower=1> N_region_const",
+        "vector[N_region_const] region_const",
+        "array[N_region] int<lower=1> region_const_start",
+        "array[N_region] int<lower=0> region_nconst",
+        when=_forms,
+        comment=(
+            "Each region's numbers besides its parameters (its form's stan_constants: knots,",
+            "unit factors, templates), concatenated; a trailing 0 keeps the vector non-empty.",
+        ),
+    ),
     *_members("forms", "regions", _fixed_regions),
     *_declare(
         "int<lower=1> N_spec",
@@ -322,6 +333,9 @@ _BLOCK_ARGUMENTS = (
     "region_npar",
     "region_par",
     "region_nw_par",
+    "region_const",
+    "region_const_start",
+    "region_nconst",
     "{}_regions",
     "region_int_start",
     "region_int_len",

@@ -40,7 +40,7 @@ STAN_RESERVED = frozenset(
 _TEMPLATE_NAMES = frozenset(
     """
     xi log_lik_spec u theta centre amp width s ne np e res shift lsf dlam line_sum q j k r
-    model_interval mid cont_sum par nw lsf_r antideriv i mu cdf win0 nwin c0 nc block_ids
+    model_interval mid cont_sum par nw lsf_r consts antideriv i mu cdf win0 nwin c0 nc block_ids
     blocks_loglik blocks start end total b b0 lo hi reduce_sum reduce_sum_static k_c slope_c
     alpha_c beta_c st
     """.split()

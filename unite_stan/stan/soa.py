@@ -25,7 +25,7 @@ import re
 __all__ = ["REWRITE", "options", "struct_of_arrays"]
 
 #: version of the rewrite, part of the cache key of every program it applies to
-REWRITE = "functions-soa-2"
+REWRITE = "functions-soa-3"
 
 _SOA = "stan::conditional_var_value_t<{}, Eigen::Matrix<double,-1,1>>"
 _NAN = "std::numeric_limits<double>::quiet_NaN()"
@@ -38,15 +38,22 @@ _LOCAL = "Eigen::Matrix<local_scalar_t__,-1,1>"
 _REDUCE_SUM = re.compile(r"\breduce_sum(_static)?\s*\(")
 _NAMESPACE = re.compile(r"^namespace \w+_namespace \{", re.M)
 # stanc never assigns an array-of-structs vector to a struct-of-arrays one; a rewritten local
-# may be assigned one (e.g. from elements of an array-of-structs argument)
+# may be assigned one (e.g. from elements of an array-of-structs argument). Nor the converse:
+# code stanc inlines into the model class (the threaded program's direct call of the
+# likelihood) may assign a rewritten function's result to an array-of-structs local.
 _ASSIGN_AOS = """\
-// unite_stan (soa.py): a struct-of-arrays vector assigned an array-of-structs one
+// unite_stan (soa.py): a struct-of-arrays vector assigned an array-of-structs one, and the
+// converse
 namespace stan {
 namespace model {
 template <typename Aos, require_eigen_vt<is_var, Aos>* = nullptr>
 inline void assign(stan::math::var_value<Eigen::Matrix<double, -1, 1>>& x, Aos&& y,
                    const char* name) {
   assign(x, stan::math::to_var_value(y), name);
+}
+template <typename Soa, require_var_matrix_t<Soa>* = nullptr>
+inline void assign(Eigen::Matrix<stan::math::var, -1, 1>& x, Soa&& y, const char* name) {
+  assign(x, stan::math::from_var_value(y), name);
 }
 }  // namespace model
 }  // namespace stan
