@@ -1020,9 +1020,11 @@ class DLAPowerLaw(ContinuumForm):
     stan_name = "dlapowerlaw"
     midpoint_rule = True
     stan_requires = ("special/midpoint.stan", "special/faddeeva.stan")
-    #: Lyman α: rest wavelength (Å), Einstein A (1/s), K = f e² / (4 √π ε0 m_e c) (cm²/s) and
-    #: the wavelength in km (unite's values)
-    LYA_AA, LYA_A, LYA_K, LYA_KM = 1215.67, 6.2649e8, 6.23517e-3, 1.21567e-10
+    #: Lyman α: rest wavelength (Å), Einstein A (1/s), K = f e² / (4 √π ε0 m_e c) (cm²/s;
+    #: from astropy's constants with f = 0.41641: unite's 6.23517e-3 is this rounded, which
+    #: moved the DLA's transmission by 6.5e-7 τ against unite's own tables) and the wavelength
+    #: in km
+    LYA_AA, LYA_A, LYA_K, LYA_KM = 1215.67, 6.2649e8, 6.235174049339231e-3, 1.21567e-10
 
     def param_names(self) -> list[str]:
         return ["scale", "beta", "norm_wav", "log_NHI", "b", "redshift"]
