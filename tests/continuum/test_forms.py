@@ -262,7 +262,10 @@ def test_bspline_knots_must_lie_inside_the_region():
 
 
 def planck(lam_um, temperature):
-    x = 14387.7688 / (lam_um * temperature)
+    import astropy.constants as const
+
+    hc_over_k = (const.h * const.c / const.k_B).to_value(u.um * u.K)
+    x = hc_over_k / (lam_um * temperature)
     return lam_um**-5 / np.expm1(x)
 
 
@@ -325,7 +328,11 @@ def test_dla_against_a_wofz_voigt_profile(unit):
     lam_km = 1.21567e-10
     a = 6.2649e8 * lam_km / (4 * np.pi * 35.0)
     x = c * (1215.67 - rest) / (rest * 35.0)
-    sigma = 6.23517e-3 * lam_km / 35.0 * wofz(x + 1j * a).real
+    import astropy.constants as const
+
+    # K = f e^2 / (4 sqrt(pi) eps0 m_e c), f = 0.41641
+    k = 0.41641 * const.e.si**2 / (4 * np.sqrt(np.pi) * const.eps0 * const.m_e * const.c)
+    sigma = k.to_value(u.cm**2 / u.s) * lam_km / 35.0 * wofz(x + 1j * a).real
     trans = np.where(rest <= 1215.67, 0.0, np.exp(-(10**20.3) * sigma))
     expected = 1.7 * (obs / nw) ** -1.4 * trans
     to = (1 * u.AA).to_value(unit)

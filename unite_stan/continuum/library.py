@@ -854,8 +854,8 @@ class BSpline(ContinuumForm):
         return f"BSpline(knots={self.knots!r}, degree={self.degree})"
 
 
-#: h c / k_B in µm K (unite's 14387.7688)
-HC_OVER_K_UM_K = 14387.7688
+#: h c / k_B in µm K, from astropy's constants (unite's 14387.7688 is it rounded: 1.7e-9)
+HC_OVER_K_UM_K = 14387.768775039336
 
 
 class Blackbody(ContinuumForm):
