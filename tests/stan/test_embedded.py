@@ -443,6 +443,23 @@ def test_stanc_error_is_a_value_error_naming_the_line(tmp_path, monkeypatch):
     assert leftovers == [TOOLCHAIN_FILE]
 
 
+def test_a_stanc_run_past_its_time_is_a_readable_error(tmp_path, monkeypatch):
+    from unite_stan.stan.backends import embedded
+
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path))
+    monkeypatch.setattr(EmbeddedBackend, "_setup", lambda self, progress: _fake_shim_record())
+    monkeypatch.setattr(EmbeddedBackend, "_pch", lambda self, progress, cancel=None: None)
+    monkeypatch.setattr(embedded, "STANC_TIMEOUT", 1e-4)
+    with pytest.raises(RuntimeError) as refused:
+        EmbeddedBackend().compile("parameters { real mu; }\nmodel { mu ~ normal(0, 1); }\n")
+    message = str(refused.value)
+    assert message.startswith("stanc (--O1) did not finish in 0.0001 s on the Stan program ")
+    assert message.endswith(
+        "(10 profiles and 10 forms: over 300 s). Fit fewer kinds of component at once; a known "
+        "limit of this version"
+    )
+
+
 def _fake_shim_record():
     from unite_stan.stan.backends.base import BuildRecord
 

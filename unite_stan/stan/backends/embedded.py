@@ -79,6 +79,10 @@ __all__ = [
 DEFAULT_OPTIMIZATION = ("-O3",)
 #: stanc options used unless the backend is given others.
 DEFAULT_STANC_FLAGS = ("--O1",)
+#: Seconds stanc may take. Its --O1 optimiser is superlinear in the program: one profile
+#: kind and a Linear continuum take ~1 s, ten profiles 130 s, ten profiles and ten forms
+#: over 300 s (this machine, 2026-12-03).
+STANC_TIMEOUT = 300.0
 
 # What httpstan compiles stan_services.o with: the model must match it (ABI, threading).
 _MACROS = (
@@ -551,13 +555,22 @@ class EmbeddedBackend(Backend):
             f"--o={source}",
             cache.PROGRAM_FILE,
         ]
-        stanc = subprocess.run(
-            stanc_command,
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        try:
+            stanc = subprocess.run(
+                stanc_command,
+                cwd=workdir,
+                capture_output=True,
+                text=True,
+                timeout=STANC_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(
+                f"stanc ({' '.join(options['stancflags'])}) did not finish in {STANC_TIMEOUT:g} s "
+                f"on the Stan program {key[:16]}: its optimiser's time grows faster than the "
+                "program when many kinds of line profile and continuum form meet in one model "
+                "(10 profiles and 10 forms: over 300 s). Fit fewer kinds of component at once; "
+                "a known limit of this version"
+            ) from None
         if stanc.returncode != 0:
             raise ValueError(f"stanc rejected the Stan program:\n{stanc.stderr.strip()}")
         if "rewrite" in options:
