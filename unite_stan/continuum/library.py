@@ -200,8 +200,15 @@ class ContinuumForm(ABC):
         """Hook called by ``ContinuumRegion`` with the region's rest-frame bounds in its unit
         (forms with knots or templates check them here)."""
 
+    #: the constructor's arguments, kept as attributes of the same names: they make the
+    #: form's dict, equality, hash and repr
+    init_args: tuple[str, ...] = ()
+
+    def _args(self) -> dict:
+        return {name: getattr(self, name) for name in self.init_args}
+
     def to_dict(self) -> dict:
-        return {"type": type(self).__name__}
+        return {"type": type(self).__name__, **self._args()}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> ContinuumForm:
@@ -209,13 +216,14 @@ class ContinuumForm(ABC):
         return cls(**{k: v for k, v in d.items() if k != "type"})
 
     def __eq__(self, other) -> bool:
-        return type(self) is type(other)
+        return type(self) is type(other) and self._args() == other._args()
 
     def __hash__(self) -> int:
-        return hash(type(self).__name__)
+        return hash((type(self).__name__, *self._args().values()))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        args = ", ".join(f"{k}={v!r}" for k, v in self._args().items())
+        return f"{type(self).__name__}({args})"
 
 
 class Linear(ContinuumForm):
@@ -265,6 +273,8 @@ class Linear(ContinuumForm):
 
 class Polynomial(ContinuumForm):
     """``f(λ) = scale + Σ c_i (λ − norm_wav)^i``, convolved with the region's Gaussian LSF."""
+
+    init_args = ("degree",)
 
     stan_name = "polynomial"
     uses_lsf = True
@@ -337,18 +347,6 @@ class Polynomial(ContinuumForm):
         b = self.convolved_coefficients(self._coefficients(params), sigma)
         x = wavelength - norm_wav
         return sum(bn * x ** (n + 1) / (n + 1) for n, bn in enumerate(b))
-
-    def to_dict(self) -> dict:
-        return {"type": "Polynomial", "degree": self.degree}
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.degree == other.degree
-
-    def __hash__(self) -> int:
-        return hash(("Polynomial", self.degree))
-
-    def __repr__(self) -> str:
-        return f"Polynomial(degree={self.degree})"
 
 
 class PowerLaw(ContinuumForm):
@@ -559,6 +557,8 @@ class Chebyshev(_BasisPolynomial):
     [−1, 1]).
     """
 
+    init_args = ("order", "stretch")
+
     stan_name = "chebyshev"
     basis = "chebyshev"
 
@@ -588,25 +588,12 @@ class Chebyshev(_BasisPolynomial):
         coeffs = [1.0, *(params[f"c{i}"] for i in range(1, self.order + 1))]
         return coeffs, params["scale"]
 
-    def to_dict(self) -> dict:
-        return {"type": "Chebyshev", "order": self.order, "stretch": self.stretch}
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and (self.order, self.stretch) == (
-            other.order,
-            other.stretch,
-        )
-
-    def __hash__(self) -> int:
-        return hash(("Chebyshev", self.order, self.stretch))
-
-    def __repr__(self) -> str:
-        return f"Chebyshev(order={self.order}, stretch={self.stretch!r})"
-
 
 class Legendre(_BasisPolynomial):
     """``f = Σ_{i=0..order} p_i P_i(u)``, ``p_0 = scale`` (the mean over the region),
     ``u = (λ − λ_c)/hw``; no ``norm_wav``. Linear in its slots."""
+
+    init_args = ("order",)
 
     stan_name = "legendre"
     basis = "legendre"
@@ -638,22 +625,12 @@ class Legendre(_BasisPolynomial):
         coeffs = [params["scale"], *(params[f"p{i}"] for i in range(1, self.order + 1))]
         return coeffs, 1.0
 
-    def to_dict(self) -> dict:
-        return {"type": "Legendre", "order": self.order}
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.order == other.order
-
-    def __hash__(self) -> int:
-        return hash(("Legendre", self.order))
-
-    def __repr__(self) -> str:
-        return f"Legendre(order={self.order})"
-
 
 class Bernstein(_BasisPolynomial):
     """``f = scale·B̃(t)/B(t_nw)``, ``B(t) = Σ_{i=0..n} b_i C(n, i) t^i (1 − t)^(n − i)``,
     ``b_0 = 1``, ``b_i = coeff_i``, ``t = (u + 1)/2``, ``u`` as in :class:`Chebyshev`."""
+
+    init_args = ("degree", "stretch")
 
     stan_name = "bernstein"
     basis = "bernstein"
@@ -691,21 +668,6 @@ class Bernstein(_BasisPolynomial):
     def _series(self, params):
         coeffs = [1.0, *(params[f"coeff_{i}"] for i in range(1, self.degree + 1))]
         return coeffs, params["scale"]
-
-    def to_dict(self) -> dict:
-        return {"type": "Bernstein", "degree": self.degree, "stretch": self.stretch}
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and (self.degree, self.stretch) == (
-            other.degree,
-            other.stretch,
-        )
-
-    def __hash__(self) -> int:
-        return hash(("Bernstein", self.degree, self.stretch))
-
-    def __repr__(self) -> str:
-        return f"Bernstein(degree={self.degree}, stretch={self.stretch!r})"
 
 
 def _bspline_sum(s, coeffs: list, knots: np.ndarray):
