@@ -50,7 +50,6 @@ import sys
 import tempfile
 import time
 import traceback
-import types
 from pathlib import Path
 
 import astropy.units as u
@@ -286,20 +285,7 @@ def _stack_api(stack: str):
         import jax
 
         jax.config.update("jax_enable_x64", True)
-        from unite import continuum, line, model, prior, results, spectrum
-        from unite.instrument.generic import SimpleDisperser
-    else:
-        from unite_stan import continuum, line, model, prior, results, spectrum
-        from unite_stan.instrument.generic import SimpleDisperser
-    return types.SimpleNamespace(
-        continuum=continuum,
-        line=line,
-        model=model,
-        prior=prior,
-        results=results,
-        spectrum=spectrum,
-        SimpleDisperser=SimpleDisperser,
-    )
+    return scenarios.api_of(stack)
 
 
 def unite_stan_cases() -> tuple[list[str], list[str]]:

@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 import astropy.units as u
@@ -52,18 +51,7 @@ COLUMNS = [
 
 
 def stan_api():
-    from unite_stan import continuum, line, model, prior, results, spectrum
-    from unite_stan.instrument.generic import SimpleDisperser
-
-    return types.SimpleNamespace(
-        continuum=continuum,
-        line=line,
-        model=model,
-        prior=prior,
-        results=results,
-        spectrum=spectrum,
-        SimpleDisperser=SimpleDisperser,
-    )
+    return scenarios.api_of("unite_stan")
 
 
 def run_stan_case(api, case, seed=0):

@@ -18,7 +18,6 @@ os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-import types  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import jax  # noqa: E402
@@ -29,22 +28,13 @@ import astropy.units as u  # noqa: E402
 import numpy as np  # noqa: E402
 import numpyro  # noqa: E402
 from numpyro.infer import MCMC, NUTS  # noqa: E402
-from unite import continuum, line, model, prior, results, spectrum  # noqa: E402
-from unite.instrument.generic import SimpleDisperser  # noqa: E402
+from unite import model, results  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import measure  # noqa: E402
 import scenarios  # noqa: E402
 
-API = types.SimpleNamespace(
-    continuum=continuum,
-    line=line,
-    model=model,
-    prior=prior,
-    results=results,
-    spectrum=spectrum,
-    SimpleDisperser=SimpleDisperser,
-)
+API = scenarios.api_of("unite")
 
 
 def run_case(case, seed=0):

@@ -18,6 +18,22 @@ import astropy.units as u
 import numpy as np
 from scipy.special import erf
 
+
+def api_of(package: str):
+    """The namespace the scenarios are written against, from ``'unite'`` or ``'unite_stan'``:
+    its ``continuum``, ``line``, ``model``, ``prior``, ``results`` and ``spectrum`` modules and
+    ``SimpleDisperser``."""
+    import importlib
+    import types
+
+    modules = ("continuum", "line", "model", "prior", "results", "spectrum")
+    generic = importlib.import_module(f"{package}.instrument.generic")
+    return types.SimpleNamespace(
+        **{name: importlib.import_module(f"{package}.{name}") for name in modules},
+        SimpleDisperser=generic.SimpleDisperser,
+    )
+
+
 C_KMS = 299792.458
 FLAM = u.erg / u.s / u.cm**2 / u.AA
 FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))

@@ -7,30 +7,20 @@ code runs on unite for the side-by-side benchmark.
 from __future__ import annotations
 
 import sys
-import types
 from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 import pytest
 
-from unite_stan import continuum, diagnostics, line, model, prior, results, spectrum
-from unite_stan.instrument.generic import SimpleDisperser
+from unite_stan import diagnostics, model
 from unite_stan.stan.backends import get_backend
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import scenarios  # noqa: E402
 
 pytestmark = pytest.mark.stan
-API = types.SimpleNamespace(
-    continuum=continuum,
-    line=line,
-    model=model,
-    prior=prior,
-    results=results,
-    spectrum=spectrum,
-    SimpleDisperser=SimpleDisperser,
-)
+API = scenarios.api_of("unite_stan")
 
 
 def check(case, samples, args, *, level=0.995):
