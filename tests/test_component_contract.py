@@ -44,12 +44,13 @@ def _program() -> str:
         p = cls.stan_name
         data.append(
             f"int N_{p}; int S_{p}; vector[N_{p}] edge_{p}; vector[N_{p}] lsf2_{p}; "
-            f"vector[N_{p}] w_{p};"
+            f"vector[N_{p}] w_{p}; real w_peak_{p};"
         )
         params.append(f"real centre_{p}; vector[S_{p}] width_{p};")
         call = f"{p}_cumulative(edge_{p}, centre_{p}, width_{p}, lsf2_{p})"
-        model.append(f"target += dot_product(w_{p}, {call});")
+        model.append(f"target += dot_product(w_{p}, {call}) + w_peak_{p} * {p}_peak(width_{p});")
         generated.append(f"vector[N_{p}] out_{p} = {call};")
+        generated.append(f"real peak_{p} = {p}_peak(width_{p});")
     for cls in FORMS:
         f = cls.stan_name
         data.append(
@@ -120,6 +121,7 @@ def _data(backend_model, **component):
                 f"edge_{p}": np.array([-1.0, 1.0]),
                 f"lsf2_{p}": np.ones(n),
                 f"w_{p}": np.zeros(n),
+                f"w_peak_{p}": 0.0,
             }
         )
     for cls in FORMS:
@@ -258,6 +260,29 @@ def test_profile_chunk_equals_its_numpy_twin(contract_model, profile):
         scale = np.concatenate([[CENTRE / resolution], np.maximum(np.abs(vector), 1e-3)])
         fd, rounding = _central_difference(lambda t, w=weights: w * twin(t), theta, scale)
         _assert_gradient(block, fd, rounding, label)
+
+
+@pytest.mark.parametrize("profile", PROFILE_EXAMPLES, ids=repr)
+def test_profile_peak_equals_its_numpy_twin(contract_model, profile):
+    """``<profile>_peak``: the intrinsic density at the centre an absorber's peak optical depth
+    is divided by (unite's LSF of 1e-10), its value and gradient."""
+    backend, model = contract_model
+    p = type(profile).stan_name
+    for label, widths, _ in _profile_points(profile):
+        data = _data(model, **{f"S_{p}": len(profile.slots), f"w_peak_{p}": 1.0})
+        vector = np.array([widths[s] for s in profile.slots])
+        x, where = _point(data, {f"centre_{p}": CENTRE, f"width_{p}": vector})
+        density = backend.log_density(model, data)
+
+        def twin(theta):
+            return np.atleast_1d(profile.peak(dict(zip(profile.slots, theta, strict=True))))
+
+        expected = twin(vector)
+        assert density.write_array(x)[f"peak_{p}"] == pytest.approx(expected[0], rel=1e-12), label
+        _, grad = density(x)
+        scale = np.maximum(np.abs(vector), 1e-3)
+        fd, rounding = _central_difference(twin, vector, scale)
+        _assert_gradient(grad[where[f"width_{p}"]], fd, rounding, label)
 
 
 @pytest.mark.parametrize("profile", PROFILE_EXAMPLES, ids=repr)

@@ -28,3 +28,13 @@
     }
     return out;
   }
+  // Intrinsic density at the centre (the LSF 1e-10, as unite's tau normalisation):
+  // erf(d / sqrt 2) / (2 d sigma), d = half box / sigma; its Taylor series for a narrow box.
+  real boxgauss_peak(vector width) {
+    real sigma = sqrt(1e-20 + square(width[2])) * 0.42466090014400953;
+    real d = 0.5 * width[1] / sigma;
+    if (d < 2e-3) {
+      return (1 - square(d) / 6 + d ^ 4 / 40) / (sigma * 2.5066282746310002);
+    }
+    return erf(d / sqrt2()) / (2 * d * sigma);
+  }

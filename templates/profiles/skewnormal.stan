@@ -13,3 +13,8 @@
     }
     return out;
   }
+  // Intrinsic density at the centre (the LSF 1e-10, as unite's tau normalisation): the skew
+  // factor is 1 there, so the Gaussian's 1 / (sigma sqrt(2 pi)).
+  real skewnormal_peak(vector width) {
+    return 0.9394372786996513 / sqrt(1e-20 + square(width[1]));
+  }

@@ -18,3 +18,10 @@
         1 - 2 * (1 - tail(w_blue, n - k))
             .* erfc(1.6651092223153954 * tail(x, n - k) ./ tail(red, n - k)));
   }
+  // Intrinsic density at the centre (the LSF 1e-10, as unite's tau normalisation):
+  // 1 / ((sigma_blue + sigma_red) sqrt(pi / 2)).
+  real splitnormal_peak(vector width) {
+    real sigma_sum = (sqrt(1e-20 + square(width[1])) + sqrt(1e-20 + square(width[2])))
+                     * 0.42466090014400953;
+    return 1 / (sigma_sum * 1.2533141373155001);
+  }

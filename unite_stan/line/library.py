@@ -55,7 +55,7 @@ class Profile(ABC):
         The Stan chunk ``templates/profiles/<stan_name>.stan``, whose
         ``<stan_name>_cumulative(edge, centre, width, lsf_fwhm2)`` returns 2 CDF - 1 at the
         edges given the widths in wavelength units (slot order) and the squared LSF FWHM of
-        each edge.
+        each edge, and whose ``<stan_name>_peak(width)`` returns :meth:`peak` (absorbers).
     ``window_sigmas``
         Half-width, in standard deviations of the widest total width, beyond which the profile
         carries less flux than float64 resolves (Gaussian: 8, beyond which lies 6e-16 of the
@@ -126,6 +126,14 @@ class Profile(ABC):
         """Profile density (1 / wavelength) at offsets ``x`` from the centre."""
         return self._kernels().pdf(x, **widths, lsf=lsf_fwhm, **self.kernel_options)
 
+    def peak(self, widths: dict[str, np.ndarray]) -> np.ndarray:
+        """Intrinsic density at the centre (1 / wavelength), which an absorber's peak optical
+        depth is divided by (spec §3.7): the PDF at 0 with unite's LSF of 1e-10. The Stan
+        chunk's ``<stan_name>_peak(width)`` computes the same."""
+        from unite_stan.line.functions import TAU_NORMALISATION_LSF
+
+        return self.pdf(np.zeros(()), widths, np.asarray(TAU_NORMALISATION_LSF))
+
     def to_dict(self) -> dict:
         return {"type": type(self).__name__}
 
@@ -178,7 +186,7 @@ class Cauchy(Profile):
     slots = ("fwhm_lorentz",)
     velocity_slots = ("fwhm_lorentz",)
     stan_name = "cauchy"
-    stan_requires = ("special/pseudovoigt.stan",)
+    stan_requires = ("special/exp_erfc.stan", "special/pseudovoigt.stan")
     # the cumulative is Ida et al.'s approximation, the density the exact Voigt (as unite)
     cumulative_is_exact = False
 
@@ -192,7 +200,7 @@ class PseudoVoigt(Profile):
     slots = ("fwhm_gauss", "fwhm_lorentz")
     velocity_slots = ("fwhm_gauss", "fwhm_lorentz")
     stan_name = "pseudovoigt"
-    stan_requires = ("special/pseudovoigt.stan",)
+    stan_requires = ("special/exp_erfc.stan", "special/pseudovoigt.stan")
     # the cumulative is Ida et al.'s approximation, the density the exact Voigt (as unite)
     cumulative_is_exact = False
 
