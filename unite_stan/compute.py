@@ -6,7 +6,7 @@ for the decomposition into lines and continua, in each spectrum's original flux 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,17 +43,32 @@ def _n_draws(samples: dict, args) -> int:
 
 @dataclass
 class SpectrumPrediction:
-    """Model decomposition of one spectrum; arrays have shape (n_draws, n_pix)."""
+    """Model decomposition of one spectrum; arrays have shape (n_draws, n_pix).
+
+    ``lines`` holds, for an emission line, its flux profile without attenuation, and for an
+    absorption line the flux it removes (negative): ``total`` less the total without that
+    absorber. ``continuum_regions`` holds each region's continuum, not attenuated;
+    ``tau_profiles`` each absorber's optical depth at the pixel centres, as unite's: its area
+    optical depth times its density convolved with the LSF at the line's centre (the
+    likelihood's exponent is the same optical depth averaged over each pixel, with each pixel
+    edge's LSF).
+    """
 
     name: str
     wavelength: np.ndarray  # pixel centres, disperser unit, not shifted
     total: np.ndarray
     lines: dict[str, np.ndarray]
-    continua: dict[str, np.ndarray]
+    continuum_regions: dict[str, np.ndarray]
     observed_flux: np.ndarray
     observed_error: np.ndarray
     scaled_error: np.ndarray
     in_region: np.ndarray  # pixel centre inside some observed region (inclusive)
+    tau_profiles: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def continua(self) -> dict[str, np.ndarray]:
+        """Alias of :attr:`continuum_regions`."""
+        return self.continuum_regions
 
 
 def line_arrays(values: dict[str, np.ndarray], args) -> dict[str, np.ndarray]:
@@ -74,7 +89,41 @@ def line_arrays(values: dict[str, np.ndarray], args) -> dict[str, np.ndarray]:
             v = values[token.name]
             w[slot] = centre[:, j] * v / C_KMS if e.profile.is_velocity(slot) else v
         widths.append(w)
-    return {"centre": centre, "amp": amp, "widths": widths}
+    # an absorber's area optical depth: its peak optical depth over its intrinsic density at
+    # the centre (spec §3.7); its covering fraction (1 without one)
+    n_draws = centre.shape[0]
+    area_tau = np.zeros_like(amp)
+    covering = np.ones_like(amp)
+    for j, e in enumerate(entries):
+        if e.is_absorption:
+            area_tau[:, j] = amp[:, j] / e.profile.peak(widths[j])
+            if e.covering is not None:
+                covering[:, j] = np.broadcast_to(values[e.covering.name], (n_draws,))
+    return {
+        "centre": centre,
+        "amp": amp,
+        "widths": widths,
+        "area_tau": area_tau,
+        "covering": covering,
+    }
+
+
+def _transmissions(entries, optical_depth: dict[int, np.ndarray], covering, targets):
+    """Transmission of each target zorder, and of each with one absorber left out.
+
+    Absorber ``k`` attenuates a target of zorder ``z`` when its own zorder exceeds ``z``; its
+    transmission is ``1 - C + C exp(-tau)`` (``C`` its covering fraction; ``exp(-tau)`` at
+    ``C = 1``, unite's). Returns ``{z: T}`` and ``{(z, k): T without k}``.
+    """
+    factor = {k: 1.0 - covering[:, k : k + 1] * -np.expm1(-od) for k, od in optical_depth.items()}
+    full, without = {}, {}
+    for z in targets:
+        acting = [k for k in optical_depth if entries[k].zorder > z]
+        full[z] = np.prod([factor[k] for k in acting], axis=0) if acting else 1.0
+        for k in optical_depth:
+            rest = [factor[i] for i in acting if i != k]
+            without[(z, k)] = np.prod(rest, axis=0) if rest else 1.0
+    return full, without
 
 
 def _profile_cdf(profile, e, centre, widths, lsf):
@@ -156,8 +205,7 @@ def evaluate_model(
         lsf = e_shift / (np.asarray(disp.R(e_shift), dtype=float) * r_scale) * to_c
         e = e_shift * to_c
         width = np.diff(e, axis=1)[:, pix]
-        line_cols = {}
-        total = np.zeros((e.shape[0], pix.size))
+        line_cols, optical_depth, tau_profiles = {}, {}, {}
         for j, entry in enumerate(entries):
             cdf = _profile_cdf(
                 entry.profile,
@@ -167,11 +215,25 @@ def evaluate_model(
                 lsf,
             )
             phi = np.diff(cdf, axis=1)[:, pix] / width
-            col = f_scale * lines["amp"][:, j : j + 1] * args.line_flux_scales[s] * phi
-            line_cols[entry.name] = col
-            total = total + col
+            if entry.is_absorption:
+                optical_depth[j] = lines["area_tau"][:, j : j + 1] * phi
+                line_cols[entry.name] = None  # filled once the total is known
+                # unite's tau profile: the area optical depth times the density at the pixel
+                # centres, convolved with the LSF at the line's centre
+                c = lines["centre"][:, j : j + 1]
+                lsf_c = c / (np.asarray(disp.R(c / to_c), dtype=float) * r_scale)
+                point = entry.profile.pdf(
+                    0.5 * (e[:, :-1] + e[:, 1:])[:, pix] - c,
+                    {k: np.asarray(v)[:, None] for k, v in lines["widths"][j].items()},
+                    lsf_c,
+                )
+                tau_profiles[entry.name] = lines["area_tau"][:, j : j + 1] * point
+            else:
+                amp = lines["amp"][:, j : j + 1]
+                line_cols[entry.name] = f_scale * amp * args.line_flux_scales[s] * phi
         mid = 0.5 * (e[:, :-1] + e[:, 1:])[:, pix]
         cont_cols = {}
+        continuum = np.zeros((e.shape[0], pix.size))
         for r, region in enumerate(regions):
             obs_low = args.cont_low[r] * (1 + z_sys)
             obs_high = args.cont_high[r] * (1 + z_sys)
@@ -199,7 +261,8 @@ def evaluate_model(
             inside = (mid >= obs_low) & (mid <= obs_high)
             col = f_scale * np.where(inside, value, 0.0) * args.continuum_scales[s]
             cont_cols[args.continuum_labels[r]] = col
-            total = total + col
+            continuum = continuum + col
+        total = _compose(entries, line_cols, continuum, optical_depth, lines, args)
         centres = np.asarray(spec.wavelength, dtype=float)[keep]
         if regions:
             centres_c = centres * to_c
@@ -216,11 +279,35 @@ def evaluate_model(
                 wavelength=centres,
                 total=total,
                 lines=line_cols,
-                continua=cont_cols,
+                continuum_regions=cont_cols,
                 observed_flux=np.asarray(spec.flux, dtype=float)[keep],
                 observed_error=np.asarray(spec.error, dtype=float)[keep],
                 scaled_error=np.asarray(spec.scaled_error, dtype=float)[keep],
                 in_region=in_region,
+                tau_profiles=tau_profiles,
             )
         )
     return out
+
+
+def _compose(entries, line_cols: dict, continuum, optical_depth: dict, lines: dict, args):
+    """The total model from the emission lines' columns and the continuum, attenuated by the
+    absorbers (spec §3.5, §3.7), and each absorber's column (the total less the total without
+    it, filled into ``line_cols``)."""
+    emission = [(j, e) for j, e in enumerate(entries) if not e.is_absorption]
+    if not optical_depth:
+        return continuum + sum((line_cols[e.name] for _, e in emission), np.zeros(()))
+    cont_z = args.cont_config.zorder if args.cont_config is not None else 0
+    targets = {e.zorder for _, e in emission} | {cont_z}
+    full, without = _transmissions(entries, optical_depth, lines["covering"], targets)
+
+    def total_with(transmission) -> np.ndarray:
+        out = continuum * transmission[cont_z]
+        for _, e in emission:
+            out = out + line_cols[e.name] * transmission[e.zorder]
+        return out
+
+    total = total_with(full)
+    for k in optical_depth:
+        line_cols[entries[k].name] = total - total_with({z: without[(z, k)] for z in targets})
+    return total

@@ -248,12 +248,6 @@ class ModelBuilder:
                 "integration_mode='convolution' is not available in unite_stan yet; use the "
                 "default 'analytic' pixel integration"
             )
-        for entry in self.line_config:
-            if entry.tau is not None:
-                raise NotImplementedError(
-                    f"line {entry.name!r} is an absorption line (tau=...); absorption lines are "
-                    "not available in unite_stan yet"
-                )
         args = self._make_args(integration_mode, n_super, conv_half_width)
         return render_program(args), args
 

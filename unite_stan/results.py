@@ -94,9 +94,10 @@ def make_parameter_table(samples: dict, args, *, percentiles=None) -> QTable:
         Columns, each group in the model's dependency order: redshift sites; FWHM sites (velocity
         slots 0 and 1 of a profile, km/s); flux sites (× line scale, in spectrum-0 flux unit ×
         canonical unit) followed by ``rew_{line}`` rest-frame equivalent widths of emission lines
-        (canonical unit); tau sites; continuum sites (scale-like slots × continuum scale in
-        spectrum-0 flux unit, ``norm_wav`` in the region unit, others raw); every other site
-        (calibration, shape parameters) raw; then ``log_prob`` and ``log_likelihood``. Fixed
+        (canonical unit); tau sites followed by ``rew_{line}`` of absorption lines; continuum
+        sites (scale-like slots × continuum scale in spectrum-0 flux unit, ``norm_wav`` in the
+        region unit, others raw); every other site (calibration, shape parameters, covering
+        fractions) raw; then ``log_prob`` and ``log_likelihood``. Fixed
         parameters are constant columns. ``meta`` holds ``LFLXSCL``, ``LFLXUNT``, ``CNTSCL``,
         ``CNTUNT``, ``NRMFCTRS`` and ``ZSYS``.
 
@@ -105,7 +106,10 @@ def make_parameter_table(samples: dict, args, *, percentiles=None) -> QTable:
     The equivalent width of an emission line is ``F / (C·(1 + z_sys + δz))`` with ``C`` the
     continuum at the line's observed centre (summed over the regions containing the median
     centre, pointwise, without LSF). Lines outside every region, or with zero continuum in every
-    draw, get no column. Absorption lines are not supported by the model yet.
+    draw, get no column. The equivalent width of an absorption line (negative) is the
+    trapezoid integral, over the pixel centres of the finest spectrum covering the line, of
+    the flux it removes (its column in :func:`make_spectra_tables`) over that continuum,
+    divided by ``1 + z_sys + δz``; its ``rew_{line}`` follows the tau sites.
     """
     pct = _check_percentiles(percentiles)
     values = resolve_site_values(samples, args)
@@ -130,6 +134,8 @@ def make_parameter_table(samples: dict, args, *, percentiles=None) -> QTable:
     for line_name, rew in _emission_rews(values, args).items():
         add(f"rew_{line_name}", rew, args.canonical_unit)
     add_sites("tau")
+    for line_name, rew in _absorption_rews(samples, values, args).items():
+        add(f"rew_{line_name}", rew, args.canonical_unit)
     add_sites("continuum")
     add_sites("other")
     for key in _LOG_DENSITIES:
@@ -249,26 +255,91 @@ def _emission_rews(values: dict[str, np.ndarray], args) -> dict[str, np.ndarray]
     if not args.cont_regions:
         return {}
     lines = line_arrays(values, args)
-    z_sys = args.redshift
-    obs_low = args.cont_low * (1 + z_sys)
-    obs_high = args.cont_high * (1 + z_sys)
     rews = {}
     for j, entry in enumerate(args.line_config):
         if entry.is_absorption:
             continue
-        centre = lines["centre"][:, j]
-        median = np.median(centre)
-        regions = np.flatnonzero((median >= obs_low) & (median <= obs_high))
-        if regions.size == 0:
-            continue
-        continuum = _continuum_at(values, args, centre, regions) * args.continuum_scales[0]
-        if np.all(continuum == 0):
+        continuum = _line_continuum(values, args, j, lines)
+        if continuum is None:
             continue
         flux = lines["amp"][:, j] * args.line_flux_scales[0]
-        rest_factor = 1 + z_sys + values[entry.redshift.name]
+        rest_factor = 1 + args.redshift + values[entry.redshift.name]
         with np.errstate(divide="ignore", invalid="ignore"):
             rews[entry.name] = flux / (continuum * rest_factor)
     return rews
+
+
+def _line_continuum(values, args, j: int, lines: dict):
+    """The continuum (continuum-scale units × ``continuum_scale[0]``) at line ``j``'s observed
+    centre, per draw, summed over the regions that contain its median centre; ``None`` when
+    no region does or the continuum is zero in every draw."""
+    z_sys = args.redshift
+    centre = lines["centre"][:, j]
+    median = np.median(centre)
+    regions = np.flatnonzero(
+        (median >= args.cont_low * (1 + z_sys)) & (median <= args.cont_high * (1 + z_sys))
+    )
+    if regions.size == 0:
+        return None
+    continuum = _continuum_at(values, args, centre, regions) * args.continuum_scales[0]
+    return None if np.all(continuum == 0) else continuum
+
+
+def _absorption_rews(samples: dict, values: dict, args) -> dict[str, np.ndarray]:
+    """Line name → per-draw rest-frame equivalent width (canonical unit, negative) of
+    absorption lines: the trapezoid integral over the pixel centres of the finest spectrum
+    covering the line of the flux the absorber removes over the continuum at its centre,
+    divided by ``1 + z_sys + δz`` (spec §3.12)."""
+    entries = list(args.line_config)
+    if not args.cont_regions or not any(e.is_absorption for e in entries):
+        return {}
+    lines = line_arrays(values, args)
+    rews = {}
+    for j, entry in enumerate(entries):
+        if not entry.is_absorption:
+            continue
+        continuum = _line_continuum(values, args, j, lines)
+        s = _finest_spectrum(args, float(np.median(lines["centre"][:, j])))
+        if continuum is None or s is None:
+            continue
+        removed = _trapezoid_of_column(samples, args, s, entry.name)
+        # the spectrum's flux unit × canonical unit, in spectrum 0's
+        factor = (args.flux_units[s] / args.flux_units[0]).to(u.dimensionless_unscaled)
+        rest_factor = 1 + args.redshift + values[entry.redshift.name]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rews[entry.name] = removed * factor / (continuum * rest_factor)
+    return rews
+
+
+def _finest_spectrum(args, centre: float) -> int | None:
+    """The spectrum whose pixels at ``centre`` (observed, canonical unit) are narrowest, among
+    those whose pixel centres span it."""
+    best, best_width = None, np.inf
+    for s, spec in enumerate(args.spectra):
+        wave = np.asarray(spec.wavelength, dtype=float) * args.spec_to_canonical[s]
+        if wave.size < 2 or not wave.min() <= centre <= wave.max():
+            continue
+        k = int(np.clip(np.searchsorted(wave, centre), 1, wave.size - 1))
+        width = abs(wave[k] - wave[k - 1])
+        if width < best_width:
+            best, best_width = s, width
+    return best
+
+
+def _trapezoid_of_column(samples: dict, args, s: int, name: str) -> np.ndarray:
+    """Per draw, the trapezoid integral of spectrum ``s``'s column ``name`` over its pixel
+    centres (canonical unit), evaluated in pieces of pixels that share their end pixels."""
+    spec = args.spectra[s]
+    n_draws = len(next(iter(resolve_site_values(samples, args).values())))
+    n_components = 1 + len(args.line_labels) + len(args.continuum_labels)
+    chunk = max(2, _CHUNK_ELEMENTS // max(n_draws * n_components, 1))
+    total = np.zeros(n_draws)
+    for start in range(0, spec.npix - 1, chunk - 1):
+        (piece,) = evaluate_model(samples, args, pixels={s: slice(start, start + chunk)})
+        wave = piece.wavelength * args.spec_to_canonical[s]
+        column = piece.lines[name]
+        total += np.sum(0.5 * (column[:, 1:] + column[:, :-1]) * np.diff(wave), axis=1)
+    return total
 
 
 def _scale_meta(args) -> dict:
@@ -333,6 +404,7 @@ def make_spectra_tables(
     lines and one region.
     """
     pct = _check_percentiles(percentiles)
+    optical_depths = {f"od_{e.name}" for e in args.line_config if e.is_absorption}
     tables = {}
     for s, spec in enumerate(args.spectra):
         columns, in_region = _spectrum_columns(samples, args, s, pct)
@@ -341,7 +413,12 @@ def make_spectra_tables(
             columns = _insert_gap_rows(columns, step, args, s)
         table = QTable(meta={"SPECNAME": spec.name, "NORMFAC": float(args.norm_factors[s])})
         for name, data in columns.items():
-            unit = spec.unit if name == "wavelength" else spec.flux_unit
+            if name == "wavelength":
+                unit = spec.unit
+            elif name in optical_depths:
+                unit = u.dimensionless_unscaled
+            else:
+                unit = spec.flux_unit
             # ``<<`` attaches the unit without copying; a column of every draw can be large
             table.add_column(data << unit, name=name, copy=False)
         tables[spec.name] = table
@@ -372,7 +449,12 @@ def _spectrum_columns(
         (piece,) = evaluate_model(samples, args, pixels={s: slice(start, start + chunk)})
         rows = piece.in_region
         in_region[start : start + rows.size] = rows
-        model = {"model_total": piece.total, **piece.lines, **piece.continua}
+        model = {
+            "model_total": piece.total,
+            **piece.lines,
+            **piece.continuum_regions,
+            **{f"od_{name}": od for name, od in piece.tau_profiles.items()},
+        }
         data = {
             "observed_flux": piece.observed_flux,
             "observed_error": piece.observed_error,

@@ -3,6 +3,7 @@
 from unite_stan.line import config, library
 from unite_stan.line.config import (
     FWHM,
+    CoveringFraction,
     Flux,
     LineConfiguration,
     LineEntry,
@@ -29,6 +30,7 @@ from unite_stan.line.library import (
 
 __all__ = [
     "FWHM",
+    "CoveringFraction",
     "PROFILES",
     "SEMG",
     "BoxGauss",

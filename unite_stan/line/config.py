@@ -13,7 +13,16 @@ from unite_stan._naming import letter_suffix
 from unite_stan.line.library import Profile, resolve_profile
 from unite_stan.prior import Parameter, TruncatedNormal, Uniform
 
-__all__ = ["FWHM", "Flux", "LineConfiguration", "LineEntry", "LineShape", "Redshift", "Tau"]
+__all__ = [
+    "FWHM",
+    "CoveringFraction",
+    "Flux",
+    "LineConfiguration",
+    "LineEntry",
+    "LineShape",
+    "Redshift",
+    "Tau",
+]
 
 
 class Redshift(Parameter):
@@ -40,6 +49,14 @@ class Tau(Parameter):
     _default_prior = Uniform(0.0, 10.0)
 
 
+class CoveringFraction(Parameter):
+    """Covering fraction ``C`` of an absorption line, in [0, 1]: the line transmits
+    ``1 - C + C exp(-tau phi)``. An addition of unite_stan (unite 3.5.2 has none, i.e. ``C = 1``,
+    which is also the transmission of an absorber given no covering fraction)."""
+
+    _default_prior = Uniform(0.0, 1.0)
+
+
 class LineShape(Parameter):
     """Dimensionless shape parameter of a profile (h3, h4, alpha)."""
 
@@ -59,6 +76,7 @@ class LineEntry:
     tau: Tau | None
     strength: float
     zorder: int
+    covering: CoveringFraction | None = None
 
     @property
     def is_absorption(self) -> bool:
@@ -133,6 +151,7 @@ class LineConfiguration:
         tau: Tau | None = None,
         strength: float = 1.0,
         zorder: int | None = None,
+        covering_fraction: CoveringFraction | None = None,
         **param_kwargs: Parameter,
     ) -> None:
         """Add one line.
@@ -153,6 +172,11 @@ class LineConfiguration:
             Multiplies the flux (or tau) token's value for this line (multiplet ratios).
         zorder : int, optional
             Depth for absorption ordering (default 1 for absorption, 0 for emission).
+        covering_fraction : CoveringFraction, optional
+            Absorption lines only: the fraction ``C`` of the source the absorber covers, which
+            then transmits ``1 - C + C exp(-tau phi)``; its prior must lie within [0, 1]. Without
+            one the absorber covers everything (``C = 1``, unite's absorption). A unite_stan
+            addition; its site is ``cf_{name}``.
         **param_kwargs
             Tokens for the profile's slots (e.g. ``fwhm_gauss=FWHM('narrow')``).
         """
@@ -172,6 +196,14 @@ class LineConfiguration:
             raise TypeError(
                 f"line {name!r}: pass either flux (emission) or tau (absorption), not both"
             )
+        _check_token(covering_fraction, CoveringFraction, "covering_fraction")
+        if covering_fraction is not None:
+            if tau is None:
+                raise ValueError(
+                    f"line {name!r}: covering_fraction applies to absorption lines (tau=...) "
+                    "only; an emission line has none"
+                )
+            _check_unit_interval(covering_fraction, name)
         strength = float(strength)
         if not math.isfinite(strength):
             raise ValueError(f"line {name!r}: strength={strength!r} must be finite")
@@ -203,7 +235,18 @@ class LineConfiguration:
         elif isinstance(zorder, bool) or not isinstance(zorder, (int, np.integer)):
             raise TypeError(f"line {name!r}: zorder={zorder!r} must be an int")
 
-        entry = LineEntry(name, wavelength, prof, redshift, fwhms, flux, tau, strength, int(zorder))
+        entry = LineEntry(
+            name,
+            wavelength,
+            prof,
+            redshift,
+            fwhms,
+            flux,
+            tau,
+            strength,
+            int(zorder),
+            covering_fraction,
+        )
         self._register(entry)
         self._entries.append(entry)
 
@@ -218,6 +261,7 @@ class LineConfiguration:
         tau=None,
         strength=1.0,
         zorder: int | None = None,
+        covering_fraction=None,
         **param_kwargs,
     ) -> None:
         """Add several lines at once (e.g. a multiplet sharing one ``Flux`` token).
@@ -261,6 +305,7 @@ class LineConfiguration:
         fluxes = per_line(flux, "flux")
         taus = per_line(tau, "tau")
         strengths = per_line(strength, "strength")
+        coverings = per_line(covering_fraction, "covering_fraction")
         kwargs_per_line = {k: per_line(v, k) for k, v in param_kwargs.items()}
         for i in range(n):
             self.add_line(
@@ -272,6 +317,7 @@ class LineConfiguration:
                 tau=taus[i],
                 strength=strengths[i],
                 zorder=zorder,
+                covering_fraction=coverings[i],
                 **{k: v[i] for k, v in kwargs_per_line.items()},
             )
 
@@ -283,6 +329,8 @@ class LineConfiguration:
             self._registry.register(entry.flux, "flux", entry.name)
         if entry.tau is not None:
             self._registry.register(entry.tau, "tau", entry.name)
+        if entry.covering is not None:
+            self._registry.register(entry.covering, "cf", entry.name)
 
     def _subset(self, names: Iterable[str]) -> LineConfiguration:
         """A new configuration with the named lines (same tokens and site names)."""
@@ -351,7 +399,8 @@ class LineConfiguration:
         """Site name → token for every line token, in registration order."""
         out: dict[str, Parameter] = {}
         for entry in self._entries:
-            for token in (entry.redshift, *entry.fwhms.values(), entry.flux, entry.tau):
+            tokens = (entry.redshift, *entry.fwhms.values(), entry.flux, entry.tau, entry.covering)
+            for token in tokens:
                 if token is not None:
                     out.setdefault(token.name, token)
         return out
@@ -371,6 +420,8 @@ class LineConfiguration:
         ]
         for e in self._entries:
             amp = e.flux.name if e.flux is not None else f"tau:{e.tau.name}"
+            if e.covering is not None:
+                amp += f" cf:{e.covering.name}"
             rows.append(
                 (
                     e.name,
@@ -388,6 +439,23 @@ class LineConfiguration:
         lines.insert(1, "  ".join("-" * w for w in widths))
         priors = [f"  {name}: {tok.prior!r}" for name, tok in self.tokens().items()]
         return "LineConfiguration\n" + "\n".join(lines) + "\nPriors:\n" + "\n".join(priors)
+
+
+def _check_unit_interval(token: CoveringFraction, line: str) -> None:
+    """A covering fraction's prior must stay within [0, 1] (its numeric bounds or value)."""
+    from unite_stan.prior import Fixed
+
+    prior = token.prior
+    if isinstance(prior, Fixed):
+        ends = {"value": prior.value}
+    else:
+        ends = {"low": prior.low, "high": prior.high}
+    for what, value in ends.items():
+        if isinstance(value, (int, float)) and not 0.0 <= float(value) <= 1.0:
+            raise ValueError(
+                f"line {line!r}: covering fraction prior {prior!r} has {what} {value!r} outside "
+                "[0, 1]; a covering fraction lies in [0, 1]"
+            )
 
 
 def _scalar_length(value, what: str) -> u.Quantity:
