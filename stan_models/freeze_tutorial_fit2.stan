@@ -53,6 +53,11 @@ functions {
   vector gaussian_cumulative(vector edge, real centre, vector width, vector lsf_fwhm2) {
     return erf(1.6651092223153954 * (edge - centre) ./ sqrt(lsf_fwhm2 + square(width[1])));
   }
+  // Intrinsic density at the centre (the LSF 1e-10, as unite's tau normalisation): the peak
+  // optical depth of an absorber over this is its area optical depth.
+  real gaussian_peak(vector width) {
+    return 0.9394372786996513 / sqrt(1e-20 + square(width[1]));
+  }
 
   // Linear continuum scale + tan(angle) (x - nw): antiderivative at the edges.
   vector linear_antideriv(vector x, vector par, real nw, real lsf_fwhm, vector consts) {

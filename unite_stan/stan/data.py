@@ -62,8 +62,13 @@ def fixed_shapes(args) -> tuple[list[bool], list[bool]]:
     calibration = all(
         number(c["pix_offset"]) and number(c["r_scale"]) for c in args.spec_calibration
     )
+    # an absorber's optical depth enters through exp(-tau phi), never linear in a sampled
+    # amplitude: its shape is always computed in the likelihood
     lines = [
-        calibration and number(e.redshift.name) and all(number(t.name) for t in e.fwhms.values())
+        calibration
+        and not e.is_absorption
+        and number(e.redshift.name)
+        and all(number(t.name) for t in e.fwhms.values())
         for e in args.line_config
     ]
     regions = [
@@ -351,6 +356,8 @@ def build_data(args, literals, free, structure, shapes) -> tuple[dict, WindowCon
     }
     fixed_lines, fixed_regions = shapes
     data.update(_line_data(entries, theta_index, canonical, structure.profiles, fixed_lines))
+    if structure.absorbers:
+        data.update(_absorption_data(args, theta_index, structure.absorbers))
     regions = args.cont_regions
     data.update(_region_data(args, theta_index, structure.forms, z_sys, fixed_regions))
 
@@ -479,8 +486,39 @@ def _line_data(entries, theta_index, canonical, profiles, fixed) -> dict:
         "line_slot_is_velocity": slot_vel,
     }
     for p in profiles:
-        members = [j for j, e in enumerate(entries) if e.profile.stan_name == p]
+        members = [
+            j for j, e in enumerate(entries) if e.profile.stan_name == p and not e.is_absorption
+        ]
         data.update(_split_by_shape(p, "lines", members, fixed))
+    return data
+
+
+def _absorption_data(args, theta_index, absorbers) -> dict:
+    """Absorbers per profile, and the attenuation groups: one per zorder among the emission
+    lines and the continuum (spec §3.7)."""
+    entries = list(args.line_config)
+    cont_z = args.cont_config.zorder if args.cont_config is not None else 0
+    zorders = sorted({e.zorder for e in entries if not e.is_absorption} | {cont_z})
+    group = {z: g + 1 for g, z in enumerate(zorders)}
+    data = {
+        "N_group": len(zorders),
+        "group_zorder": np.array(zorders, dtype=int),
+        "line_group": np.array(
+            [1 if e.is_absorption else group[e.zorder] for e in entries], dtype=int
+        ),
+        "cont_group": group[cont_z],
+        "line_zorder": np.array([e.zorder for e in entries], dtype=int),
+        "line_cf_par": np.array(
+            [theta_index[e.covering.name] if e.covering is not None else 0 for e in entries],
+            dtype=int,
+        ),
+    }
+    for p in absorbers:
+        members = [
+            j + 1 for j, e in enumerate(entries) if e.profile.stan_name == p and e.is_absorption
+        ]
+        data[f"N_{p}_abs"] = len(members)
+        data[f"{p}_absorbers"] = np.array(members, dtype=int)
     return data
 
 

@@ -55,6 +55,9 @@ class ProgramStructure:
         Some line (continuum region) has its whole shape fixed to numbers.
     sampled_lines, sampled_regions : bool
         Some line (continuum region) has a shape that is not fixed to numbers.
+    absorbers : tuple of str
+        Stan names of the profiles of the absorption lines, sorted (every absorber's shape is
+        computed in the likelihood, never fixed data).
     """
 
     profiles: tuple[str, ...]
@@ -66,6 +69,7 @@ class ProgramStructure:
     fixed_regions: bool
     sampled_lines: bool
     sampled_regions: bool
+    absorbers: tuple[str, ...] = ()
 
     @property
     def region_stats(self) -> bool:
@@ -93,7 +97,7 @@ class Variable:
         argument.
     when : callable
         ``when(structure)``: whether the program has the variable.
-    each : {None, 'profiles', 'forms'}
+    each : {None, 'profiles', 'absorbers', 'forms'}
         Declared once per member of that attribute of the :class:`ProgramStructure`.
     comment : tuple of str
         Comment lines written before it in the data block.
@@ -122,6 +126,14 @@ def _fixed_lines(s: ProgramStructure) -> bool:
 
 def _fixed_regions(s: ProgramStructure) -> bool:
     return s.fixed_regions
+
+
+def _absorption(s: ProgramStructure) -> bool:
+    return bool(s.absorbers)
+
+
+def _absorption_fixed_lines(s: ProgramStructure) -> bool:
+    return bool(s.absorbers) and s.fixed_lines
 
 
 def _pix_offset_free(s: ProgramStructure) -> bool:
@@ -200,6 +212,23 @@ DATA_VARIABLES: tuple[Variable, ...] = (
         ),
     ),
     *_members("profiles", "lines", _fixed_lines),
+    Variable("N_{}_abs", "int<lower=0>", each="absorbers"),
+    Variable("{}_absorbers", "array[N_{}_abs] int<lower=1>", each="absorbers"),
+    *_declare(
+        "int<lower=1> N_group",
+        "array[N_group] int group_zorder",
+        "array[N_line] int<lower=1> line_group",
+        "int<lower=1> cont_group",
+        "array[N_line] int line_zorder",
+        "array[N_line] int<lower=0> line_cf_par",
+        when=_absorption,
+        comment=(
+            "Absorption lines (above, per profile) attenuate the emission lines and the continuum,",
+            "which fall into groups by zorder; absorber j",
+            "attenuates group g when line_zorder[j] > group_zorder[g]. line_cf_par: the covering",
+            "fraction's index in theta (0: the absorber covers everything).",
+        ),
+    ),
     *_declare(
         "int<lower=0> N_region",
         "int<lower=1> N_region_par",
@@ -296,6 +325,7 @@ DATA_VARIABLES: tuple[Variable, ...] = (
 OTHER_VARIABLES: tuple[Variable, ...] = (
     *_declare("vector theta", "vector centre", "vector amp", "matrix width"),
     *_declare("vector amp_fixed", "matrix line_shape", when=_fixed_lines),
+    *_declare("matrix fixed_group", when=_absorption_fixed_lines),
     *_declare("vector cont_fixed", when=_fixed_regions),
     *_declare("vector edge_lsf2", when=_edges_fixed),
     *_declare("vector flux_over_error", "vector pix_weight", "vector block_log_norm"),
@@ -312,6 +342,7 @@ _BLOCK_ARGUMENTS = (
     "edge",
     "amp_fixed",
     "line_shape",
+    "fixed_group",
     "cont_fixed",
     "edge_resolution",
     "edge_dlam_dpix",
@@ -326,6 +357,12 @@ _BLOCK_ARGUMENTS = (
     "line_win_start",
     "line_win_len",
     "{}_lines",
+    "{}_absorbers",
+    "group_zorder",
+    "line_group",
+    "cont_group",
+    "line_zorder",
+    "line_cf_par",
     "region_low",
     "region_high",
     "region_center",

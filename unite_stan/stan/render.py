@@ -296,6 +296,7 @@ def render_program(args) -> RenderedProgram:
         fixed_regions=any(region_fixed),
         sampled_lines=not all(line_fixed),
         sampled_regions=not all(region_fixed),
+        absorbers=tuple(sorted({e.profile.stan_name for e in args.line_config if e.is_absorption})),
     )
     theta_fixed = [
         (k + 1, names.ident(n)) for k, n in enumerate(order) if is_literal_fixed(priors[n])
