@@ -95,6 +95,45 @@ def test_flux_and_tau_together_is_an_error():
         lc.add_line("A", 5000 * u.AA, flux=line.Flux(), tau=line.Tau())
 
 
+def test_covering_fraction_is_checked():
+    from unite_stan.prior import Fixed, TruncatedNormal, Uniform
+
+    lc = line.LineConfiguration()
+    cases = [
+        (Uniform(-0.1, 1.0), "has low -0.1 outside [0, 1]"),
+        (Uniform(0.2, 1.5), "has high 1.5 outside [0, 1]"),
+        (TruncatedNormal(0.5, 0.2, 0.0, 2.0), "has high 2.0 outside [0, 1]"),
+        (Fixed(1.2), "has value 1.2 outside [0, 1]"),
+    ]
+    for prior, message in cases:
+        with pytest.raises(ValueError) as err:
+            lc.add_line(
+                "abs",
+                5000 * u.AA,
+                tau=line.Tau(),
+                covering_fraction=line.CoveringFraction(prior=prior),
+            )
+        assert str(err.value) == (
+            f"line 'abs': covering fraction prior {prior!r} {message}; a covering fraction lies "
+            "in [0, 1]"
+        )
+    with pytest.raises(ValueError) as err:
+        lc.add_line("em", 5000 * u.AA, covering_fraction=line.CoveringFraction())
+    assert str(err.value) == (
+        "line 'em': covering_fraction applies to absorption lines (tau=...) only; an emission "
+        "line has none"
+    )
+    with pytest.raises(TypeError, match="covering_fraction=.* must be a CoveringFraction token"):
+        lc.add_line("abs", 5000 * u.AA, tau=line.Tau(), covering_fraction=line.Tau())
+    assert len(lc) == 0
+    # the site: cf_<line>, with the default prior Uniform(0, 1); shared tokens share it
+    cf = line.CoveringFraction()
+    lc.add_lines("NaD", [5891.6, 5897.6] * u.AA, tau=line.Tau(), covering_fraction=cf)
+    assert [e.covering for e in lc] == [cf, cf]
+    assert cf.name == "cf_NaD_5891.6"
+    assert repr(cf.prior) == "Uniform(low=0, high=1)"
+
+
 def test_wrong_slot_and_wrong_token_class():
     lc = line.LineConfiguration()
     with pytest.raises(

@@ -443,15 +443,16 @@ class LineConfiguration:
 
 def _check_unit_interval(token: CoveringFraction, line: str) -> None:
     """A covering fraction's prior must stay within [0, 1] (its numeric bounds or value)."""
-    from unite_stan.prior import Fixed
+    from unite_stan.prior import Fixed, literal_value
 
     prior = token.prior
     if isinstance(prior, Fixed):
         ends = {"value": prior.value}
     else:
         ends = {"low": prior.low, "high": prior.high}
-    for what, value in ends.items():
-        if isinstance(value, (int, float)) and not 0.0 <= float(value) <= 1.0:
+    for what, bound in ends.items():
+        value = literal_value(bound)  # None for an expression of other tokens
+        if value is not None and not 0.0 <= value <= 1.0:
             raise ValueError(
                 f"line {line!r}: covering fraction prior {prior!r} has {what} {value!r} outside "
                 "[0, 1]; a covering fraction lies in [0, 1]"
