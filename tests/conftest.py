@@ -180,3 +180,41 @@ def truth_frozen():
 @pytest.fixture
 def fit1_config():
     return tutorial_fit1()
+
+
+def absorption_configuration():
+    """Lines and continuum of tests/stan/test_absorption.py: two absorbers (Gaussian with a
+    covering fraction, Laplace), an attenuated emission line, one of fixed shape (NII) and one
+    of zorder 2, on a Linear continuum 6505-6755 A."""
+    from unite_stan import continuum, line
+    from unite_stan.prior import Fixed, Uniform
+
+    lines = line.LineConfiguration()
+    lines.add_line("Ha", 6564.6 * u.AA, flux=line.Flux(prior=Uniform(0, 20)))
+    lines.add_line(
+        "NII",
+        6585.3 * u.AA,
+        redshift=line.Redshift(prior=Fixed(2e-4)),
+        fwhm_gauss=line.FWHM(prior=Fixed(250.0)),
+        flux=line.Flux(prior=Uniform(0, 20)),
+    )
+    lines.add_line("HeI", 6680.0 * u.AA, flux=line.Flux(prior=Uniform(0, 20)), zorder=2)
+    lines.add_line(
+        "abs",
+        6610.0 * u.AA,
+        tau=line.Tau(),
+        covering_fraction=line.CoveringFraction(),
+        fwhm_gauss=line.FWHM(prior=Uniform(50, 1000)),
+    )
+    lines.add_line(
+        "lap",
+        6690.0 * u.AA,
+        profile="exponential",
+        redshift=line.Redshift(prior=Uniform(-0.001, 0.001)),
+        tau=line.Tau(),
+        fwhm_exp=line.FWHM(prior=Uniform(50, 1000)),
+    )
+    cont = continuum.ContinuumConfiguration(
+        [continuum.ContinuumRegion(6505 * u.AA, 6755 * u.AA, continuum.Linear(), name="c")]
+    )
+    return lines, cont

@@ -18,11 +18,11 @@ import math
 import astropy.units as u
 import numpy as np
 import pytest
+from conftest import absorption_configuration
 
-from unite_stan import continuum, diagnostics, line, model, spectrum
+from unite_stan import diagnostics, model, spectrum
 from unite_stan.compute import evaluate_model
 from unite_stan.instrument.generic import SimpleDisperser
-from unite_stan.prior import Fixed, Uniform
 from unite_stan.stan.backends import get_backend
 from unite_stan.stan.run import unconstrain
 
@@ -54,40 +54,8 @@ TRUTH = {
     "fwhm_exp_lap": 300.0,
     "tau_lap": 1.2,
 }
-#: the NII line's fixed shape
+#: the NII line's fixed shape (conftest.absorption_configuration)
 NII_Z, NII_FWHM = 2e-4, 250.0
-
-
-def _configuration():
-    lines = line.LineConfiguration()
-    lines.add_line("Ha", 6564.6 * u.AA, flux=line.Flux(prior=Uniform(0, 20)))
-    lines.add_line(
-        "NII",
-        6585.3 * u.AA,
-        redshift=line.Redshift(prior=Fixed(NII_Z)),
-        fwhm_gauss=line.FWHM(prior=Fixed(NII_FWHM)),
-        flux=line.Flux(prior=Uniform(0, 20)),
-    )
-    lines.add_line("HeI", 6680.0 * u.AA, flux=line.Flux(prior=Uniform(0, 20)), zorder=2)
-    lines.add_line(
-        "abs",
-        6610.0 * u.AA,
-        tau=line.Tau(),
-        covering_fraction=line.CoveringFraction(),
-        fwhm_gauss=line.FWHM(prior=Uniform(50, 1000)),
-    )
-    lines.add_line(
-        "lap",
-        6690.0 * u.AA,
-        profile="exponential",
-        redshift=line.Redshift(prior=Uniform(-0.001, 0.001)),
-        tau=line.Tau(),
-        fwhm_exp=line.FWHM(prior=Uniform(50, 1000)),
-    )
-    cont = continuum.ContinuumConfiguration(
-        [continuum.ContinuumRegion(6505 * u.AA, 6755 * u.AA, continuum.Linear(), name="c")]
-    )
-    return lines, cont
 
 
 def _simulate(seed: int = 3):
@@ -155,7 +123,7 @@ def build():
         disperser,
         name="g",
     )
-    lines, cont = _configuration()
+    lines, cont = absorption_configuration()
     spectra = spectrum.Spectra([spec], redshift=0.0)
     spectra.prepare(lines, cont)
     spectra.line_scale = LINE_SCALE

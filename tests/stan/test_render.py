@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 import pytest
-from conftest import truth_frozen, tutorial_fit1, tutorial_fit2
+from conftest import absorption_configuration, truth_frozen, tutorial_fit1, tutorial_fit2
 
 from unite_stan import continuum, line, model, prior, spectrum
 from unite_stan.instrument.generic import SimpleDisperser
@@ -41,8 +42,50 @@ def fit2_program():
     return model.ModelBuilder(flc2, fcc2, spectra).build()
 
 
+def _absorption_spectra(pix_offset):
+    edges = np.linspace(6500.0, 6760.0, 521)
+    mid = 0.5 * (edges[1:] + edges[:-1])
+    disperser = SimpleDisperser(wavelength=mid * u.AA, R=4000.0, name="g", pix_offset=pix_offset)
+    unit = u.erg / u.s / u.cm**2 / u.AA
+    spec = spectrum.from_edges(
+        edges[:-1] * u.AA, edges[1:] * u.AA, np.ones(mid.size) * unit,
+        np.full(mid.size, 0.02) * unit, disperser, name="g",
+    )  # fmt: skip
+    spectra = spectrum.Spectra([spec], redshift=0.0)
+    spectra.line_scale = 1e-16 * u.erg / u.s / u.cm**2
+    spectra.continuum_scale = 1 * unit
+    return spectra
+
+
+def absorption_program():
+    """tests/stan/test_absorption.py's configuration: absorbers in every part of the program
+    with fixed edges (a fixed-shape line, a covering fraction, two zorder groups)."""
+    lines, cont = absorption_configuration()
+    spectra = _absorption_spectra(None)
+    spectra.prepare(lines, cont)
+    return model.ModelBuilder(lines, cont, spectra).build()
+
+
+def absorption_moving_edges_program():
+    """The same with a sampled pixel offset (edges that move), as the threaded program (the
+    text reduce_sum_static runs), so that stanc checks both branches with absorbers."""
+    from unite_stan.instrument import PixOffset
+
+    lines, cont = absorption_configuration()
+    spectra = _absorption_spectra(PixOffset(prior=prior.Uniform(-0.5, 0.5)))
+    spectra.prepare(lines, cont)
+    program, args = model.ModelBuilder(lines, cont, spectra).build()
+    return dataclasses.replace(program, code=program.threaded_code), args
+
+
 @pytest.mark.parametrize(
-    "name, make", [("freeze_tutorial_fit1", fit1_program), ("freeze_tutorial_fit2", fit2_program)]
+    "name, make",
+    [
+        ("freeze_tutorial_fit1", fit1_program),
+        ("freeze_tutorial_fit2", fit2_program),
+        ("absorption", absorption_program),
+        ("absorption_moving_edges_threaded", absorption_moving_edges_program),
+    ],
 )
 def test_golden_program_byte_for_byte(name, make):
     program, _ = make()
