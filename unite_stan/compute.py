@@ -190,6 +190,9 @@ def evaluate_model(
         if pixels is not None and s not in pixels:
             continue
         keep = slice(None) if pixels is None else pixels[s]
+        if args.integration_mode == "convolution":
+            out.append(_convolved_prediction(spec, s, values, lines, args, keep))
+            continue
         calib = args.spec_calibration[s]
         to_c = args.spec_to_canonical[s]
         disp = spec.disperser
@@ -311,3 +314,119 @@ def _compose(entries, line_cols: dict, continuum, optical_depth: dict, lines: di
     for k in optical_depth:
         line_cols[entries[k].name] = total - total_with({z: without[(z, k)] for z in targets})
     return total
+
+
+def _convolved_prediction(spec, s: int, values: dict, lines: dict, args, keep):
+    """Spectrum ``s``'s decomposition in convolution mode (:mod:`unite_stan.convolution`):
+    the whole spectrum's model on its fine grid, convolved column by column, then the pixels
+    ``keep``."""
+    from unite_stan import convolution
+    from unite_stan.stan.data import compact_edges
+
+    entries = list(args.line_config)
+    n_super = int(args.n_super)
+    calib = args.spec_calibration[s]
+    to_c = args.spec_to_canonical[s]
+    disp = spec.disperser
+    p = values[calib["pix_offset"]][:, None]
+    r_scale = values[calib["r_scale"]][:, None]
+    f_scale = values[calib["flux_scale"]][:, None]
+    native, pixel_interval = compact_edges(
+        np.asarray(spec.edges, dtype=float), np.asarray(spec.keep_mask)
+    )
+    p_ref = _reference_pix_offset(args, s)
+    dl = np.asarray(disp.dlam_dpix(native), dtype=float)
+    reference = convolution.fine_grid((native - p_ref * dl) * to_c, pixel_interval, n_super)
+    fine_dl = convolution.fine_grid(dl * to_c, pixel_interval, n_super).edges
+    e = reference.edges[None, :] - (p - p_ref) * fine_dl[None, :]
+    cells = reference.cells
+    width = np.diff(e, axis=1)[:, cells]
+    mid = 0.5 * (e[:, :-1] + e[:, 1:])[:, cells]
+    tiny = convolution.INTRINSIC_LSF_FRACTION * float(np.min(np.diff(reference.edges)))
+    line_cols, optical_depth = {}, {}
+    for j, entry in enumerate(entries):
+        cdf = _profile_cdf(
+            entry.profile,
+            e,
+            lines["centre"][:, j : j + 1],
+            {k: np.asarray(v)[:, None] for k, v in lines["widths"][j].items()},
+            np.full(e.shape, tiny),
+        )
+        phi = np.diff(cdf, axis=1)[:, cells] / width
+        if entry.is_absorption:
+            optical_depth[j] = lines["area_tau"][:, j : j + 1] * phi
+            line_cols[entry.name] = None
+        else:
+            amp = lines["amp"][:, j : j + 1]
+            line_cols[entry.name] = f_scale * amp * args.line_flux_scales[s] * phi
+    cont_cols = {}
+    continuum = np.zeros(mid.shape)
+    z_sys = args.redshift
+    for r, region in enumerate(args.cont_regions):
+        obs_low, obs_high = args.cont_low[r] * (1 + z_sys), args.cont_high[r] * (1 + z_sys)
+        params = {
+            slot: values[tok.name][:, None] for slot, tok in args.cont_resolved_params[r].items()
+        }
+        nw = params.get("norm_wav", np.ones((1, 1)))
+        antiderivative = region.form.antiderivative(
+            e,
+            params,
+            obs_low=obs_low,
+            obs_high=obs_high,
+            norm_wav=nw * args.cont_nw_conv[r] * (1 + z_sys),
+            lsf_fwhm=None,
+            wl_unit=args.canonical_unit,
+            z_sys=z_sys,
+        )
+        value = np.diff(antiderivative * np.ones_like(e), axis=1)[:, cells] / width
+        inside = (mid >= obs_low) & (mid <= obs_high)
+        col = f_scale * np.where(inside, value, 0.0) * args.continuum_scales[s]
+        cont_cols[args.continuum_labels[r]] = col
+        continuum = continuum + col
+    total = _compose(entries, line_cols, continuum, optical_depth, lines, args)
+    resolution = np.asarray(disp.R(reference.centres / to_c), dtype=float)
+    log_w = convolution.kernel(reference.centres, resolution, int(args.conv_half_width))
+
+    def observed(cell_values):
+        smooth = convolution.convolve(cell_values, log_w, r_scale)
+        return convolution.pixel_means(smooth, n_super)[:, keep]
+
+    centres = np.asarray(spec.wavelength, dtype=float)[keep]
+    in_region = np.zeros(centres.size, dtype=bool)
+    for r in range(len(args.cont_regions)):
+        in_region |= (centres * to_c >= args.cont_low[r] * (1 + z_sys)) & (
+            centres * to_c <= args.cont_high[r] * (1 + z_sys)
+        )
+    if not args.cont_regions:
+        in_region[:] = True
+    tau_profiles = {}
+    for k in optical_depth:
+        entry = entries[k]
+        c = lines["centre"][:, k : k + 1]
+        lsf_c = c / (np.asarray(disp.R(c / to_c), dtype=float) * r_scale)
+        x = centres[None, :] * to_c - c
+        widths = {n: np.asarray(v)[:, None] for n, v in lines["widths"][k].items()}
+        tau_profiles[entry.name] = lines["area_tau"][:, k : k + 1] * entry.profile.pdf(
+            x, widths, lsf_c
+        )
+    return SpectrumPrediction(
+        name=spec.name,
+        wavelength=centres,
+        total=observed(total),
+        lines={name: observed(col) for name, col in line_cols.items()},
+        continuum_regions={name: observed(col) for name, col in cont_cols.items()},
+        observed_flux=np.asarray(spec.flux, dtype=float)[keep],
+        observed_error=np.asarray(spec.error, dtype=float)[keep],
+        scaled_error=np.asarray(spec.scaled_error, dtype=float)[keep],
+        in_region=in_region,
+        tau_profiles=tau_profiles,
+    )
+
+
+def _reference_pix_offset(args, s: int) -> float:
+    """The pixel offset the program's edges are shifted by: its value when Fixed to a number,
+    else 0 (the program shifts them by the sampled value)."""
+    from unite_stan.stan.data import is_literal_fixed
+
+    prior = args.all_priors[args.spec_calibration[s]["pix_offset"]]
+    return float(prior.resolved_value({})) if is_literal_fixed(prior) else 0.0

@@ -233,9 +233,17 @@ class ModelBuilder:
 
         Parameters
         ----------
-        integration_mode : {'analytic'}
-            Pixel integration by analytic CDF differences. (``'convolution'`` is unite's
-            fine-grid mode; unite_stan does not provide it yet and says so.)
+        integration_mode : {'analytic', 'convolution'}
+            ``'analytic'``: each pixel's flux from the LSF-convolved profiles' cumulative
+            differences (unite's default). ``'convolution'``: the model without the LSF on
+            ``n_super`` cells per pixel, attenuated there by the absorbers' intrinsic
+            profiles, convolved with the LSF over ``conv_half_width`` cells either side
+            (default ``max(1, ceil(4 sigma_max n_super / dlam_min))``) and averaged per pixel
+            (:mod:`unite_stan.convolution`); use it for saturated, unresolved absorbers.
+        n_super : int
+            Cells per pixel in convolution mode (default 10).
+        conv_half_width : int, optional
+            Half-width of the LSF kernel in cells (convolution mode).
         """
         from unite_stan.stan.render import render_program
 
@@ -244,10 +252,7 @@ class ModelBuilder:
                 f"integration_mode={integration_mode!r}; valid modes are {INTEGRATION_MODES}"
             )
         if integration_mode == "convolution":
-            raise NotImplementedError(
-                "integration_mode='convolution' is not available in unite_stan yet; use the "
-                "default 'analytic' pixel integration"
-            )
+            n_super, conv_half_width = _check_convolution(n_super, conv_half_width)
         args = self._make_args(integration_mode, n_super, conv_half_width)
         return render_program(args), args
 
@@ -341,6 +346,8 @@ class ModelBuilder:
             conv_half_width=conv_half_width,
             init_values=init_values,
         )
+        if integration_mode == "convolution" and conv_half_width is None:
+            args.conv_half_width = _default_half_width(trimmed, to_canon, n_super)
         args.prior_graph.check(init_values)
         return args
 
@@ -450,3 +457,31 @@ class ModelBuilder:
         args.run_info = result.run_info
         samples = result.samples
         return samples, args
+
+
+def _check_convolution(n_super, conv_half_width) -> tuple[int, int | None]:
+    """Convolution mode's settings, checked: a positive int each (``conv_half_width`` may be
+    None, unite's default)."""
+    for name, value in (("n_super", n_super), ("conv_half_width", conv_half_width)):
+        if value is None and name == "conv_half_width":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}={value!r}: must be a positive integer")
+    return int(n_super), None if conv_half_width is None else int(conv_half_width)
+
+
+def _default_half_width(spectra, to_canonical, n_super: int) -> int:
+    """unite's kernel half-width: ``max(1, ceil(4 sigma_max n_super / dlam_min))``, sigma_max
+    the widest LSF sigma at any pixel centre, dlam_min the narrowest pixel (all spectra,
+    canonical unit, r_scale ignored)."""
+    from unite_stan import convolution
+    from unite_stan.constants import FWHM_TO_SIGMA
+
+    sigma_max, width_min = 0.0, np.inf
+    for spec, to_c in zip(spectra, to_canonical, strict=True):
+        centres = np.asarray(spec.wavelength, dtype=float)
+        resolution = np.asarray(spec.disperser.R(centres), dtype=float)
+        sigma_max = max(sigma_max, float(np.max(centres / resolution)) * FWHM_TO_SIGMA * to_c)
+        widths = np.abs(np.asarray(spec.high, dtype=float) - np.asarray(spec.low, dtype=float))
+        width_min = min(width_min, float(np.min(widths)) * to_c)
+    return convolution.default_half_width(sigma_max, width_min, n_super)

@@ -55,6 +55,8 @@ def fixed_shapes(args) -> tuple[list[bool], list[bool]]:
     transformed data); only the amplitudes of such lines are sampled.
     """
     priors = args.all_priors
+    if args.integration_mode == "convolution":  # the fine grid's model is computed per draw
+        return [False] * len(args.line_config), [False] * len(args.cont_resolved_params)
 
     def number(name):
         return is_literal_fixed(priors[name])
@@ -461,6 +463,8 @@ def build_data(args, literals, free, structure, shapes) -> tuple[dict, WindowCon
     # every pixel in a block until a layout with statistics moves some (RenderedProgram.laid_out)
     data["region_stat_n"] = np.zeros((len(args.spectra), len(regions)), dtype=int)
     data["region_stat"] = np.zeros((len(args.spectra), len(regions), 7))
+    if args.integration_mode == "convolution":
+        data.update(_convolution_data(args, edges, pix_interval, dldp, ranges))
     return data, windows
 
 
@@ -591,3 +595,53 @@ def windows_contain(outer: tuple[np.ndarray, np.ndarray], inner: tuple[np.ndarra
     o_start, o_len = outer
     i_start, i_len = inner
     return (i_len == 0) | ((i_start >= o_start) & (i_start + i_len <= o_start + o_len))
+
+
+def _convolution_data(args, edges, pix_interval, dlam_dpix, ranges) -> dict:
+    """Convolution mode's fine grids and LSF kernels (:mod:`unite_stan.convolution`), from
+    each spectrum's (shifted, canonical) edges and its pixels' 1-based intervals."""
+    from unite_stan import convolution
+
+    n_super, half = int(args.n_super), int(args.conv_half_width)
+    priors = args.all_priors
+    fine_edges, fine_dl, cells, kernels, tiny = [], [], [], [], []
+    fedge_start, n_fedge, cell_start = [], [], []
+    r_free = False
+    g0 = c0 = 1
+    for s, spec in enumerate(args.spectra):
+        grid = convolution.fine_grid(edges[s], pix_interval[s] - 1, n_super)
+        fine_edges.append(grid.edges)
+        fine_dl.append(convolution.fine_grid(dlam_dpix[s], pix_interval[s] - 1, n_super).edges)
+        cells.append(grid.cells + 1)
+        to_c = args.spec_to_canonical[s]
+        resolution = np.asarray(spec.disperser.R(grid.centres / to_c), dtype=float)
+        log_w = convolution.kernel(grid.centres, resolution, half)
+        r_prior = priors[args.spec_calibration[s]["r_scale"]]
+        if is_literal_fixed(r_prior):
+            r_scale = float(r_prior.resolved_value({}))
+            kernels.append((convolution.pixel_kernel(log_w, r_scale, n_super), log_w))
+        else:
+            r_free = True
+            kernels.append((None, log_w))
+        tiny.append((convolution.INTRINSIC_LSF_FRACTION * float(np.min(np.diff(grid.edges)))) ** 2)
+        fedge_start.append(g0)
+        n_fedge.append(grid.edges.size)
+        cell_start.append(c0)
+        g0 += grid.edges.size
+        c0 += grid.cells.size
+    data = {
+        "n_super": n_super,
+        "conv_half": half,
+        "N_fedge": int(sum(n_fedge)),
+        "spec_fedge_start": np.array(fedge_start, dtype=int),
+        "spec_n_fedge": np.array(n_fedge, dtype=int),
+        "fine_edge": np.concatenate(fine_edges),
+        "fine_dlam_dpix": np.concatenate(fine_dl),
+        "spec_cell_start": np.array(cell_start, dtype=int),
+        "fine_cell": np.concatenate(cells).astype(int),
+        "spec_intrinsic_lsf2": np.array(tiny, dtype=float),
+        "conv_logw": np.concatenate([log_w.ravel() for _, log_w in kernels]),
+    }
+    if not r_free:
+        data["conv_w"] = np.concatenate([w.ravel() for w, _ in kernels])
+    return data

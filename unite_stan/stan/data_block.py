@@ -28,6 +28,7 @@ __all__ = [
     "Variable",
     "argument_type",
     "block_arguments",
+    "conv_arguments",
     "data_block_code",
     "data_names",
     "declared_names",
@@ -58,6 +59,12 @@ class ProgramStructure:
     absorbers : tuple of str
         Stan names of the profiles of the absorption lines, sorted (every absorber's shape is
         computed in the likelihood, never fixed data).
+    convolution : bool
+        unite's convolution mode (:mod:`unite_stan.convolution`): the likelihood is
+        ``conv_loglik``, one spectrum at a time; no line or region has a fixed shape.
+    r_scale_free : bool
+        Some spectrum's r_scale is not a Fixed number (the convolution kernel's weights are
+        computed in the likelihood).
     """
 
     profiles: tuple[str, ...]
@@ -70,13 +77,20 @@ class ProgramStructure:
     sampled_lines: bool
     sampled_regions: bool
     absorbers: tuple[str, ...] = ()
+    convolution: bool = False
+    r_scale_free: bool = False
 
     @property
     def region_stats(self) -> bool:
         """The program can sum continuum-only pixels through their statistics: it has a
         sampled region, an affine form among the forms and fixed pixel offsets (edges that do
         not move)."""
-        return bool(self.affine_forms) and not self.pix_offset_free and self.sampled_regions
+        return (
+            bool(self.affine_forms)
+            and not self.pix_offset_free
+            and self.sampled_regions
+            and not self.convolution
+        )
 
 
 def _always(structure: ProgramStructure) -> bool:
@@ -134,6 +148,22 @@ def _absorption(s: ProgramStructure) -> bool:
 
 def _absorption_fixed_lines(s: ProgramStructure) -> bool:
     return bool(s.absorbers) and s.fixed_lines
+
+
+def _convolution(s: ProgramStructure) -> bool:
+    return s.convolution
+
+
+def _convolution_moving(s: ProgramStructure) -> bool:
+    return s.convolution and s.pix_offset_free
+
+
+def _convolution_fixed_kernel(s: ProgramStructure) -> bool:
+    return s.convolution and not s.r_scale_free
+
+
+def _convolution_free_kernel(s: ProgramStructure) -> bool:
+    return s.convolution and s.r_scale_free
 
 
 def _pix_offset_free(s: ProgramStructure) -> bool:
@@ -318,6 +348,43 @@ DATA_VARIABLES: tuple[Variable, ...] = (
         ),
     ),
     *_declare("matrix[N_spec, N_region] region_resolution", when=_lsf_forms),
+    *_declare(
+        "int<lower=1> n_super",
+        "int<lower=1> conv_half",
+        "int<lower=2> N_fedge",
+        "array[N_spec] int<lower=1> spec_fedge_start",
+        "array[N_spec] int<lower=2> spec_n_fedge",
+        "vector[N_fedge] fine_edge",
+        "array[N_spec] int<lower=1> spec_cell_start",
+        "array[n_super * N_pix] int<lower=1> fine_cell",
+        "vector<lower=0>[N_spec] spec_intrinsic_lsf2",
+        when=_convolution,
+        comment=(
+            "Convolution mode: each interval between a spectrum's edges split into n_super "
+            "cells (fine",
+            "edges, canonical unit); fine_cell: each pixel's cells, numbered within its "
+            "spectrum's cells;",
+            "spec_intrinsic_lsf2: the squared LSF FWHM standing for none (1e-4 of a cell).",
+        ),
+    ),
+    *_declare("vector[N_fedge] fine_dlam_dpix", when=_convolution_moving),
+    *_declare(
+        "vector[N_pix * (n_super + 2 * conv_half)] conv_w",
+        when=_convolution_fixed_kernel,
+        comment=(
+            "Each pixel's value from the n_super + 2 conv_half cells around it (the ends "
+            "repeated): the",
+            "normalised LSF kernel of each of its cells, averaged",
+        ),
+    ),
+    *_declare(
+        "vector[n_super * N_pix * (2 * conv_half + 1)] conv_logw",
+        when=_convolution_free_kernel,
+        comment=(
+            "log of the LSF kernel's weights at r_scale = 1 (the weight is exp(r_scale^2 "
+            "conv_logw))",
+        ),
+    ),
 )
 
 #: Variables of the program besides the data that ``blocks_loglik`` takes (transformed data
@@ -380,6 +447,55 @@ _BLOCK_ARGUMENTS = (
     "pix_interval",
     "flux_over_error",
     "pix_weight",
+    "block_log_norm",
+    "spec_line_factor",
+    "spec_cont_factor",
+    "spec_r_scale_par",
+    "spec_flux_scale_par",
+)
+#: What ``conv_loglik`` takes after ``s`` (convolution mode), where the program has it.
+_CONV_ARGUMENTS = (
+    "theta",
+    "centre",
+    "amp",
+    "width",
+    "n_super",
+    "conv_half",
+    "spec_fedge_start",
+    "spec_n_fedge",
+    "fine_edge",
+    "fine_dlam_dpix",
+    "spec_pix_offset_ref",
+    "spec_pix_offset_par",
+    "spec_cell_start",
+    "fine_cell",
+    "spec_intrinsic_lsf2",
+    "conv_w",
+    "conv_logw",
+    "spec_pix_start",
+    "spec_n_pix",
+    "spec_block_start",
+    "line_win_start",
+    "line_win_len",
+    "{}_lines",
+    "{}_absorbers",
+    "group_zorder",
+    "line_group",
+    "cont_group",
+    "line_zorder",
+    "line_cf_par",
+    "region_low",
+    "region_high",
+    "region_nw_factor",
+    "region_npar",
+    "region_par",
+    "region_nw_par",
+    "region_const",
+    "region_const_start",
+    "region_nconst",
+    "{}_regions",
+    "flux_over_error",
+    "error_norm",
     "block_log_norm",
     "spec_line_factor",
     "spec_cont_factor",
@@ -461,6 +577,15 @@ def argument_type(stan_type: str) -> str:
     if dims is not None:
         return f"array[{',' * dims.group(1).count(',')}] {argument_type(dims.group(2))}"
     return bare.split("[")[0].strip()
+
+
+def conv_arguments(structure: ProgramStructure) -> list[tuple[str, str]]:
+    """``(type, name)`` of what ``conv_loglik`` takes after ``s`` (convolution mode)."""
+    out = []
+    for name in _CONV_ARGUMENTS:
+        for _, instance, stan_type in _instances((_DECLARED[name],), structure):
+            out.append((argument_type(stan_type), instance))
+    return out
 
 
 def block_arguments(structure: ProgramStructure) -> list[tuple[str, str]]:

@@ -31,6 +31,7 @@ from unite_stan.stan.data import (
 from unite_stan.stan.data_block import (
     ProgramStructure,
     block_arguments,
+    conv_arguments,
     data_block_code,
     select_data,
 )
@@ -297,6 +298,10 @@ def render_program(args) -> RenderedProgram:
         sampled_lines=not all(line_fixed),
         sampled_regions=not all(region_fixed),
         absorbers=tuple(sorted({e.profile.stan_name for e in args.line_config if e.is_absorption})),
+        convolution=args.integration_mode == "convolution",
+        r_scale_free=any(
+            not is_literal_fixed(priors[c["r_scale"]]) for c in args.spec_calibration
+        ),
     )
     theta_fixed = [
         (k + 1, names.ident(n)) for k, n in enumerate(order) if is_literal_fixed(priors[n])
@@ -324,6 +329,7 @@ def render_program(args) -> RenderedProgram:
             tp_sites=tp_sites,
             theta=[names.ident(n) for n in order],
             block_args=block_arguments(structure),
+            conv_args=conv_arguments(structure) if structure.convolution else [],
             data_block=data_block_code(structure),
             theta_fixed=theta_fixed,
         )

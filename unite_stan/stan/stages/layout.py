@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from unite_stan.stan.render import Layout
 from unite_stan.stan.stages.state import FitState
 
@@ -61,6 +63,22 @@ def likelihood_blocks(data: dict, threads: int) -> list[int]:
 
 def stage(state: FitState) -> FitState:
     sampler = state.sampler
+    structure = state.program.structure
+    if structure is not None and structure.convolution:
+        # convolution mode's likelihood is one function per spectrum (its kernel joins the
+        # cells of any split): one thread per chain
+        requested = state.settings.threads_per_chain
+        if requested is not None and requested > 1:
+            warnings.warn(
+                f"threads_per_chain={requested}: convolution mode runs one thread per chain; "
+                "the chains still run in parallel",
+                UserWarning,
+                stacklevel=2,
+            )
+        blocks = tuple([1] * len(state.program.data["spec_n_pix"]))
+        return state.update(
+            sampler=sampler.replace(threads_per_chain=1), layout=Layout(blocks=blocks)
+        ).note("layout", threads_per_chain=1, likelihood_blocks=len(blocks), summary="")
     threads = choose_threads(
         state.program.data,
         sampler.num_chains,
