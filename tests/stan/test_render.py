@@ -42,10 +42,12 @@ def fit2_program():
     return model.ModelBuilder(flc2, fcc2, spectra).build()
 
 
-def _absorption_spectra(pix_offset):
+def _absorption_spectra(pix_offset, r_scale=None):
     edges = np.linspace(6500.0, 6760.0, 521)
     mid = 0.5 * (edges[1:] + edges[:-1])
-    disperser = SimpleDisperser(wavelength=mid * u.AA, R=4000.0, name="g", pix_offset=pix_offset)
+    disperser = SimpleDisperser(
+        wavelength=mid * u.AA, R=4000.0, name="g", pix_offset=pix_offset, r_scale=r_scale
+    )
     unit = u.erg / u.s / u.cm**2 / u.AA
     spec = spectrum.from_edges(
         edges[:-1] * u.AA, edges[1:] * u.AA, np.ones(mid.size) * unit,
@@ -78,9 +80,32 @@ def absorption_moving_edges_program():
     return dataclasses.replace(program, code=program.threaded_code), args
 
 
+def convolution_program():
+    """The absorption configuration in convolution mode, the kernel as data."""
+    lines, cont = absorption_configuration()
+    spectra = _absorption_spectra(None)
+    spectra.prepare(lines, cont)
+    return model.ModelBuilder(lines, cont, spectra).build(integration_mode="convolution")
+
+
+def convolution_moving_edges_program():
+    """Convolution mode with a sampled pixel offset and r_scale (the kernel's weights and the
+    fine edges computed per draw)."""
+    from unite_stan.instrument import PixOffset, RScale
+
+    lines, cont = absorption_configuration()
+    spectra = _absorption_spectra(
+        PixOffset(prior=prior.Uniform(-0.5, 0.5)), RScale(prior=prior.Uniform(0.9, 1.1))
+    )
+    spectra.prepare(lines, cont)
+    return model.ModelBuilder(lines, cont, spectra).build(integration_mode="convolution")
+
+
 @pytest.mark.parametrize(
     "name, make",
     [
+        ("convolution", convolution_program),
+        ("convolution_moving_edges", convolution_moving_edges_program),
         ("freeze_tutorial_fit1", fit1_program),
         ("freeze_tutorial_fit2", fit2_program),
         ("absorption", absorption_program),
