@@ -299,9 +299,7 @@ def render_program(args) -> RenderedProgram:
         sampled_regions=not all(region_fixed),
         absorbers=tuple(sorted({e.profile.stan_name for e in args.line_config if e.is_absorption})),
         convolution=args.integration_mode == "convolution",
-        r_scale_free=any(
-            not is_literal_fixed(priors[c["r_scale"]]) for c in args.spec_calibration
-        ),
+        r_scale_free=any(not is_literal_fixed(priors[c["r_scale"]]) for c in args.spec_calibration),
     )
     theta_fixed = [
         (k + 1, names.ident(n)) for k, n in enumerate(order) if is_literal_fixed(priors[n])
