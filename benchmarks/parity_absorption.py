@@ -166,9 +166,10 @@ def main() -> None:
         f"# Absorption parity with unite 3.5.2 ({opts.mode} mode)",
         "",
         f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, unite_stan {commit}; "
-        f"`python benchmarks/parity_absorption.py --mode {opts.mode}`. Largest relative difference over pixels "
-        "where unite's column exceeds 1e-6 of its peak (REWs: relative). A: the absorber of "
-        "the row's profile (tau 1.5 at 6590 A); B: a Gaussian absorber on Ha (tau 0.7).",
+        f"`python benchmarks/parity_absorption.py --mode {opts.mode}`. Largest relative "
+        "difference over pixels where unite's column exceeds 1e-6 of its peak (REWs: "
+        "relative). A: the absorber of the row's profile (tau 1.5 at 6590 A); B: a "
+        "Gaussian absorber on Ha (tau 0.7).",
         "",
         "| absorber profile | model_total | Ha | A | B | od_A | od_B | rew_Ha | rew_A | rew_B |",
         "|---|---|---|---|---|---|---|---|---|---|",
