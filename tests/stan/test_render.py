@@ -101,6 +101,46 @@ def convolution_moving_edges_program():
     return model.ModelBuilder(lines, cont, spectra).build(integration_mode="convolution")
 
 
+#: continuum forms of the every-profile golden program, beside every registered profile
+EVERY_PROFILE_FORMS = ("Linear", "Chebyshev", "PowerLaw", "Blackbody")
+
+
+def every_profile_program():
+    """One line of each registered profile, each with its own redshift, on one continuum
+    region of each form in :data:`EVERY_PROFILE_FORMS`, in one R = 3000 spectrum."""
+    from unite_stan.continuum.library import FORMS
+    from unite_stan.line.library import PROFILES
+
+    lc = line.LineConfiguration()
+    for k, cls in enumerate(PROFILES):
+        name = cls.__name__
+        lc.add_line(
+            name,
+            (5000.0 + 100.0 * k) * u.AA,
+            profile=name,
+            redshift=line.Redshift(name, prior=prior.Uniform(-0.001, 0.001)),
+            flux=line.Flux(prior=prior.Uniform(0, 3)),
+        )
+    span = 100.0 * len(PROFILES) / len(EVERY_PROFILE_FORMS)
+    regions = [
+        continuum.ContinuumRegion(
+            (4950.0 + span * k) * u.AA,
+            (4950.0 + span * (k + 1)) * u.AA,
+            form=FORMS[form].contract_examples()[0],
+        )
+        for k, form in enumerate(EVERY_PROFILE_FORMS)
+    ]
+    cc = continuum.ContinuumConfiguration(regions)
+    wl = np.linspace(4900.0, 5100.0 + 100.0 * len(PROFILES), 4000)
+    flux = np.ones(wl.size) * 1e-17 * u.erg / u.s / u.cm**2 / u.AA
+    disp = SimpleDisperser(wavelength=wl * u.AA, R=3000.0, name="g")
+    spectra = spectrum.Spectra([spectrum.from_centers(wl * u.AA, flux, 0.1 * flux, disp)], 0.0)
+    flc, fcc = spectra.prepare(lc, cc)
+    spectra.line_scale = 1e-16 * u.erg / u.s / u.cm**2
+    spectra.continuum_scale = 1e-17 * u.erg / u.s / u.cm**2 / u.AA
+    return model.ModelBuilder(flc, fcc, spectra).build()
+
+
 @pytest.mark.parametrize(
     "name, make",
     [
@@ -110,6 +150,7 @@ def convolution_moving_edges_program():
         ("freeze_tutorial_fit2", fit2_program),
         ("absorption", absorption_program),
         ("absorption_moving_edges_threaded", absorption_moving_edges_program),
+        ("every_profile_four_forms", every_profile_program),
     ],
 )
 def test_golden_program_byte_for_byte(name, make):
@@ -122,6 +163,19 @@ def test_golden_program_byte_for_byte(name, make):
         keys_file.write_text(json.dumps(keys, indent=1) + "\n")
     assert program.code == stan_file.read_text()
     assert keys == json.loads(keys_file.read_text())
+
+
+def test_every_profile_golden_holds_the_whole_registry():
+    """The every-profile golden has a line of each registered profile: a new profile
+    changes it (rewrite it with UNITE_STAN_UPDATE_GOLDEN=1)."""
+    from unite_stan.line.library import PROFILES
+
+    code = (GOLDEN / "every_profile_four_forms.stan").read_text()
+    missing = [cls.__name__ for cls in PROFILES if f"{cls.stan_name}_cumulative(" not in code]
+    assert not missing, (
+        f"stan_models/every_profile_four_forms.stan lacks the profiles {missing}: rewrite the "
+        "golden files with UNITE_STAN_UPDATE_GOLDEN=1 and review the difference"
+    )
 
 
 def test_rendering_is_deterministic():
