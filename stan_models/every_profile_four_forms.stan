@@ -108,67 +108,40 @@ functions {
     }
     return append_row(2 * head(below, k) - 1, 1 - 2 * tail(below, n - k));
   }
-
-  // c[1] + r c[2] + ... + r^6 c[7] by Horner's rule, elementwise.
-  vector unite_poly6(vector r, vector c) {
-    vector[rows(r)] acc = rep_vector(c[7], rows(r));
-    for (k in 1:6) {
-      acc = c[7 - k] + r .* acc;
+  // Intrinsic density at the centre (the LSF 1e-10, as unite's tau normalisation):
+  // erf(d / sqrt 2) / (2 d sigma), d = half box / sigma; its Taylor series for a narrow box.
+  real boxgauss_peak(vector width) {
+    real sigma = sqrt(1e-20 + square(width[2])) * 0.42466090014400953;
+    real d = 0.5 * width[1] / sigma;
+    if (d < 2e-3) {
+      return (1 - square(d) / 6 + d ^ 4 / 40) / (sigma * 2.5066282746310002);
     }
-    return acc;
-  }
-  // Twice the cumulative of Ida, Ando & Toraya's (2000) extended pseudo-Voigt less 1, at x
-  // from the centre, for Gaussian FWHMs g (the LSF included, one per x) and a Lorentzian FWHM
-  // l: a mixture of a Gaussian, a Lorentzian, an irrational and a squared-sech component whose
-  // widths and weights are polynomials (their Table 1) in rho = l / (g + l). Written on whole
-  // vectors, without loops over x, so that stanc keeps them as single autodiff nodes.
-  vector unite_pseudovoigt_cumulative(vector x, vector g, real l) {
-    vector[rows(x)] total = g + l;
-    vector[rows(x)] rho = l ./ total;
-    vector[rows(x)] mix = rho .* (1 - rho);
-    vector[rows(x)] w_g = total .* (1 - rho .* unite_poly6(rho, [0.66000, 0.15021, -1.24984, 4.74052, -9.48291, 8.48252, -2.95553]'));
-    vector[rows(x)] w_l = total .* (1 - (1 - rho) .* unite_poly6(rho, [-0.42179, -1.25693, 10.30003, -23.45651, 29.14158, -16.50453, 3.19974]'));
-    vector[rows(x)] w_i = total .* unite_poly6(rho, [1.19913, 1.43021, -15.36331, 47.06071, -73.61822, 57.92559, -17.80614]');
-    vector[rows(x)] w_p = total .* unite_poly6(rho, [1.10186, -0.47745, -0.68688, 2.76622, -4.55466, 4.05475, -1.26571]');
-    vector[rows(x)] eta_l = rho + mix .* unite_poly6(rho, [-0.30165, -1.38927, 9.31550, -24.10743, 34.96491, -21.18862, 3.70290]');
-    vector[rows(x)] eta_i = mix .* unite_poly6(rho, [0.25437, -0.14107, 3.23653, -11.09215, 22.10544, -24.12407, 9.76947]');
-    vector[rows(x)] eta_p = mix .* unite_poly6(rho, [1.01579, 1.50429, -9.21815, 23.59717, -39.71134, 32.83023, -10.02142]');
-    // irrational component: gamma_i = w_i / (2 sqrt(2^(2/3) - 1)); squared sech:
-    // gamma_p = w_p / (2 ln(1 + sqrt 2))
-    vector[rows(x)] t = x ./ (w_i * 0.6523830132520534);
-    return (1 - eta_l - eta_i - eta_p) .* erf(1.6651092223153954 * x ./ w_g)
-           + eta_l .* atan(2 * x ./ w_l) * 0.6366197723675814
-           + eta_i .* t ./ sqrt(1 + square(t))
-           + eta_p .* tanh(x ./ (w_p * 0.5672963285532555));
+    return erf(d / sqrt2()) / (2 * d * sigma);
   }
 
-  // Cauchy (Lorentzian) line of FWHM width[1] convolved with the LSF: the pseudo-Voigt whose
-  // Gaussian is the LSF alone; twice its cumulative profile less 1 at the pixel edges.
-  vector cauchy_cumulative(vector edge, real centre, vector width, vector lsf_fwhm2) {
-    return unite_pseudovoigt_cumulative(edge - centre, sqrt(lsf_fwhm2), width[1]);
+  // 1 where x >= threshold, else 0: a data vector, so masks cost no autodiff nodes.
+  vector unite_at_least(vector x, real threshold) {
+    int n = rows(x);
+    array[n] int above;
+    for (i in 1:n) {
+      above[i] = x[i] >= threshold;
+    }
+    return to_vector(above);
   }
-
-  // Gauss-Hermite line (FWHM width[1], h3 = width[2], h4 = width[3] of the intrinsic profile;
-  // the LSF convolution scales them by r^3 and r^4, r = FWHM / total FWHM): twice its
-  // cumulative profile less 1 at the pixel edges, erf(y / sqrt 2) - 2 phi(y) (c3 (y^2 - 1)
-  // + c4 y (y^2 - 3)), with c3 = h3 r^3 / sqrt 6 and c4 = h4 r^4 / sqrt 24.
-  vector gausshermite_cumulative(vector edge, real centre, vector width, vector lsf_fwhm2) {
-    vector[rows(edge)] total = sqrt(lsf_fwhm2 + square(width[1]));
-    vector[rows(edge)] r = width[1] ./ total;
-    vector[rows(edge)] y = 2.3548200450309493 * (edge - centre) ./ total;
-    vector[rows(edge)] y2 = square(y);
-    return erf(y * inv_sqrt(2))
-           - 0.7978845608028654 * exp(-0.5 * y2) .* r .* square(r)
-             .* (width[2] / sqrt(6) * (y2 - 1) + width[3] / sqrt(24) * r .* y .* (y2 - 3));
+  // exp(z^2) erfc(z) for z >= 0, elementwise: directly below 26 (erfc does not underflow
+  // there; the rounding of z^2 costs at most 7e-14 of a value below 0.57), above by its
+  // asymptotic series to the z^-9 term (relative error 2e-13 at z = 26, less beyond). Both
+  // are computed on the whole vector, each on arguments clipped to its own range, and blended
+  // by a mask: no loop over elements, which would stop stanc keeping whole vectors.
+  vector unite_erfcx(vector z) {
+    vector[rows(z)] far = unite_at_least(z, 26);
+    vector[rows(z)] near_z = fmin(z, 26);
+    vector[rows(z)] far_z = fmax(z, 26);
+    vector[rows(z)] y = inv_square(far_z) * 0.5;
+    vector[rows(z)] series = 1 - y .* (1 - 3 * y .* (1 - 5 * y .* (1 - 7 * y)));
+    return (1 - far) .* exp(square(near_z)) .* erfc(near_z)
+           + far .* series * 0.5641895835477563 ./ far_z;
   }
-
-  // Gaussian line: twice its cumulative profile less 1 at the pixel edges (the program uses
-  // differences between edges, halved). The squared LSF FWHM of each edge adds to the squared
-  // intrinsic FWHM; 2 sqrt(ln 2) x / FWHM is the erf argument.
-  vector gaussian_cumulative(vector edge, real centre, vector width, vector lsf_fwhm2) {
-    return erf(1.6651092223153954 * (edge - centre) ./ sqrt(lsf_fwhm2 + square(width[1])));
-  }
-
   // J(t, a) = exp(a (a - 2 t)) erfc(a - t) for a >= 0, elementwise and without overflow;
   // lam_x is 2 a t. Where d = a - t is below 26 it is computed as written: its exponent
   // a^2 - lam_x = d^2 - t^2 is below 676, so exp cannot overflow, and erfc(d) does not
@@ -220,6 +193,84 @@ functions {
            + 0.5 * (unite_exp_erfc(-t, a, -lambda * x) - unite_exp_erfc(t, a, lambda * x));
   }
 
+  // c[1] + r c[2] + ... + r^6 c[7] by Horner's rule, elementwise.
+  vector unite_poly6(vector r, vector c) {
+    vector[rows(r)] acc = rep_vector(c[7], rows(r));
+    for (k in 1:6) {
+      acc = c[7 - k] + r .* acc;
+    }
+    return acc;
+  }
+  // Twice the cumulative of Ida, Ando & Toraya's (2000) extended pseudo-Voigt less 1, at x
+  // from the centre, for Gaussian FWHMs g (the LSF included, one per x) and a Lorentzian FWHM
+  // l: a mixture of a Gaussian, a Lorentzian, an irrational and a squared-sech component whose
+  // widths and weights are polynomials (their Table 1) in rho = l / (g + l). Written on whole
+  // vectors, without loops over x, so that stanc keeps them as single autodiff nodes.
+  vector unite_pseudovoigt_cumulative(vector x, vector g, real l) {
+    vector[rows(x)] total = g + l;
+    vector[rows(x)] rho = l ./ total;
+    vector[rows(x)] mix = rho .* (1 - rho);
+    vector[rows(x)] w_g = total .* (1 - rho .* unite_poly6(rho, [0.66000, 0.15021, -1.24984, 4.74052, -9.48291, 8.48252, -2.95553]'));
+    vector[rows(x)] w_l = total .* (1 - (1 - rho) .* unite_poly6(rho, [-0.42179, -1.25693, 10.30003, -23.45651, 29.14158, -16.50453, 3.19974]'));
+    vector[rows(x)] w_i = total .* unite_poly6(rho, [1.19913, 1.43021, -15.36331, 47.06071, -73.61822, 57.92559, -17.80614]');
+    vector[rows(x)] w_p = total .* unite_poly6(rho, [1.10186, -0.47745, -0.68688, 2.76622, -4.55466, 4.05475, -1.26571]');
+    vector[rows(x)] eta_l = rho + mix .* unite_poly6(rho, [-0.30165, -1.38927, 9.31550, -24.10743, 34.96491, -21.18862, 3.70290]');
+    vector[rows(x)] eta_i = mix .* unite_poly6(rho, [0.25437, -0.14107, 3.23653, -11.09215, 22.10544, -24.12407, 9.76947]');
+    vector[rows(x)] eta_p = mix .* unite_poly6(rho, [1.01579, 1.50429, -9.21815, 23.59717, -39.71134, 32.83023, -10.02142]');
+    // irrational component: gamma_i = w_i / (2 sqrt(2^(2/3) - 1)); squared sech:
+    // gamma_p = w_p / (2 ln(1 + sqrt 2))
+    vector[rows(x)] t = x ./ (w_i * 0.6523830132520534);
+    return (1 - eta_l - eta_i - eta_p) .* erf(1.6651092223153954 * x ./ w_g)
+           + eta_l .* atan(2 * x ./ w_l) * 0.6366197723675814
+           + eta_i .* t ./ sqrt(1 + square(t))
+           + eta_p .* tanh(x ./ (w_p * 0.5672963285532555));
+  }
+
+  // Cauchy (Lorentzian) line of FWHM width[1] convolved with the LSF: the pseudo-Voigt whose
+  // Gaussian is the LSF alone; twice its cumulative profile less 1 at the pixel edges.
+  vector cauchy_cumulative(vector edge, real centre, vector width, vector lsf_fwhm2) {
+    return unite_pseudovoigt_cumulative(edge - centre, sqrt(lsf_fwhm2), width[1]);
+  }
+  // Intrinsic density at the centre (the LSF 1e-10, as unite's tau normalisation): the Voigt
+  // of Gaussian sigma 1e-10 FWHM_TO_SIGMA, Re w(i y) = erfcx(y) / (sigma sqrt(2 pi)).
+  real cauchy_peak(vector width) {
+    real sigma = 1e-10 * 0.42466090014400953;
+    return unite_erfcx([0.5 * width[1] / (sigma * sqrt2())]')[1] / (sigma * 2.5066282746310002);
+  }
+
+  // Gauss-Hermite line (FWHM width[1], h3 = width[2], h4 = width[3] of the intrinsic profile;
+  // the LSF convolution scales them by r^3 and r^4, r = FWHM / total FWHM): twice its
+  // cumulative profile less 1 at the pixel edges, erf(y / sqrt 2) - 2 phi(y) (c3 (y^2 - 1)
+  // + c4 y (y^2 - 3)), with c3 = h3 r^3 / sqrt 6 and c4 = h4 r^4 / sqrt 24.
+  vector gausshermite_cumulative(vector edge, real centre, vector width, vector lsf_fwhm2) {
+    vector[rows(edge)] total = sqrt(lsf_fwhm2 + square(width[1]));
+    vector[rows(edge)] r = width[1] ./ total;
+    vector[rows(edge)] y = 2.3548200450309493 * (edge - centre) ./ total;
+    vector[rows(edge)] y2 = square(y);
+    return erf(y * inv_sqrt(2))
+           - 0.7978845608028654 * exp(-0.5 * y2) .* r .* square(r)
+             .* (width[2] / sqrt(6) * (y2 - 1) + width[3] / sqrt(24) * r .* y .* (y2 - 3));
+  }
+  // Intrinsic density at the centre (the LSF 1e-10, as unite's tau normalisation):
+  // phi(0) / sigma (1 + 3 c4), c4 = h4 r^4 / sqrt 24.
+  real gausshermite_peak(vector width) {
+    real total = sqrt(1e-20 + square(width[1]));
+    real c4 = width[3] * (width[1] / total) ^ 4 / sqrt(24);
+    return 0.9394372786996513 / total * (1 + 3 * c4);
+  }
+
+  // Gaussian line: twice its cumulative profile less 1 at the pixel edges (the program uses
+  // differences between edges, halved). The squared LSF FWHM of each edge adds to the squared
+  // intrinsic FWHM; 2 sqrt(ln 2) x / FWHM is the erf argument.
+  vector gaussian_cumulative(vector edge, real centre, vector width, vector lsf_fwhm2) {
+    return erf(1.6651092223153954 * (edge - centre) ./ sqrt(lsf_fwhm2 + square(width[1])));
+  }
+  // Intrinsic density at the centre (the LSF 1e-10, as unite's tau normalisation): the peak
+  // optical depth of an absorber over this is its area optical depth.
+  real gaussian_peak(vector width) {
+    return 0.9394372786996513 / sqrt(1e-20 + square(width[1]));
+  }
+
   // Gaussian (FWHM width[1], the LSF in quadrature) convolved with an asymmetric Laplace of
   // blue and red FWHMs width[2], width[3]: twice its cumulative profile less 1 at the edges,
   // erf(t) - (W_r J(t, a_r) - W_b J(-t, a_b)) / (W_r + W_b).
@@ -235,11 +286,27 @@ functions {
               - width[2] * unite_exp_erfc(-t, 0.5 * lam_b * s, -lam_b * x))
              / (width[2] + width[3]);
   }
+  // Intrinsic density at the centre (the LSF 1e-10, as unite's tau normalisation):
+  // lambda_r lambda_b (erfcx(a_r) + erfcx(a_b)) / (2 (lambda_r + lambda_b)), a = s lambda / 2.
+  real gaussiansplitlaplace_peak(vector width) {
+    real lam_b = 1.3862943611198906 / width[2];
+    real lam_r = 1.3862943611198906 / width[3];
+    real s = sqrt(1e-20 + square(width[1])) / 1.6651092223153954;
+    vector[2] x = unite_erfcx([0.5 * s * lam_r, 0.5 * s * lam_b]');
+    return lam_r * lam_b * (x[1] + x[2]) / (2 * (lam_r + lam_b));
+  }
 
   // Laplace line (FWHM 2 b ln 2) convolved with the LSF: twice its cumulative profile less 1
   // at the pixel edges. The Gaussian is the LSF alone (SEMG without an intrinsic Gaussian).
   vector laplace_cumulative(vector edge, real centre, vector width, vector lsf_fwhm2) {
     return unite_semg_cumulative(edge - centre, lsf_fwhm2, width[1]);
+  }
+  // Intrinsic density at the centre (the LSF 1e-10, as unite's tau normalisation):
+  // (lambda / 2) erfcx(a), lambda = 2 ln 2 / FWHM, a = lambda sigma / sqrt 2.
+  real laplace_peak(vector width) {
+    real lambda = 1.3862943611198906 / width[1];
+    real sigma = 1e-10 * 0.42466090014400953;
+    return 0.5 * lambda * unite_erfcx([lambda * sigma / sqrt2()]')[1];
   }
 
   // Pseudo-Voigt line (Gaussian FWHM width[1] with the LSF in quadrature, Lorentzian FWHM
@@ -248,11 +315,24 @@ functions {
     return unite_pseudovoigt_cumulative(edge - centre, sqrt(lsf_fwhm2 + square(width[1])),
                                         width[2]);
   }
+  // Intrinsic density at the centre (the LSF 1e-10, as unite's tau normalisation): the exact
+  // Voigt at its centre, erfcx(gamma / (sigma sqrt 2)) / (sigma sqrt(2 pi)).
+  real pseudovoigt_peak(vector width) {
+    real sigma = sqrt(1e-20 + square(width[1])) * 0.42466090014400953;
+    return unite_erfcx([0.5 * width[2] / (sigma * sqrt2())]')[1] / (sigma * 2.5066282746310002);
+  }
 
   // Gaussian (FWHM width[1], the LSF in quadrature) convolved with a symmetric Laplace (FWHM
   // width[2]): twice its cumulative profile less 1 at the pixel edges.
   vector semg_cumulative(vector edge, real centre, vector width, vector lsf_fwhm2) {
     return unite_semg_cumulative(edge - centre, lsf_fwhm2 + square(width[1]), width[2]);
+  }
+  // Intrinsic density at the centre (the LSF 1e-10, as unite's tau normalisation):
+  // (lambda / 2) erfcx(a), lambda = 2 ln 2 / width[2], a = lambda sigma / sqrt 2.
+  real semg_peak(vector width) {
+    real lambda = 1.3862943611198906 / width[2];
+    real sigma = sqrt(1e-20 + square(width[1])) * 0.42466090014400953;
+    return 0.5 * lambda * unite_erfcx([lambda * sigma / sqrt2()]')[1];
   }
 
   // Skew-normal line (FWHM width[1], skewness alpha = width[2]; the Gaussian LSF convolution
@@ -264,6 +344,11 @@ functions {
     vector[rows(edge)] alpha_eff = width[2] * width[1]
                                    ./ sqrt(g2 + square(width[2]) * lsf_fwhm2);
     return erf(z * inv_sqrt(2)) - 4 * owens_t(z, alpha_eff);
+  }
+  // Intrinsic density at the centre (the LSF 1e-10, as unite's tau normalisation): the skew
+  // factor is 1 there, so the Gaussian's 1 / (sigma sqrt(2 pi)).
+  real skewnormal_peak(vector width) {
+    return 0.9394372786996513 / sqrt(1e-20 + square(width[1]));
   }
 
   // Split normal: Gaussians of FWHM width[1] (blue, x <= 0) and width[2] (red), each with the
@@ -285,6 +370,13 @@ functions {
         2 * head(w_blue, k) .* erfc(-1.6651092223153954 * head(x, k) ./ head(blue, k)) - 1,
         1 - 2 * (1 - tail(w_blue, n - k))
             .* erfc(1.6651092223153954 * tail(x, n - k) ./ tail(red, n - k)));
+  }
+  // Intrinsic density at the centre (the LSF 1e-10, as unite's tau normalisation):
+  // 1 / ((sigma_blue + sigma_red) sqrt(pi / 2)).
+  real splitnormal_peak(vector width) {
+    real sigma_sum = (sqrt(1e-20 + square(width[1])) + sqrt(1e-20 + square(width[2])))
+                     * 0.42466090014400953;
+    return 1 / (sigma_sum * 1.2533141373155001);
   }
 
   // Midpoints of consecutive edges x.
