@@ -108,6 +108,9 @@ class Profile(ABC):
     #: is Ida et al.'s approximation of the Voigt integral (1.5e-4 at most) and SkewVoigt's is
     #: built pixel by pixel
     cumulative_is_exact: bool = True
+    #: slot values where the profile is not differentiable in that slot (its gradient there is
+    #: a convention; the contract test asks only that it be finite)
+    nonsmooth_at: dict[str, float] = {}
 
     def _kernels(self):
         from unite_stan.line.functions import KERNELS
