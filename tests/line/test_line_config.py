@@ -62,10 +62,11 @@ def test_unknown_profile_alias_is_an_error():
     assert str(refused.value) == (
         "unknown profile 'gauss'; valid profiles are ['BoxGauss', 'Cauchy', 'GaussHermite', "
         "'Gaussian', 'GaussianSplitLaplace', 'Laplace', 'PseudoVoigt', 'SEMG', 'SkewNormal', "
-        "'SplitNormal'] (aliases: aemg, asymmetric-emg, box-gauss, boxcar, boxgauss, cauchy, "
-        "exp-gaussian, exponential, gauss-hermite, gaussian, gaussian-split-laplace, "
-        "gaussiansplitlaplace, hermite, laplace, lorentzian, normal, pseudovoigt, semg, "
-        "skew-normal, skewnormal, split-normal, two-sided, voigt)"
+        "'SkewVoigt', 'SplitNormal'] (aliases: aemg, asymmetric-emg, box-gauss, boxcar, "
+        "boxgauss, cauchy, exp-gaussian, exponential, gauss-hermite, gaussian, "
+        "gaussian-split-laplace, gaussiansplitlaplace, hermite, laplace, lorentzian, normal, "
+        "pseudovoigt, semg, skew-normal, skew-voigt, skewnormal, skewvoigt, split-normal, "
+        "two-sided, voigt)"
     )
     lc.add_line("B", 5000 * u.AA, profile="NORMAL")
     assert isinstance(lc["B"].profile, line.Gaussian)
