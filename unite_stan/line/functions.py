@@ -48,7 +48,7 @@ Deliberate departures from unite, each because unite's value is not finite or ju
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -901,26 +901,28 @@ class ProfileKernels:
     edge_cumulative: bool = False
 
 
+class _Kernels(Mapping):
+    """The numpy twins of every registered profile (``line.library.PROFILES``), by class name,
+    in unite's code order: each class names its own kernels, so a new profile needs no entry
+    here."""
+
+    def _classes(self) -> dict:
+        from unite_stan.line.library import PROFILES
+
+        return {cls.__name__: cls for cls in sorted(PROFILES, key=lambda c: c.code)}
+
+    def __getitem__(self, name: str) -> ProfileKernels:
+        return self._classes()[name].kernels()
+
+    def __iter__(self):
+        return iter(self._classes())
+
+    def __len__(self) -> int:
+        return len(self._classes())
+
+
 #: kernels of every profile, keyed by the profile class name of the spec (§2.3)
-KERNELS: dict[str, ProfileKernels] = {
-    "Gaussian": ProfileKernels(gaussian_cdf, gaussian_pdf, ("fwhm_gauss",)),
-    "Cauchy": ProfileKernels(cauchy_cdf, cauchy_pdf, ("fwhm_lorentz",)),
-    "PseudoVoigt": ProfileKernels(pseudovoigt_cdf, pseudovoigt_pdf, ("fwhm_gauss", "fwhm_lorentz")),
-    "Laplace": ProfileKernels(laplace_cdf, laplace_pdf, ("fwhm_exp",)),
-    "SEMG": ProfileKernels(semg_cdf, semg_pdf, ("fwhm_gauss", "fwhm_exp")),
-    "GaussHermite": ProfileKernels(gausshermite_cdf, gausshermite_pdf, ("fwhm_gauss", "h3", "h4")),
-    "SplitNormal": ProfileKernels(splitnormal_cdf, splitnormal_pdf, ("fwhm_blue", "fwhm_red")),
-    "SkewVoigt": ProfileKernels(
-        skewvoigt_cdf, skewvoigt_pdf, ("fwhm_gauss", "fwhm_lorentz", "alpha"), edge_cumulative=True
-    ),
-    "BoxGauss": ProfileKernels(boxgauss_cdf, boxgauss_pdf, ("fwhm_box", "fwhm_gauss")),
-    "SkewNormal": ProfileKernels(skewnormal_cdf, skewnormal_pdf, ("fwhm_gauss", "alpha")),
-    "GaussianSplitLaplace": ProfileKernels(
-        gaussiansplitlaplace_cdf,
-        gaussiansplitlaplace_pdf,
-        ("fwhm_gauss", "fwhm_l_blue", "fwhm_l_red"),
-    ),
-}
+KERNELS: Mapping[str, ProfileKernels] = _Kernels()
 
 
 def peak_density(profile: str, **params) -> np.ndarray:

@@ -12,10 +12,12 @@ the class.
 from __future__ import annotations
 
 from abc import ABC
+from collections.abc import Callable
 
 import numpy as np
 
 from unite_stan._registry import Registry
+from unite_stan.line import functions as _fn
 
 __all__ = [
     "PROFILES",
@@ -113,10 +115,22 @@ class Profile(ABC):
     #: a convention; the contract test asks only that it be finite)
     nonsmooth_at: dict[str, float] = {}
 
-    def _kernels(self):
-        from unite_stan.line.functions import KERNELS
+    #: the numpy twins (``cdf(x, **slots, lsf=...)``, ``pdf(...)``, in
+    #: :mod:`unite_stan.line.functions` or anywhere), and whether the cumulative is only defined
+    #: over an increasing array of pixel edges (SkewVoigt's, built pixel by pixel)
+    cdf_kernel: Callable[..., np.ndarray]
+    pdf_kernel: Callable[..., np.ndarray]
+    edge_cumulative: bool = False
 
-        return KERNELS[type(self).__name__]
+    @classmethod
+    def kernels(cls) -> _fn.ProfileKernels:
+        """The class's numpy twins (``unite_stan.line.functions.KERNELS[name]``)."""
+        return _fn.ProfileKernels(
+            cls.cdf_kernel, cls.pdf_kernel, tuple(cls.slots), cls.edge_cumulative
+        )
+
+    def _kernels(self):
+        return self.kernels()
 
     def cdf(self, x: np.ndarray, widths: dict[str, np.ndarray], lsf_fwhm: np.ndarray) -> np.ndarray:
         """Cumulative profile at offsets ``x`` from the centre.
@@ -179,6 +193,8 @@ class Gaussian(Profile):
     slots = ("fwhm_gauss",)
     velocity_slots = ("fwhm_gauss",)
     stan_name = "gaussian"
+    cdf_kernel = staticmethod(_fn.gaussian_cdf)
+    pdf_kernel = staticmethod(_fn.gaussian_pdf)
     window_sigmas = 8.0
 
 
@@ -190,6 +206,8 @@ class Cauchy(Profile):
     slots = ("fwhm_lorentz",)
     velocity_slots = ("fwhm_lorentz",)
     stan_name = "cauchy"
+    cdf_kernel = staticmethod(_fn.cauchy_cdf)
+    pdf_kernel = staticmethod(_fn.cauchy_pdf)
     stan_requires = ("special/exp_erfc.stan", "special/pseudovoigt.stan")
     # the cumulative is Ida et al.'s approximation, the density the exact Voigt (as unite)
     cumulative_is_exact = False
@@ -204,6 +222,8 @@ class PseudoVoigt(Profile):
     slots = ("fwhm_gauss", "fwhm_lorentz")
     velocity_slots = ("fwhm_gauss", "fwhm_lorentz")
     stan_name = "pseudovoigt"
+    cdf_kernel = staticmethod(_fn.pseudovoigt_cdf)
+    pdf_kernel = staticmethod(_fn.pseudovoigt_pdf)
     stan_requires = ("special/exp_erfc.stan", "special/pseudovoigt.stan")
     # the cumulative is Ida et al.'s approximation, the density the exact Voigt (as unite)
     cumulative_is_exact = False
@@ -217,6 +237,8 @@ class Laplace(Profile):
     slots = ("fwhm_exp",)
     velocity_slots = ("fwhm_exp",)
     stan_name = "laplace"
+    cdf_kernel = staticmethod(_fn.laplace_cdf)
+    pdf_kernel = staticmethod(_fn.laplace_pdf)
     window_sigmas = _EXPONENTIAL_WINDOW
     kernel_options = _EXACT
     stan_requires = ("special/exp_erfc.stan",)
@@ -230,6 +252,8 @@ class SEMG(Profile):
     slots = ("fwhm_gauss", "fwhm_exp")
     velocity_slots = ("fwhm_gauss", "fwhm_exp")
     stan_name = "semg"
+    cdf_kernel = staticmethod(_fn.semg_cdf)
+    pdf_kernel = staticmethod(_fn.semg_pdf)
     window_sigmas = _EXPONENTIAL_WINDOW
     kernel_options = _EXACT
     stan_requires = ("special/exp_erfc.stan",)
@@ -243,6 +267,8 @@ class GaussHermite(Profile):
     slots = ("fwhm_gauss", "h3", "h4")
     velocity_slots = ("fwhm_gauss",)
     stan_name = "gausshermite"
+    cdf_kernel = staticmethod(_fn.gausshermite_cdf)
+    pdf_kernel = staticmethod(_fn.gausshermite_pdf)
     window_sigmas = 10.0
 
     def default_prior(self, slot: str):
@@ -257,6 +283,8 @@ class SplitNormal(Profile):
     slots = ("fwhm_blue", "fwhm_red")
     velocity_slots = ("fwhm_blue", "fwhm_red")
     stan_name = "splitnormal"
+    cdf_kernel = staticmethod(_fn.splitnormal_cdf)
+    pdf_kernel = staticmethod(_fn.splitnormal_pdf)
     window_sigmas = 8.0
 
 
@@ -270,6 +298,9 @@ class SkewVoigt(Profile):
     slots = ("fwhm_gauss", "fwhm_lorentz", "alpha")
     velocity_slots = ("fwhm_gauss", "fwhm_lorentz")
     stan_name = "skewvoigt"
+    cdf_kernel = staticmethod(_fn.skewvoigt_cdf)
+    pdf_kernel = staticmethod(_fn.skewvoigt_pdf)
+    edge_cumulative = True
     stan_requires = ("special/exp_erfc.stan", "special/pseudovoigt.stan", "special/interp.stan")
     # built pixel by pixel over the edges it is given, from Ida et al.'s cumulative; the
     # density is the exact Voigt times the skew factor (as unite)
@@ -290,6 +321,8 @@ class SkewNormal(Profile):
     slots = ("fwhm_gauss", "alpha")
     velocity_slots = ("fwhm_gauss",)
     stan_name = "skewnormal"
+    cdf_kernel = staticmethod(_fn.skewnormal_cdf)
+    pdf_kernel = staticmethod(_fn.skewnormal_pdf)
     window_sigmas = 9.0
 
     def default_prior(self, slot: str):
@@ -304,6 +337,8 @@ class BoxGauss(Profile):
     slots = ("fwhm_box", "fwhm_gauss")
     velocity_slots = ("fwhm_box", "fwhm_gauss")
     stan_name = "boxgauss"
+    cdf_kernel = staticmethod(_fn.boxgauss_cdf)
+    pdf_kernel = staticmethod(_fn.boxgauss_pdf)
     # the half box (1.18 standard deviations of a Gaussian of its FWHM) plus 8 of the Gaussian
     window_sigmas = 10.0
 
@@ -317,6 +352,8 @@ class GaussianSplitLaplace(Profile):
     slots = ("fwhm_gauss", "fwhm_l_blue", "fwhm_l_red")
     velocity_slots = ("fwhm_gauss", "fwhm_l_blue", "fwhm_l_red")
     stan_name = "gaussiansplitlaplace"
+    cdf_kernel = staticmethod(_fn.gaussiansplitlaplace_cdf)
+    pdf_kernel = staticmethod(_fn.gaussiansplitlaplace_pdf)
     window_sigmas = _EXPONENTIAL_WINDOW
     kernel_options = _EXACT
     stan_requires = ("special/exp_erfc.stan",)
