@@ -64,14 +64,16 @@ def likelihood_blocks(data: dict, threads: int) -> list[int]:
 def stage(state: FitState) -> FitState:
     sampler = state.sampler
     structure = state.program.structure
-    if structure is not None and structure.convolution:
+    if structure is not None and (structure.convolution or structure.absorbers):
         # convolution mode's likelihood is one function per spectrum (its kernel joins the
-        # cells of any split): one thread per chain
+        # cells of any split); the threaded text of a program with absorbers does not compile
+        # yet (its struct-of-arrays rewrite): one thread per chain
         requested = state.settings.threads_per_chain
         if requested is not None and requested > 1:
+            what = "convolution mode" if structure.convolution else "a model with absorbers"
             warnings.warn(
-                f"threads_per_chain={requested}: convolution mode runs one thread per chain; "
-                "the chains still run in parallel",
+                f"threads_per_chain={requested}: {what} runs one thread per chain; the chains "
+                "still run in parallel",
                 UserWarning,
                 stacklevel=2,
             )
