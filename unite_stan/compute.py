@@ -183,7 +183,6 @@ def evaluate_model(
     values = resolve_site_values(samples, args)
     lines = line_arrays(values, args)
     entries = list(args.line_config)
-    regions = args.cont_regions
     z_sys = args.redshift
     out = []
     for s, spec in enumerate(args.spectra):
@@ -207,75 +206,22 @@ def evaluate_model(
         e_shift = e_native[None, :] - p * dl[None, :]
         lsf = e_shift / (np.asarray(disp.R(e_shift), dtype=float) * r_scale) * to_c
         e = e_shift * to_c
-        width = np.diff(e, axis=1)[:, pix]
-        line_cols, optical_depth, tau_profiles = {}, {}, {}
-        for j, entry in enumerate(entries):
-            cdf = _profile_cdf(
-                entry.profile,
-                e,
-                lines["centre"][:, j : j + 1],
-                {k: np.asarray(v)[:, None] for k, v in lines["widths"][j].items()},
-                lsf,
-            )
-            phi = np.diff(cdf, axis=1)[:, pix] / width
-            if entry.is_absorption:
-                optical_depth[j] = lines["area_tau"][:, j : j + 1] * phi
-                line_cols[entry.name] = None  # filled once the total is known
-                # unite's tau profile: the area optical depth times the density at the pixel
-                # centres, convolved with the LSF at the line's centre
-                c = lines["centre"][:, j : j + 1]
-                lsf_c = c / (np.asarray(disp.R(c / to_c), dtype=float) * r_scale)
-                point = entry.profile.pdf(
-                    0.5 * (e[:, :-1] + e[:, 1:])[:, pix] - c,
-                    {k: np.asarray(v)[:, None] for k, v in lines["widths"][j].items()},
-                    lsf_c,
-                )
-                tau_profiles[entry.name] = lines["area_tau"][:, j : j + 1] * point
-            else:
-                amp = lines["amp"][:, j : j + 1]
-                line_cols[entry.name] = f_scale * amp * args.line_flux_scales[s] * phi
-        mid = 0.5 * (e[:, :-1] + e[:, 1:])[:, pix]
-        cont_cols = {}
-        continuum = np.zeros((e.shape[0], pix.size))
-        for r, region in enumerate(regions):
-            obs_low = args.cont_low[r] * (1 + z_sys)
-            obs_high = args.cont_high[r] * (1 + z_sys)
-            slots = args.cont_resolved_params[r]
-            params = {slot: values[tok.name][:, None] for slot, tok in slots.items()}
-            nw = params.get("norm_wav", np.ones((1, 1)))
-            nw_obs = nw * args.cont_nw_conv[r] * (1 + z_sys)
-            lsf_r = None
-            if region.form.uses_lsf:
-                # one LSF width per region, at its observed centre (as the likelihood)
-                centre = args.cont_center[r] * (1 + z_sys)
-                resolution = float(np.asarray(disp.R(np.array([centre / to_c])))[0])
-                lsf_r = centre / (resolution * r_scale)
-            antiderivative = region.form.antiderivative(
-                e,
-                params,
-                obs_low=obs_low,
-                obs_high=obs_high,
-                norm_wav=nw_obs,
-                lsf_fwhm=lsf_r,
-                wl_unit=args.canonical_unit,
-                z_sys=z_sys,
-            )
-            value = np.diff(antiderivative * np.ones_like(e), axis=1)[:, pix] / width
-            inside = (mid >= obs_low) & (mid <= obs_high)
-            col = f_scale * np.where(inside, value, 0.0) * args.continuum_scales[s]
-            cont_cols[args.continuum_labels[r]] = col
-            continuum = continuum + col
+        line_cols, optical_depth = _line_columns(entries, lines, e, pix, lsf, f_scale, s, args)
+        tau_profiles = _tau_profiles(
+            entries, optical_depth, lines, 0.5 * (e[:, :-1] + e[:, 1:])[:, pix], disp, to_c, r_scale
+        )
+
+        def region_lsf(r, form, disp=disp, to_c=to_c, r_scale=r_scale):
+            if not form.uses_lsf:
+                return None
+            # one LSF width per region, at its observed centre (as the likelihood)
+            centre = args.cont_center[r] * (1 + z_sys)
+            return centre / (float(np.asarray(disp.R(np.array([centre / to_c])))[0]) * r_scale)
+
+        cont_cols, continuum = _continuum_columns(values, e, pix, region_lsf, f_scale, s, args)
         total = _compose(entries, line_cols, continuum, optical_depth, lines, args)
         centres = np.asarray(spec.wavelength, dtype=float)[keep]
-        if regions:
-            centres_c = centres * to_c
-            in_region = np.zeros(centres.size, dtype=bool)
-            for r in range(len(regions)):
-                in_region |= (centres_c >= args.cont_low[r] * (1 + z_sys)) & (
-                    centres_c <= args.cont_high[r] * (1 + z_sys)
-                )
-        else:
-            in_region = np.ones(centres.size, dtype=bool)
+        in_region = _in_region(centres * to_c, args)
         out.append(
             SpectrumPrediction(
                 name=spec.name,
@@ -340,49 +286,12 @@ def _convolved_prediction(spec, s: int, values: dict, lines: dict, args, keep):
     fine_dl = convolution.fine_grid(dl * to_c, pixel_interval, n_super).edges
     e = reference.edges[None, :] - (p - p_ref) * fine_dl[None, :]
     cells = reference.cells
-    width = np.diff(e, axis=1)[:, cells]
-    mid = 0.5 * (e[:, :-1] + e[:, 1:])[:, cells]
     tiny = convolution.INTRINSIC_LSF_FRACTION * float(np.min(np.diff(reference.edges)))
-    line_cols, optical_depth = {}, {}
-    for j, entry in enumerate(entries):
-        cdf = _profile_cdf(
-            entry.profile,
-            e,
-            lines["centre"][:, j : j + 1],
-            {k: np.asarray(v)[:, None] for k, v in lines["widths"][j].items()},
-            np.full(e.shape, tiny),
-        )
-        phi = np.diff(cdf, axis=1)[:, cells] / width
-        if entry.is_absorption:
-            optical_depth[j] = lines["area_tau"][:, j : j + 1] * phi
-            line_cols[entry.name] = None
-        else:
-            amp = lines["amp"][:, j : j + 1]
-            line_cols[entry.name] = f_scale * amp * args.line_flux_scales[s] * phi
-    cont_cols = {}
-    continuum = np.zeros(mid.shape)
-    z_sys = args.redshift
-    for r, region in enumerate(args.cont_regions):
-        obs_low, obs_high = args.cont_low[r] * (1 + z_sys), args.cont_high[r] * (1 + z_sys)
-        params = {
-            slot: values[tok.name][:, None] for slot, tok in args.cont_resolved_params[r].items()
-        }
-        nw = params.get("norm_wav", np.ones((1, 1)))
-        antiderivative = region.form.antiderivative(
-            e,
-            params,
-            obs_low=obs_low,
-            obs_high=obs_high,
-            norm_wav=nw * args.cont_nw_conv[r] * (1 + z_sys),
-            lsf_fwhm=None,
-            wl_unit=args.canonical_unit,
-            z_sys=z_sys,
-        )
-        value = np.diff(antiderivative * np.ones_like(e), axis=1)[:, cells] / width
-        inside = (mid >= obs_low) & (mid <= obs_high)
-        col = f_scale * np.where(inside, value, 0.0) * args.continuum_scales[s]
-        cont_cols[args.continuum_labels[r]] = col
-        continuum = continuum + col
+    intrinsic = np.full(e.shape, tiny)
+    line_cols, optical_depth = _line_columns(entries, lines, e, cells, intrinsic, f_scale, s, args)
+    cont_cols, continuum = _continuum_columns(
+        values, e, cells, lambda r, form: None, f_scale, s, args
+    )
     total = _compose(entries, line_cols, continuum, optical_depth, lines, args)
     resolution = np.asarray(disp.R(reference.centres / to_c), dtype=float)
     log_w = convolution.kernel(reference.centres, resolution, int(args.conv_half_width))
@@ -392,23 +301,10 @@ def _convolved_prediction(spec, s: int, values: dict, lines: dict, args, keep):
         return convolution.pixel_means(smooth, n_super)[:, keep]
 
     centres = np.asarray(spec.wavelength, dtype=float)[keep]
-    in_region = np.zeros(centres.size, dtype=bool)
-    for r in range(len(args.cont_regions)):
-        in_region |= (centres * to_c >= args.cont_low[r] * (1 + z_sys)) & (
-            centres * to_c <= args.cont_high[r] * (1 + z_sys)
-        )
-    if not args.cont_regions:
-        in_region[:] = True
-    tau_profiles = {}
-    for k in optical_depth:
-        entry = entries[k]
-        c = lines["centre"][:, k : k + 1]
-        lsf_c = c / (np.asarray(disp.R(c / to_c), dtype=float) * r_scale)
-        x = centres[None, :] * to_c - c
-        widths = {n: np.asarray(v)[:, None] for n, v in lines["widths"][k].items()}
-        tau_profiles[entry.name] = lines["area_tau"][:, k : k + 1] * entry.profile.pdf(
-            x, widths, lsf_c
-        )
+    in_region = _in_region(centres * to_c, args)
+    tau_profiles = _tau_profiles(
+        entries, optical_depth, lines, centres[None, :] * to_c, disp, to_c, r_scale
+    )
     return SpectrumPrediction(
         name=spec.name,
         wavelength=centres,
@@ -430,3 +326,85 @@ def _reference_pix_offset(args, s: int) -> float:
 
     prior = args.all_priors[args.spec_calibration[s]["pix_offset"]]
     return float(prior.resolved_value({})) if is_literal_fixed(prior) else 0.0
+
+
+def _line_columns(entries, lines, e, index, lsf, f_scale, s: int, args):
+    """Emission lines' columns (flux units, the intervals ``index`` of the edges ``e``) and
+    absorbers' optical depths, each line's cumulative differenced over the intervals with the
+    LSF FWHM ``lsf`` at each edge; an absorber's column is ``None`` until the total is known."""
+    line_cols, optical_depth = {}, {}
+    width = np.diff(e, axis=1)[:, index]
+    for j, entry in enumerate(entries):
+        cdf = _profile_cdf(
+            entry.profile,
+            e,
+            lines["centre"][:, j : j + 1],
+            {k: np.asarray(v)[:, None] for k, v in lines["widths"][j].items()},
+            lsf,
+        )
+        phi = np.diff(cdf, axis=1)[:, index] / width
+        if entry.is_absorption:
+            optical_depth[j] = lines["area_tau"][:, j : j + 1] * phi
+            line_cols[entry.name] = None  # filled once the total is known
+        else:
+            amp = lines["amp"][:, j : j + 1]
+            line_cols[entry.name] = f_scale * amp * args.line_flux_scales[s] * phi
+    return line_cols, optical_depth
+
+
+def _continuum_columns(values, e, index, region_lsf, f_scale, s: int, args):
+    """Each region's continuum (flux units) averaged over the intervals ``index`` of the edges
+    ``e`` whose midpoints lie in the region, with ``region_lsf(r, form)`` (or none), and their
+    sum."""
+    z_sys = args.redshift
+    width = np.diff(e, axis=1)[:, index]
+    mid = 0.5 * (e[:, :-1] + e[:, 1:])[:, index]
+    cont_cols, continuum = {}, np.zeros(mid.shape)
+    for r, region in enumerate(args.cont_regions):
+        obs_low, obs_high = args.cont_low[r] * (1 + z_sys), args.cont_high[r] * (1 + z_sys)
+        params = {
+            slot: values[tok.name][:, None] for slot, tok in args.cont_resolved_params[r].items()
+        }
+        nw = params.get("norm_wav", np.ones((1, 1)))
+        antiderivative = region.form.antiderivative(
+            e,
+            params,
+            obs_low=obs_low,
+            obs_high=obs_high,
+            norm_wav=nw * args.cont_nw_conv[r] * (1 + z_sys),
+            lsf_fwhm=region_lsf(r, region.form),
+            wl_unit=args.canonical_unit,
+            z_sys=z_sys,
+        )
+        value = np.diff(antiderivative * np.ones_like(e), axis=1)[:, index] / width
+        inside = (mid >= obs_low) & (mid <= obs_high)
+        col = f_scale * np.where(inside, value, 0.0) * args.continuum_scales[s]
+        cont_cols[args.continuum_labels[r]] = col
+        continuum = continuum + col
+    return cont_cols, continuum
+
+
+def _tau_profiles(entries, optical_depth, lines, wavelength, disp, to_c, r_scale):
+    """unite's tau profiles: each absorber's area optical depth times its density at
+    ``wavelength`` (canonical unit, pixel centres), convolved with the LSF at its centre."""
+    out = {}
+    for k in optical_depth:
+        c = lines["centre"][:, k : k + 1]
+        lsf_c = c / (np.asarray(disp.R(c / to_c), dtype=float) * r_scale)
+        widths = {n: np.asarray(v)[:, None] for n, v in lines["widths"][k].items()}
+        density = entries[k].profile.pdf(wavelength - c, widths, lsf_c)
+        out[entries[k].name] = lines["area_tau"][:, k : k + 1] * density
+    return out
+
+
+def _in_region(centres, args) -> np.ndarray:
+    """Which pixel centres (canonical unit) lie in some observed region (inclusive); every
+    pixel without continuum regions."""
+    if not args.cont_regions:
+        return np.ones(centres.size, dtype=bool)
+    z_sys = args.redshift
+    inside = np.zeros(centres.size, dtype=bool)
+    for r in range(len(args.cont_regions)):
+        low, high = args.cont_low[r] * (1 + z_sys), args.cont_high[r] * (1 + z_sys)
+        inside |= (centres >= low) & (centres <= high)
+    return inside
