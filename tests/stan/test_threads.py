@@ -105,3 +105,39 @@ def test_automatic_threads_stay_single_for_the_small_tutorial():
         )
     assert args.dataset.attrs["threads_per_chain"] == 1
     assert args.dataset.attrs["likelihood_blocks"] == 1
+
+
+@pytest.mark.parametrize("mode", ["absorbers", "convolution"])
+def test_absorbers_and_convolution_mode_run_one_thread_per_chain(mode):
+    """The layout stage gives a model with absorbers, or in convolution mode, one thread per
+    chain and one block per spectrum, and says so when more threads were asked for."""
+    from conftest import absorption_configuration
+    from test_render import _absorption_spectra
+
+    from unite_stan.stan.settings import FitSettings, SamplerSettings
+    from unite_stan.stan.stages import layout
+    from unite_stan.stan.stages.state import FitState
+
+    lines, cont = absorption_configuration()
+    spectra = _absorption_spectra(None)
+    spectra.prepare(lines, cont)
+    builder = model.ModelBuilder(lines, cont, spectra)
+    program, args = builder.build(
+        integration_mode="convolution" if mode == "convolution" else "analytic"
+    )
+    settings = FitSettings(
+        sampler=SamplerSettings(num_warmup=10, num_samples=10, num_chains=1, seed=1),
+        threads_per_chain=2,
+    )
+    state = FitState(
+        program=program, args=args, settings=settings, rng=np.random.default_rng(1),
+        sampler=settings.sampler,
+    )  # fmt: skip
+    what = "convolution mode" if mode == "convolution" else "a model with absorbers"
+    with pytest.warns(UserWarning) as record:
+        state = layout.stage(state)
+    assert str(record[0].message) == (
+        f"threads_per_chain=2: {what} runs one thread per chain; the chains still run in parallel"
+    )
+    assert state.sampler.threads_per_chain == 1
+    assert state.layout.blocks == (1,)
