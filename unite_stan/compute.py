@@ -192,12 +192,9 @@ def evaluate_model(
         if args.integration_mode == "convolution":
             out.append(_convolved_prediction(spec, s, values, lines, args, keep))
             continue
-        calib = args.spec_calibration[s]
         to_c = args.spec_to_canonical[s]
         disp = spec.disperser
-        p = values[calib["pix_offset"]][:, None]
-        r_scale = values[calib["r_scale"]][:, None]
-        f_scale = values[calib["flux_scale"]][:, None]
+        p, r_scale, f_scale = _calibration(values, args, s)
         pix = np.asarray(spec.pixel_idx)[keep]
         # only the edges of the selected pixels (and of the gaps between them)
         e_native = np.asarray(spec.edges, dtype=float)[pix[0] : pix[-1] + 2]
@@ -271,12 +268,9 @@ def _convolved_prediction(spec, s: int, values: dict, lines: dict, args, keep):
 
     entries = list(args.line_config)
     n_super = int(args.n_super)
-    calib = args.spec_calibration[s]
     to_c = args.spec_to_canonical[s]
     disp = spec.disperser
-    p = values[calib["pix_offset"]][:, None]
-    r_scale = values[calib["r_scale"]][:, None]
-    f_scale = values[calib["flux_scale"]][:, None]
+    p, r_scale, f_scale = _calibration(values, args, s)
     native, pixel_interval = compact_edges(
         np.asarray(spec.edges, dtype=float), np.asarray(spec.keep_mask)
     )
@@ -408,3 +402,9 @@ def _in_region(centres, args) -> np.ndarray:
         low, high = args.cont_low[r] * (1 + z_sys), args.cont_high[r] * (1 + z_sys)
         inside |= (centres >= low) & (centres <= high)
     return inside
+
+
+def _calibration(values: dict, args, s: int):
+    """Spectrum ``s``'s pixel offset, r_scale and flux_scale per draw, as columns."""
+    calib = args.spec_calibration[s]
+    return tuple(values[calib[k]][:, None] for k in ("pix_offset", "r_scale", "flux_scale"))

@@ -16,7 +16,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import QTable, Table
 
-from unite_stan.compute import evaluate_model, line_arrays, resolve_site_values
+from unite_stan.compute import _n_draws, evaluate_model, line_arrays, resolve_site_values
 from unite_stan.prior import Fixed
 from unite_stan.stan.render import RenderedProgram
 
@@ -294,20 +294,27 @@ def _absorption_rews(samples: dict, values: dict, args) -> dict[str, np.ndarray]
     if not args.cont_regions or not any(e.is_absorption for e in entries):
         return {}
     lines = line_arrays(values, args)
-    rews = {}
+    # each absorber's continuum and spectrum; then one pass over each spectrum for all its
+    # absorbers' integrals
+    chosen = {}
     for j, entry in enumerate(entries):
         if not entry.is_absorption:
             continue
         continuum = _line_continuum(values, args, j, lines)
         s = _finest_spectrum(args, float(np.median(lines["centre"][:, j])))
-        if continuum is None or s is None:
-            continue
-        removed = _trapezoid_of_column(samples, args, s, entry.name)
+        if continuum is not None and s is not None:
+            chosen[entry.name] = (entry, continuum, s)
+    removed = {}
+    for s in sorted({s for _, _, s in chosen.values()}):
+        names = [name for name, (_, _, t) in chosen.items() if t == s]
+        removed.update(_trapezoids(samples, args, s, names))
+    rews = {}
+    for name, (entry, continuum, s) in chosen.items():
         # the spectrum's flux unit × canonical unit, in spectrum 0's
         factor = (args.flux_units[s] / args.flux_units[0]).to(u.dimensionless_unscaled)
         rest_factor = 1 + args.redshift + values[entry.redshift.name]
         with np.errstate(divide="ignore", invalid="ignore"):
-            rews[entry.name] = removed * factor / (continuum * rest_factor)
+            rews[name] = removed[name] * factor / (continuum * rest_factor)
     return rews
 
 
@@ -326,20 +333,34 @@ def _finest_spectrum(args, centre: float) -> int | None:
     return best
 
 
-def _trapezoid_of_column(samples: dict, args, s: int, name: str) -> np.ndarray:
-    """Per draw, the trapezoid integral of spectrum ``s``'s column ``name`` over its pixel
-    centres (canonical unit), evaluated in pieces of pixels that share their end pixels."""
+def _trapezoids(samples: dict, args, s: int, names: list[str]) -> dict[str, np.ndarray]:
+    """Per draw, the trapezoid integral of each of spectrum ``s``'s columns ``names`` over its
+    pixel centres (canonical unit), evaluated in pieces of pixels that share their end
+    pixels."""
     spec = args.spectra[s]
-    n_draws = len(next(iter(resolve_site_values(samples, args).values())))
-    n_components = 1 + len(args.line_labels) + len(args.continuum_labels)
-    chunk = max(2, _CHUNK_ELEMENTS // max(n_draws * n_components, 1))
-    total = np.zeros(n_draws)
+    chunk = _pixel_chunk(samples, args, s, minimum=2)
+    total = {name: 0.0 for name in names}
     for start in range(0, spec.npix - 1, chunk - 1):
         (piece,) = evaluate_model(samples, args, pixels={s: slice(start, start + chunk)})
-        wave = piece.wavelength * args.spec_to_canonical[s]
-        column = piece.lines[name]
-        total += np.sum(0.5 * (column[:, 1:] + column[:, :-1]) * np.diff(wave), axis=1)
+        step = np.diff(piece.wavelength * args.spec_to_canonical[s])
+        for name in names:
+            column = piece.lines[name]
+            total[name] = total[name] + np.sum(
+                0.5 * (column[:, 1:] + column[:, :-1]) * step, axis=1
+            )
     return total
+
+
+def _pixel_chunk(samples: dict, args, s: int, minimum: int = 1) -> int:
+    """Pixels of spectrum ``s`` per piece of the forward model: at most ``_CHUNK_ELEMENTS``
+    draws × pixels × components; the whole spectrum in convolution mode, whose every piece
+    would compute the whole spectrum's convolution."""
+    spec = args.spectra[s]
+    if args.integration_mode == "convolution":
+        return max(minimum, spec.npix)
+    n_draws = _n_draws(samples, args)
+    n_components = 1 + len(args.line_labels) + len(args.continuum_labels)
+    return max(minimum, _CHUNK_ELEMENTS // max(n_draws * n_components, 1))
 
 
 def _scale_meta(args) -> dict:
@@ -438,9 +459,8 @@ def _spectrum_columns(
     columns, before the next is evaluated.
     """
     spec = args.spectra[s]
-    n_draws = len(next(iter(resolve_site_values(samples, args).values())))
-    n_components = 1 + len(args.line_labels) + len(args.continuum_labels)
-    chunk = max(1, _CHUNK_ELEMENTS // max(n_draws * n_components, 1))
+    n_draws = _n_draws(samples, args)
+    chunk = _pixel_chunk(samples, args, s)
     width = n_draws if pct is None else pct.size
     columns: dict[str, np.ndarray] = {}
     in_region = np.zeros(spec.npix, dtype=bool)
