@@ -176,20 +176,22 @@ functions {
                    int conv_half, array[] int spec_fedge_start, array[] int spec_n_fedge,
                    vector fine_edge, array[] int spec_pix_offset_par, array[] int spec_cell_start,
                    array[] int fine_cell, vector spec_intrinsic_lsf2, vector conv_w,
-                   array[] int spec_pix_start, array[] int spec_n_pix, array[] int spec_block_start,
+                   array[] int conv_v, array[] int conv_u, array[] int spec_pix_start,
+                   array[] int spec_n_pix, array[] int spec_block_start,
                    array[,] int line_win_start, array[,] int line_win_len,
                    array[] int gaussian_lines, array[] int laplace_lines,
                    array[] int gaussian_absorbers, array[] int laplace_absorbers,
                    array[] int group_zorder, array[] int line_group, int cont_group,
                    array[] int line_zorder, array[] int line_cf_par, vector region_low,
-                   vector region_high, vector region_nw_factor, array[] int region_npar,
-                   array[,] int region_par, array[] int region_nw_par, vector region_const,
-                   array[] int region_const_start, array[] int region_nconst,
+                   vector region_high, vector region_center, vector region_nw_factor,
+                   array[] int region_npar, array[,] int region_par, array[] int region_nw_par,
+                   vector region_const, array[] int region_const_start, array[] int region_nconst,
                    array[] int linear_regions, vector flux_over_error, vector error_norm,
                    vector block_log_norm, vector spec_line_factor, vector spec_cont_factor,
                    array[] int spec_r_scale_par, array[] int spec_flux_scale_par) {
     int ng = spec_n_fedge[s];
     int c0 = spec_cell_start[s];
+    int p0 = spec_pix_start[s];
     int np = spec_n_pix[s];
     int nc = n_super * np;
     int nk = 2 * conv_half + 1;
@@ -291,21 +293,13 @@ functions {
                                                      rep_vector(cell[nc], conv_half));
     // each pixel from the n_super + 2 conv_half extended cells around it, the kernel folded
     // with the pixel mean (data): a sparse matrix, row p over cells (p - 1) n_super + 1 ...
+    // (its column indices and row starts are data: conv_v, conv_u)
     int nb = n_super + 2 * conv_half;
-    array[np * nb] int v;
-    array[np + 1] int u;
-    for (i in 1:np) {
-      u[i] = (i - 1) * nb + 1;
-      for (d in 1:nb) {
-        v[(i - 1) * nb + d] = (i - 1) * n_super + d;
-      }
-    }
-    u[np + 1] = np * nb + 1;
+    array[np * nb] int v = segment(conv_v, (p0 - 1) * nb + 1, np * nb);
+    array[np + 1] int u = segment(conv_u, p0 + s - 1, np + 1);
     vector[np] pixel = csr_matrix_times_vector(np, nc + 2 * conv_half,
-                                               segment(conv_w, (spec_pix_start[s] - 1) * nb + 1,
-                                                       np * nb),
+                                               segment(conv_w, (p0 - 1) * nb + 1, np * nb),
                                                v, u, extended);
-    int p0 = spec_pix_start[s];
     vector[np] z = segment(flux_over_error, p0, np)
                    - theta[spec_flux_scale_par[s]] * (pixel ./ segment(error_norm, p0, np));
     return block_log_norm[spec_block_start[s]] - 0.5 * dot_self(z);
@@ -411,6 +405,12 @@ data {
   array[N_spec] int<lower=1> spec_cell_start;
   array[n_super * N_pix] int<lower=1> fine_cell;
   vector<lower=0>[N_spec] spec_intrinsic_lsf2;
+  // The kernel's sparse layout, per spectrum: column of each weight and start of each row
+  // (rows: pixels with the kernel as data, cells with a sampled r_scale).
+  int<lower=1> N_conv_nz;
+  array[N_conv_nz] int<lower=1> conv_v;
+  int<lower=2> N_conv_rows;
+  array[N_conv_rows] int<lower=1> conv_u;
   // Each pixel's value from the n_super + 2 conv_half cells around it (the ends repeated): the
   // normalised LSF kernel of each of its cells, averaged
   vector[N_pix * (n_super + 2 * conv_half)] conv_w;
@@ -499,15 +499,16 @@ transformed parameters {
           = block_ids[spec_block_start[s]:(spec_block_start[s] + spec_n_block[s] - 1)];
       log_lik_spec[s] = conv_loglik(s, theta, centre, amp, width, n_super, conv_half, spec_fedge_start,
                                     spec_n_fedge, fine_edge, spec_pix_offset_par, spec_cell_start,
-                                    fine_cell, spec_intrinsic_lsf2, conv_w, spec_pix_start,
-                                    spec_n_pix, spec_block_start, line_win_start, line_win_len,
-                                    gaussian_lines, laplace_lines, gaussian_absorbers,
+                                    fine_cell, spec_intrinsic_lsf2, conv_w, conv_v, conv_u,
+                                    spec_pix_start, spec_n_pix, spec_block_start, line_win_start,
+                                    line_win_len, gaussian_lines, laplace_lines, gaussian_absorbers,
                                     laplace_absorbers, group_zorder, line_group, cont_group,
                                     line_zorder, line_cf_par, region_low, region_high,
-                                    region_nw_factor, region_npar, region_par, region_nw_par,
-                                    region_const, region_const_start, region_nconst, linear_regions,
-                                    flux_over_error, error_norm, block_log_norm, spec_line_factor,
-                                    spec_cont_factor, spec_r_scale_par, spec_flux_scale_par);
+                                    region_center, region_nw_factor, region_npar, region_par,
+                                    region_nw_par, region_const, region_const_start, region_nconst,
+                                    linear_regions, flux_over_error, error_norm, block_log_norm,
+                                    spec_line_factor, spec_cont_factor, spec_r_scale_par,
+                                    spec_flux_scale_par);
     }
   }
 }

@@ -177,20 +177,22 @@ functions {
                    vector fine_edge, vector fine_dlam_dpix, vector spec_pix_offset_ref,
                    array[] int spec_pix_offset_par, array[] int spec_cell_start,
                    array[] int fine_cell, vector spec_intrinsic_lsf2, vector conv_logw,
-                   array[] int spec_pix_start, array[] int spec_n_pix, array[] int spec_block_start,
+                   array[] int conv_v, array[] int conv_u, array[] int spec_pix_start,
+                   array[] int spec_n_pix, array[] int spec_block_start,
                    array[,] int line_win_start, array[,] int line_win_len,
                    array[] int gaussian_lines, array[] int laplace_lines,
                    array[] int gaussian_absorbers, array[] int laplace_absorbers,
                    array[] int group_zorder, array[] int line_group, int cont_group,
                    array[] int line_zorder, array[] int line_cf_par, vector region_low,
-                   vector region_high, vector region_nw_factor, array[] int region_npar,
-                   array[,] int region_par, array[] int region_nw_par, vector region_const,
-                   array[] int region_const_start, array[] int region_nconst,
+                   vector region_high, vector region_center, vector region_nw_factor,
+                   array[] int region_npar, array[,] int region_par, array[] int region_nw_par,
+                   vector region_const, array[] int region_const_start, array[] int region_nconst,
                    array[] int linear_regions, vector flux_over_error, vector error_norm,
                    vector block_log_norm, vector spec_line_factor, vector spec_cont_factor,
                    array[] int spec_r_scale_par, array[] int spec_flux_scale_par) {
     int ng = spec_n_fedge[s];
     int c0 = spec_cell_start[s];
+    int p0 = spec_pix_start[s];
     int np = spec_n_pix[s];
     int nc = n_super * np;
     int nk = 2 * conv_half + 1;
@@ -295,22 +297,15 @@ functions {
     // the banded kernel as a sparse matrix, row i over cells i .. i + 2 conv_half of the
     // extended vector, its weights exp(r_scale^2 conv_logw) normalised by their sum; then each
     // pixel's mean over its n_super cells
-    array[nc * nk] int v;
-    array[nc + 1] int u;
-    for (i in 1:nc) {
-      u[i] = (i - 1) * nk + 1;
-      for (d in 1:nk) {
-        v[(i - 1) * nk + d] = i + d - 1;
-      }
-    }
-    u[nc + 1] = nc * nk + 1;
+    // (its column indices and row starts are data: conv_v, conv_u)
+    array[nc * nk] int v = segment(conv_v, (c0 - 1) * nk + 1, nc * nk);
+    array[nc + 1] int u = segment(conv_u, c0 + s - 1, nc + 1);
     vector[nc * nk] w = exp(square(theta[spec_r_scale_par[s]])
                             * segment(conv_logw, (c0 - 1) * nk + 1, nc * nk));
     vector[nc] smooth = csr_matrix_times_vector(nc, nc + 2 * conv_half, w, v, u, extended)
                         ./ csr_matrix_times_vector(nc, nc + 2 * conv_half, w, v, u,
                                                    rep_vector(1, nc + 2 * conv_half));
     vector[np] pixel = to_matrix(smooth, n_super, np)' * rep_vector(inv(n_super), n_super);
-    int p0 = spec_pix_start[s];
     vector[np] z = segment(flux_over_error, p0, np)
                    - theta[spec_flux_scale_par[s]] * (pixel ./ segment(error_norm, p0, np));
     return block_log_norm[spec_block_start[s]] - 0.5 * dot_self(z);
@@ -418,6 +413,12 @@ data {
   array[n_super * N_pix] int<lower=1> fine_cell;
   vector<lower=0>[N_spec] spec_intrinsic_lsf2;
   vector[N_fedge] fine_dlam_dpix;
+  // The kernel's sparse layout, per spectrum: column of each weight and start of each row
+  // (rows: pixels with the kernel as data, cells with a sampled r_scale).
+  int<lower=1> N_conv_nz;
+  array[N_conv_nz] int<lower=1> conv_v;
+  int<lower=2> N_conv_rows;
+  array[N_conv_rows] int<lower=1> conv_u;
   // log of the LSF kernel's weights at r_scale = 1 (the weight is exp(r_scale^2 conv_logw))
   vector[n_super * N_pix * (2 * conv_half + 1)] conv_logw;
 }
@@ -502,15 +503,16 @@ transformed parameters {
       log_lik_spec[s] = conv_loglik(s, theta, centre, amp, width, n_super, conv_half, spec_fedge_start,
                                     spec_n_fedge, fine_edge, fine_dlam_dpix, spec_pix_offset_ref,
                                     spec_pix_offset_par, spec_cell_start, fine_cell,
-                                    spec_intrinsic_lsf2, conv_logw, spec_pix_start, spec_n_pix,
-                                    spec_block_start, line_win_start, line_win_len, gaussian_lines,
-                                    laplace_lines, gaussian_absorbers, laplace_absorbers,
-                                    group_zorder, line_group, cont_group, line_zorder, line_cf_par,
-                                    region_low, region_high, region_nw_factor, region_npar,
-                                    region_par, region_nw_par, region_const, region_const_start,
-                                    region_nconst, linear_regions, flux_over_error, error_norm,
-                                    block_log_norm, spec_line_factor, spec_cont_factor,
-                                    spec_r_scale_par, spec_flux_scale_par);
+                                    spec_intrinsic_lsf2, conv_logw, conv_v, conv_u, spec_pix_start,
+                                    spec_n_pix, spec_block_start, line_win_start, line_win_len,
+                                    gaussian_lines, laplace_lines, gaussian_absorbers,
+                                    laplace_absorbers, group_zorder, line_group, cont_group,
+                                    line_zorder, line_cf_par, region_low, region_high,
+                                    region_center, region_nw_factor, region_npar, region_par,
+                                    region_nw_par, region_const, region_const_start, region_nconst,
+                                    linear_regions, flux_over_error, error_norm, block_log_norm,
+                                    spec_line_factor, spec_cont_factor, spec_r_scale_par,
+                                    spec_flux_scale_par);
     }
   }
 }

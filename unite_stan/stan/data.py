@@ -644,4 +644,16 @@ def _convolution_data(args, edges, pix_interval, dlam_dpix, ranges) -> dict:
     }
     if not r_free:
         data["conv_w"] = np.concatenate([w.ravel() for w, _ in kernels])
+    # the sparse layout: each row's columns in the spectrum's extended cells, row starts from 1
+    width = n_super + 2 * half if not r_free else 2 * half + 1
+    step = n_super if not r_free else 1
+    columns, starts = [], []
+    for grid in cells:
+        n_rows = grid.size // n_super if not r_free else grid.size
+        columns.append((np.arange(n_rows)[:, None] * step + np.arange(1, width + 1)).ravel())
+        starts.append(np.arange(n_rows + 1) * width + 1)
+    data["conv_v"] = np.concatenate(columns).astype(int)
+    data["conv_u"] = np.concatenate(starts).astype(int)
+    data["N_conv_nz"] = data["conv_v"].size
+    data["N_conv_rows"] = data["conv_u"].size
     return data

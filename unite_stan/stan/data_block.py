@@ -369,6 +369,17 @@ DATA_VARIABLES: tuple[Variable, ...] = (
     ),
     *_declare("vector[N_fedge] fine_dlam_dpix", when=_convolution_moving),
     *_declare(
+        "int<lower=1> N_conv_nz",
+        "array[N_conv_nz] int<lower=1> conv_v",
+        "int<lower=2> N_conv_rows",
+        "array[N_conv_rows] int<lower=1> conv_u",
+        when=_convolution,
+        comment=(
+            "The kernel's sparse layout, per spectrum: column of each weight and start of each row",
+            "(rows: pixels with the kernel as data, cells with a sampled r_scale).",
+        ),
+    ),
+    *_declare(
         "vector[N_pix * (n_super + 2 * conv_half)] conv_w",
         when=_convolution_fixed_kernel,
         comment=(
@@ -398,13 +409,43 @@ OTHER_VARIABLES: tuple[Variable, ...] = (
     *_declare("vector flux_over_error", "vector pix_weight", "vector block_log_norm"),
 )
 
+#: Argument runs both likelihood functions take: the sampled values, the lines (windows,
+#: profiles' members, attenuation), the continuum regions and the spectra's factors.
+_MODEL_VALUES = ("theta", "centre", "amp", "width")
+_LINE_ARGUMENTS = (
+    "line_win_start",
+    "line_win_len",
+    "{}_lines",
+    "{}_absorbers",
+    "group_zorder",
+    "line_group",
+    "cont_group",
+    "line_zorder",
+    "line_cf_par",
+)
+_REGION_ARGUMENTS = (
+    "region_low",
+    "region_high",
+    "region_center",
+    "region_nw_factor",
+    "region_npar",
+    "region_par",
+    "region_nw_par",
+    "region_const",
+    "region_const_start",
+    "region_nconst",
+    "{}_regions",
+)
+_SPECTRUM_FACTORS = (
+    "spec_line_factor",
+    "spec_cont_factor",
+    "spec_r_scale_par",
+    "spec_flux_scale_par",
+)
 #: What ``blocks_loglik`` takes after ``(blocks, start, end, s)``, in order, where the program
 #: has it.
 _BLOCK_ARGUMENTS = (
-    "theta",
-    "centre",
-    "amp",
-    "width",
+    *_MODEL_VALUES,
     "spec_edge_start",
     "edge",
     "amp_fixed",
@@ -421,26 +462,8 @@ _BLOCK_ARGUMENTS = (
     "block_n_edge",
     "block_pix0",
     "block_n_pix",
-    "line_win_start",
-    "line_win_len",
-    "{}_lines",
-    "{}_absorbers",
-    "group_zorder",
-    "line_group",
-    "cont_group",
-    "line_zorder",
-    "line_cf_par",
-    "region_low",
-    "region_high",
-    "region_center",
-    "region_nw_factor",
-    "region_npar",
-    "region_par",
-    "region_nw_par",
-    "region_const",
-    "region_const_start",
-    "region_nconst",
-    "{}_regions",
+    *_LINE_ARGUMENTS,
+    *_REGION_ARGUMENTS,
     "region_int_start",
     "region_int_len",
     "region_resolution",
@@ -448,17 +471,11 @@ _BLOCK_ARGUMENTS = (
     "flux_over_error",
     "pix_weight",
     "block_log_norm",
-    "spec_line_factor",
-    "spec_cont_factor",
-    "spec_r_scale_par",
-    "spec_flux_scale_par",
+    *_SPECTRUM_FACTORS,
 )
 #: What ``conv_loglik`` takes after ``s`` (convolution mode), where the program has it.
 _CONV_ARGUMENTS = (
-    "theta",
-    "centre",
-    "amp",
-    "width",
+    *_MODEL_VALUES,
     "n_super",
     "conv_half",
     "spec_fedge_start",
@@ -472,35 +489,17 @@ _CONV_ARGUMENTS = (
     "spec_intrinsic_lsf2",
     "conv_w",
     "conv_logw",
+    "conv_v",
+    "conv_u",
     "spec_pix_start",
     "spec_n_pix",
     "spec_block_start",
-    "line_win_start",
-    "line_win_len",
-    "{}_lines",
-    "{}_absorbers",
-    "group_zorder",
-    "line_group",
-    "cont_group",
-    "line_zorder",
-    "line_cf_par",
-    "region_low",
-    "region_high",
-    "region_nw_factor",
-    "region_npar",
-    "region_par",
-    "region_nw_par",
-    "region_const",
-    "region_const_start",
-    "region_nconst",
-    "{}_regions",
+    *_LINE_ARGUMENTS,
+    *_REGION_ARGUMENTS,
     "flux_over_error",
     "error_norm",
     "block_log_norm",
-    "spec_line_factor",
-    "spec_cont_factor",
-    "spec_r_scale_par",
-    "spec_flux_scale_par",
+    *_SPECTRUM_FACTORS,
 )
 #: Data the function reads only where the edges move (with fixed edges, edge_lsf2 holds the
 #: resolution and the pixel offsets are in the edges).
@@ -579,23 +578,26 @@ def argument_type(stan_type: str) -> str:
     return bare.split("[")[0].strip()
 
 
-def conv_arguments(structure: ProgramStructure) -> list[tuple[str, str]]:
-    """``(type, name)`` of what ``conv_loglik`` takes after ``s`` (convolution mode)."""
+def _arguments(names, structure: ProgramStructure, skip=frozenset()) -> list[tuple[str, str]]:
+    """``(type, name)`` of the variables ``names`` the program has, with their declared
+    types, but for ``skip``."""
     out = []
-    for name in _CONV_ARGUMENTS:
+    for name in names:
+        if name in skip:
+            continue
         for _, instance, stan_type in _instances((_DECLARED[name],), structure):
             out.append((argument_type(stan_type), instance))
     return out
+
+
+def conv_arguments(structure: ProgramStructure) -> list[tuple[str, str]]:
+    """``(type, name)`` of what ``conv_loglik`` takes after ``s`` (convolution mode)."""
+    return _arguments(_CONV_ARGUMENTS, structure)
 
 
 def block_arguments(structure: ProgramStructure) -> list[tuple[str, str]]:
     """``(type, name)`` of what ``blocks_loglik`` takes after ``(blocks, start, end, s)``:
     the variables the lines and continua need, each where the program has it, with the type
-    of its declaration."""
-    out = []
-    for name in _BLOCK_ARGUMENTS:
-        if name in _READ_WHERE_EDGES_MOVE and not structure.pix_offset_free:
-            continue
-        for _, instance, stan_type in _instances((_DECLARED[name],), structure):
-            out.append((argument_type(stan_type), instance))
-    return out
+    of its declaration (with fixed edges, not the data read only where they move)."""
+    skip = frozenset() if structure.pix_offset_free else _READ_WHERE_EDGES_MOVE
+    return _arguments(_BLOCK_ARGUMENTS, structure, skip)
