@@ -721,43 +721,47 @@ def every_profile(api, seed=8):
     continuum in one R = 3000 spectrum of 880 pixels, simulated by numerical convolution of
     the intrinsic profiles (scipy) with the LSF; each line has its own redshift, widths and
     shape parameters with unite's default priors."""
-    rng = np.random.default_rng(seed)
-    edges = np.linspace(6380.0, 6820.0, 881)
     centres = 6420.0 + 38.0 * np.arange(len(EVERY_PROFILE))
+    edges = np.linspace(6380.0, 6820.0, 881)
+    return _one_line_each(
+        api, "every_profile", "one line of each profile", EVERY_PROFILE, centres, edges,
+        (8.0, 0.004, 6600.0), (6385.0, 6815.0), seed,
+    )  # fmt: skip
+
+
+def _one_line_each(api, name, description, chosen, centres, edges, cont, region, seed):
+    """A Case of one line per (profile, slot values) of ``chosen`` at ``centres`` [A] (flux
+    1e-15, redshift U(-0.001, 0.001), unite's default priors otherwise) on a linear continuum
+    ``cont`` in the region ``region`` [A], simulated on ``edges`` at R = 3000 with noise
+    0.5e-17 by numerical convolution (:func:`simulate_profiles`)."""
+    rng = np.random.default_rng(seed)
     lines = [
-        (profile, c, 100.0, values)
-        for (profile, values), c in zip(EVERY_PROFILE, centres, strict=True)
+        (profile, c, 100.0, values) for (profile, values), c in zip(chosen, centres, strict=True)
     ]
-    flux = simulate_profiles(edges, 3000.0, lines, (8.0, 0.004, 6600.0), 0.5, rng)
+    flux = simulate_profiles(edges, 3000.0, lines, cont, 0.5, rng)
     mid = 0.5 * (edges[1:] + edges[:-1])
     disperser = api.SimpleDisperser(wavelength=mid * u.AA, R=3000.0, name="grating")
     spec = api.spectrum.from_edges(
-        edges[:-1] * u.AA,
-        edges[1:] * u.AA,
-        flux * 1e-17 * FLAM,
-        np.full(mid.size, 0.5e-17) * FLAM,
-        disperser,
-        name="grating",
-    )
+        edges[:-1] * u.AA, edges[1:] * u.AA, flux * 1e-17 * FLAM,
+        np.full(mid.size, 0.5e-17) * FLAM, disperser, name="grating",
+    )  # fmt: skip
     p = api.prior
     lc = api.line.LineConfiguration()
     truth = {}
-    for (profile, values), c in zip(EVERY_PROFILE, centres, strict=True):
-        name = f"L{int(c)}"
+    for (profile, values), c in zip(chosen, centres, strict=True):
+        line_name = f"L{int(c)}"
         lc.add_line(
-            name,
-            c * u.AA,
-            profile=profile,
+            line_name, c * u.AA, profile=profile,
             redshift=api.line.Redshift(prior=p.Uniform(-0.001, 0.001)),
             flux=api.line.Flux(prior=p.Uniform(0.0, 5.0)),
-        )
-        truth[f"flux_{name}"] = (100e-17, "flux")
+        )  # fmt: skip
+        truth[f"flux_{line_name}"] = (100e-17, "flux")
         for slot, value in values.items():
-            truth[f"{slot}_{name}"] = (value, "raw")
-    region = api.continuum.ContinuumRegion(6385 * u.AA, 6815 * u.AA, name="c")
-    cc = api.continuum.ContinuumConfiguration([region])
+            truth[f"{slot}_{line_name}"] = (value, "raw")
+    cont_region = api.continuum.ContinuumRegion(region[0] * u.AA, region[1] * u.AA, name="c")
+    cc = api.continuum.ContinuumConfiguration([cont_region])
     spectra, flc, fcc = _prepare(api, [spec], lc, cc)
-    return Case("every_profile", "one line of each profile", spectra, flc, fcc, truth=truth)
+    return Case(name, description, spectra, flc, fcc, truth=truth)
 
 
 #: the profile families of issue #13's recovery tests (tests/stan/test_scenarios.py)
@@ -772,38 +776,13 @@ def profile_family(api, family: str, seed=8):
     """One line of each profile of a family (``PROFILE_FAMILIES``) with every_profile's truths
     and unite's default priors, 38 A apart, flux 1e-15 each, on a linear continuum at R = 3000
     (0.5 A pixels), simulated by numerical convolution as every_profile."""
-    rng = np.random.default_rng(seed)
     chosen = [(p, v) for p, v in EVERY_PROFILE if p in PROFILE_FAMILIES[family]]
     centres = 6450.0 + 38.0 * np.arange(len(chosen))
     edges = np.arange(6400.0, centres[-1] + 50.0, 0.5)
-    lines = [
-        (profile, c, 100.0, values) for (profile, values), c in zip(chosen, centres, strict=True)
-    ]
-    flux = simulate_profiles(edges, 3000.0, lines, (8.0, 0.004, 6500.0), 0.5, rng)
-    mid = 0.5 * (edges[1:] + edges[:-1])
-    disperser = api.SimpleDisperser(wavelength=mid * u.AA, R=3000.0, name="grating")
-    spec = api.spectrum.from_edges(
-        edges[:-1] * u.AA, edges[1:] * u.AA, flux * 1e-17 * FLAM,
-        np.full(mid.size, 0.5e-17) * FLAM, disperser, name="grating",
+    return _one_line_each(
+        api, f"{family}_family", f"one line of each {family} profile", chosen, centres, edges,
+        (8.0, 0.004, 6500.0), (edges[0] + 5, edges[-1] - 5), seed,
     )  # fmt: skip
-    p = api.prior
-    lc = api.line.LineConfiguration()
-    truth = {}
-    for (profile, values), c in zip(chosen, centres, strict=True):
-        name = f"L{int(c)}"
-        lc.add_line(
-            name, c * u.AA, profile=profile,
-            redshift=api.line.Redshift(prior=p.Uniform(-0.001, 0.001)),
-            flux=api.line.Flux(prior=p.Uniform(0.0, 5.0)),
-        )  # fmt: skip
-        truth[f"flux_{name}"] = (100e-17, "flux")
-        for slot, value in values.items():
-            truth[f"{slot}_{name}"] = (value, "raw")
-    region = api.continuum.ContinuumRegion((edges[0] + 5) * u.AA, (edges[-1] - 5) * u.AA, name="c")
-    cc = api.continuum.ContinuumConfiguration([region])
-    spectra, flc, fcc = _prepare(api, [spec], lc, cc)
-    return Case(f"{family}_family", f"one line of each {family} profile", spectra, flc, fcc,
-                truth=truth)  # fmt: skip
 
 
 #: scenarios for benchmarks/threads.py only

@@ -218,3 +218,28 @@ def absorption_configuration():
         [continuum.ContinuumRegion(6505 * u.AA, 6755 * u.AA, continuum.Linear(), name="c")]
     )
     return lines, cont
+
+
+def stan_log_likelihood(program, args, point: dict) -> float:
+    """The Stan program's log likelihood (spectrum 1) at ``point`` (site -> value), embedded
+    backend."""
+    from unite_stan.stan.backends import get_backend
+    from unite_stan.stan.run import unconstrain
+
+    backend = get_backend("embedded")
+    density = backend.log_density(backend.compile(program.code, progress=False), program.data)
+    return density.write_array(unconstrain(args, point))["log_lik_spec.1"]
+
+
+def table_log_likelihood(program, args, point: dict):
+    """The log likelihood of spectrum 0 recomputed from evaluate_model's total (what the tables
+    show) at ``point``, in the program's normalised units; and the prediction."""
+    from unite_stan.compute import evaluate_model
+
+    (prediction,) = evaluate_model({k: np.array([v]) for k, v in point.items()}, args)
+    norm = program.data["flux_norm"] / prediction.observed_flux
+    assert np.ptp(norm) < 1e-12 * norm.max()  # one normalisation factor per spectrum
+    error = program.data["error_norm"]
+    z = (program.data["flux_norm"] - norm[0] * prediction.total[0]) / error
+    table = -0.5 * z @ z - np.log(error).sum() - 0.5 * z.size * np.log(2 * np.pi)
+    return table, prediction

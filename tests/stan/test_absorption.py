@@ -18,23 +18,24 @@ import math
 import astropy.units as u
 import numpy as np
 import pytest
-from conftest import absorption_configuration
+from conftest import (
+    C_KMS,
+    FLUX_UNIT,
+    absorption_configuration,
+    stan_log_likelihood,
+    table_log_likelihood,
+)
 
 from unite_stan import diagnostics, model, spectrum
-from unite_stan.compute import evaluate_model
 from unite_stan.instrument.generic import SimpleDisperser
-from unite_stan.stan.backends import get_backend
-from unite_stan.stan.run import unconstrain
 
 pytestmark = pytest.mark.stan
 
-C_KMS = 299792.458
-FLAM = u.erg / u.s / u.cm**2 / u.AA
 EDGES = np.linspace(6500.0, 6760.0, 521)  # 0.5 A pixels
 RESOLUTION = 4000.0
 NOISE = 0.02  # of the continuum
 LINE_SCALE = 1e-16 * u.erg / u.s / u.cm**2
-CONT_SCALE = 1e-17 * FLAM
+CONT_SCALE = 1e-17 * FLUX_UNIT
 #: simulation truth: continuum and lines (z offsets, FWHM km/s, flux in line_scale)
 TRUTH = {
     "scale_c": 1.0,
@@ -153,15 +154,8 @@ def test_likelihood_model_equals_the_tables(built):
     _, program, args, truth_model = built
     point = {k: v for k, v in TRUTH.items() if k in args.free_sites}
     assert set(point) == set(args.free_sites)
-    backend = get_backend("embedded")
-    density = backend.log_density(backend.compile(program.code, progress=False), program.data)
-    stan = density.write_array(unconstrain(args, point))["log_lik_spec.1"]
-    (prediction,) = evaluate_model({k: np.array([v]) for k, v in point.items()}, args)
-    norm = program.data["flux_norm"] / prediction.observed_flux
-    error = program.data["error_norm"]
-    z = (program.data["flux_norm"] - norm[0] * prediction.total[0]) / error
-    table = -0.5 * z @ z - np.log(error).sum() - 0.5 * z.size * np.log(2 * np.pi)
-    assert table == pytest.approx(stan, abs=1e-8)
+    table, prediction = table_log_likelihood(program, args, point)
+    assert table == pytest.approx(stan_log_likelihood(program, args, point), abs=1e-8)
     total = prediction.total[0] / CONT_SCALE.value
     rows = np.searchsorted(0.5 * (EDGES[1:] + EDGES[:-1]), prediction.wavelength)
     np.testing.assert_allclose(total, truth_model[rows], rtol=1e-4, atol=2e-4)
