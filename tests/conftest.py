@@ -243,3 +243,23 @@ def table_log_likelihood(program, args, point: dict):
     z = (program.data["flux_norm"] - norm[0] * prediction.total[0]) / error
     table = -0.5 * z @ z - np.log(error).sum() - 0.5 * z.size * np.log(2 * np.pi)
     return table, prediction
+
+
+def grating_spectra(edges, flux, noise, resolution, line_scale, continuum_scale, **calibration):
+    """One spectrum (name 'g') on ``edges`` [A] at constant resolution, its flux and noise in
+    units of ``continuum_scale`` (f_lambda), in a Spectra at z = 0 with both scales set;
+    ``calibration``: the disperser's r_scale / flux_scale / pix_offset tokens."""
+    from unite_stan import spectrum
+    from unite_stan.instrument.generic import SimpleDisperser
+
+    edges = np.asarray(edges, dtype=float)
+    mid = 0.5 * (edges[1:] + edges[:-1])
+    disperser = SimpleDisperser(wavelength=mid * u.AA, R=resolution, name="g", **calibration)
+    spec = spectrum.from_edges(
+        edges[:-1] * u.AA, edges[1:] * u.AA, np.asarray(flux) * continuum_scale,
+        np.full(mid.size, noise) * continuum_scale, disperser, name="g",
+    )  # fmt: skip
+    spectra = spectrum.Spectra([spec], redshift=0.0)
+    spectra.line_scale = line_scale
+    spectra.continuum_scale = continuum_scale
+    return spectra

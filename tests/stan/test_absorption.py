@@ -22,12 +22,12 @@ from conftest import (
     C_KMS,
     FLUX_UNIT,
     absorption_configuration,
+    grating_spectra,
     stan_log_likelihood,
     table_log_likelihood,
 )
 
-from unite_stan import diagnostics, model, spectrum
-from unite_stan.instrument.generic import SimpleDisperser
+from unite_stan import diagnostics, model
 
 pytestmark = pytest.mark.stan
 
@@ -113,22 +113,9 @@ def built():
 def build():
     """(builder, program, args, the simulation's noiseless model) of the test's fit."""
     observed, truth_model = _simulate()
-    lo, hi = EDGES[:-1], EDGES[1:]
-    mid = 0.5 * (lo + hi)
-    disperser = SimpleDisperser(wavelength=mid * u.AA, R=RESOLUTION, name="g")
-    spec = spectrum.from_edges(
-        lo * u.AA,
-        hi * u.AA,
-        observed * CONT_SCALE,
-        np.full(mid.size, NOISE) * CONT_SCALE,
-        disperser,
-        name="g",
-    )
+    spectra = grating_spectra(EDGES, observed, NOISE, RESOLUTION, LINE_SCALE, CONT_SCALE)
     lines, cont = absorption_configuration()
-    spectra = spectrum.Spectra([spec], redshift=0.0)
     spectra.prepare(lines, cont)
-    spectra.line_scale = LINE_SCALE
-    spectra.continuum_scale = CONT_SCALE
     builder = model.ModelBuilder(lines, cont, spectra)
     program, args = builder.build()
     return builder, program, args, truth_model

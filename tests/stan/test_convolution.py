@@ -14,12 +14,17 @@ import math
 import astropy.units as u
 import numpy as np
 import pytest
-from conftest import C_KMS, FLUX_UNIT, stan_log_likelihood, table_log_likelihood
+from conftest import (
+    C_KMS,
+    FLUX_UNIT,
+    grating_spectra,
+    stan_log_likelihood,
+    table_log_likelihood,
+)
 
-from unite_stan import continuum, diagnostics, line, model, spectrum
+from unite_stan import continuum, diagnostics, line, model
 from unite_stan.compute import evaluate_model
 from unite_stan.instrument import RScale
-from unite_stan.instrument.generic import SimpleDisperser
 from unite_stan.prior import Fixed, Uniform
 
 pytestmark = pytest.mark.stan
@@ -95,17 +100,7 @@ def simulate(seed: int = 5):
 
 
 def spectra_of(flux, r_scale=None):
-    lo, hi = EDGES[:-1], EDGES[1:]
-    mid = 0.5 * (lo + hi)
-    disperser = SimpleDisperser(wavelength=mid * u.AA, R=RESOLUTION, name="g", r_scale=r_scale)
-    spec = spectrum.from_edges(
-        lo * u.AA, hi * u.AA, flux * CONT_SCALE, np.full(mid.size, NOISE) * CONT_SCALE,
-        disperser, name="g",
-    )  # fmt: skip
-    spectra = spectrum.Spectra([spec], redshift=0.0)
-    spectra.line_scale = LINE_SCALE
-    spectra.continuum_scale = CONT_SCALE
-    return spectra
+    return grating_spectra(EDGES, flux, NOISE, RESOLUTION, LINE_SCALE, CONT_SCALE, r_scale=r_scale)
 
 
 @pytest.mark.parametrize("r_scale", ["fixed", "sampled"])

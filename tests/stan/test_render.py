@@ -12,7 +12,13 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 import pytest
-from conftest import absorption_configuration, truth_frozen, tutorial_fit1, tutorial_fit2
+from conftest import (
+    absorption_configuration,
+    grating_spectra,
+    truth_frozen,
+    tutorial_fit1,
+    tutorial_fit2,
+)
 
 from unite_stan import continuum, line, model, prior, spectrum
 from unite_stan.instrument.generic import SimpleDisperser
@@ -43,20 +49,11 @@ def fit2_program():
 
 
 def _absorption_spectra(pix_offset, r_scale=None):
-    edges = np.linspace(6500.0, 6760.0, 521)
-    mid = 0.5 * (edges[1:] + edges[:-1])
-    disperser = SimpleDisperser(
-        wavelength=mid * u.AA, R=4000.0, name="g", pix_offset=pix_offset, r_scale=r_scale
-    )
     unit = u.erg / u.s / u.cm**2 / u.AA
-    spec = spectrum.from_edges(
-        edges[:-1] * u.AA, edges[1:] * u.AA, np.ones(mid.size) * unit,
-        np.full(mid.size, 0.02) * unit, disperser, name="g",
+    return grating_spectra(
+        np.linspace(6500.0, 6760.0, 521), np.ones(520), 0.02, 4000.0,
+        1e-16 * u.erg / u.s / u.cm**2, 1 * unit, pix_offset=pix_offset, r_scale=r_scale,
     )  # fmt: skip
-    spectra = spectrum.Spectra([spec], redshift=0.0)
-    spectra.line_scale = 1e-16 * u.erg / u.s / u.cm**2
-    spectra.continuum_scale = 1 * unit
-    return spectra
 
 
 def absorption_program():
