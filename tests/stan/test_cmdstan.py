@@ -349,3 +349,23 @@ def test_threads_within_a_chain_on_cmdstan(cmdstan):
     for site, truth in (("z_narrow", t["z"]), ("fwhm_gauss_narrow", t["fwhm_kms"])):
         lo, hi = np.quantile(samples[site], [0.025, 0.975])
         assert lo <= truth <= hi, (site, lo, truth, hi)
+
+
+@needs_cmdstan
+@pytest.mark.cmdstan
+@pytest.mark.stan
+@pytest.mark.parametrize("which", ["absorption", "convolution"])
+def test_absorption_and_convolution_programs_agree_across_backends(cmdstan, which):
+    """The absorption program and the convolution-mode program (tests/stan/test_render.py's)
+    compile on CmdStan and give the embedded backend's log density and gradient."""
+    import test_render
+
+    program, args = getattr(test_render, f"{which}_program")()
+    densities = [
+        backend.log_density(backend.compile(program.code, progress=False), program.data)
+        for backend in (cmdstan, get_backend("embedded"))
+    ]
+    for x in np.random.default_rng(2).uniform(-1.0, 1.0, (2, len(args.free_sites))):
+        (lp_c, grad_c), (lp_e, grad_e) = (density(x) for density in densities)
+        assert np.isfinite(lp_e) and lp_c == pytest.approx(lp_e, rel=1e-12)
+        np.testing.assert_allclose(grad_c, grad_e, rtol=1e-9, atol=1e-9)
