@@ -313,6 +313,55 @@ class Spectrum:
         """Whether the disperser has any sampled calibration token."""
         return self._disperser.has_calibration_params
 
+    # ---- specutils ----------------------------------------------------------------------
+
+    @classmethod
+    def from_specutils(cls, spec1d, disperser: Disperser, *, name: str = "") -> Spectrum:
+        """A spectrum from a specutils (≥ 2.0) ``Spectrum`` (an addition of unite_stan).
+
+        The pixel edges are ``spec1d.spectral_axis.bin_edges`` (a frequency or energy axis is
+        converted to the disperser's wavelength unit and reversed); pixels where
+        ``spec1d.mask`` is True are dropped; the error comes from the uncertainty
+        (``StdDevUncertainty``, ``VarianceUncertainty`` or ``InverseVariance``). f_ν flux is
+        converted to erg s⁻¹ cm⁻² per disperser wavelength unit at the pixel centres.
+
+        Parameters
+        ----------
+        spec1d : specutils.Spectrum
+            A 1-D spectrum with an uncertainty.
+        disperser : Disperser
+            The instrument.
+        name : str, optional
+            Defaults to ``disperser.name``.
+
+        Raises
+        ------
+        ImportError
+            If specutils ≥ 2.0 is not installed (``pip install 'unite-stan[specutils]'``).
+        ValueError
+            If the flux is not 1-D or there is no uncertainty.
+        """
+        from unite_stan.spectrum._specutils import from_specutils
+
+        return from_specutils(spec1d, disperser, name=name)
+
+    def to_specutils(self):
+        """This spectrum as a specutils (≥ 2.0) ``Spectrum`` (an addition of unite_stan).
+
+        The spectral axis holds the pixel edges in :attr:`unit`; a gap between pixels becomes a
+        masked pixel (flux NaN), so :meth:`from_specutils` gives back the same pixels. The
+        uncertainty is the unscaled :attr:`error` as ``StdDevUncertainty``; ``meta['name']``
+        holds :attr:`name`.
+
+        Raises
+        ------
+        ImportError
+            If specutils ≥ 2.0 is not installed.
+        """
+        from unite_stan.spectrum._specutils import to_specutils
+
+        return to_specutils(self)
+
     def __repr__(self) -> str:
         lo, hi = self.wavelength_range
         return (

@@ -19,7 +19,7 @@ from astropy.table import Table
 from unite_stan.instrument.base import Disperser
 from unite_stan.instrument.desi import DESIDisperser, check_arm
 from unite_stan.instrument.sdss import SDSSDisperser
-from unite_stan.spectrum.loaders import from_centers, from_edges
+from unite_stan.spectrum.loaders import from_edges
 from unite_stan.spectrum.spectrum import Spectrum
 
 __all__ = ["from_DJA", "from_desi_fits", "from_sdss_fits"]
@@ -84,6 +84,17 @@ def _column(table, name: str, extname: str, loader: str, path):
     return table[name]
 
 
+def _midpoint_edges(centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel edges at midpoints between neighbouring centres, the outer two half a step out.
+
+    Computed on the file's whole grid, so a pixel dropped later leaves a gap.
+    """
+    mids = 0.5 * (centres[1:] + centres[:-1])
+    low = np.concatenate([[centres[0] - (mids[0] - centres[0])], mids])
+    high = np.concatenate([mids, [centres[-1] + (centres[-1] - mids[-1])]])
+    return low, high
+
+
 # ---- DJA -----------------------------------------------------------------------------------
 
 
@@ -92,8 +103,8 @@ def from_DJA(path, disperser: Disperser, *, name: str = "", cache: bool = False)
 
     Reads the ``SPEC1D`` table: ``wave`` (converted to µm), ``flux`` and ``err`` (converted to
     1e-16 erg s⁻¹ cm⁻² µm⁻¹ with the spectral-density equivalency, so the archive's µJy work).
-    Pixels where ``flux`` is masked (NaN in the file) are dropped before the edges are placed
-    at midpoints between neighbouring centres.
+    Pixel edges lie at midpoints between the file's neighbouring centres (the outer two half a
+    step out); pixels where ``flux`` is masked (NaN in the file) are then dropped, leaving gaps.
 
     Parameters
     ----------
@@ -148,7 +159,8 @@ def from_DJA(path, disperser: Disperser, *, name: str = "", cache: bool = False)
         )
         for c in ("flux", "err")
     )
-    return from_centers(wave, flux, err, disperser, mask=mask, name=name)
+    low, high = _midpoint_edges(wave.value)
+    return from_edges(low * u.um, high * u.um, flux, err, disperser, mask=mask, name=name)
 
 
 # ---- SDSS ----------------------------------------------------------------------------------
@@ -197,11 +209,7 @@ def from_sdss_fits(
         col = {c: np.asarray(_column(table, c, "COADD", "from_sdss_fits", path)) for c in names}
     loglam = col["loglam"].astype(float)
     wavelength = 10.0**loglam
-    mids = 0.5 * (loglam[1:] + loglam[:-1])
-    first = loglam[0] - (mids[0] - loglam[0])
-    last = loglam[-1] + (loglam[-1] - mids[-1])
-    low = 10.0 ** np.concatenate([[first], mids])
-    high = 10.0 ** np.concatenate([mids, [last]])
+    low, high = (10.0**edge for edge in _midpoint_edges(loglam))
 
     ivar = col["ivar"].astype(float)
     good_ivar = ivar > 0
@@ -356,9 +364,7 @@ def _desi_arm(data: dict, index: int, disperser: DESIDisperser, name: str) -> Sp
     error = np.full_like(ivar, np.nan)
     error[good] = 1.0 / np.sqrt(ivar[good])
 
-    mids = 0.5 * (wavelength[1:] + wavelength[:-1])
-    low = np.concatenate([[wavelength[0] - (mids[0] - wavelength[0])], mids])
-    high = np.concatenate([mids, [wavelength[-1] + (wavelength[-1] - mids[-1])]])
+    low, high = _midpoint_edges(wavelength)
 
     dispersion = np.gradient(wavelength)
     sigma = desi_sigma_pix(np.asarray(data["RESOLUTION"][index], dtype=float))
