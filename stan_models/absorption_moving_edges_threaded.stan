@@ -491,39 +491,23 @@ transformed parameters {
     for (s in 1:N_spec) {
       array[spec_n_block[s]] int blocks
           = block_ids[spec_block_start[s]:(spec_block_start[s] + spec_n_block[s] - 1)];
-      if (spec_n_block[s] == 1) {
-        log_lik_spec[s] = blocks_loglik(blocks, 1, 1, s,
-                                        theta, centre, amp, width, spec_edge_start, edge,
-                                        edge_resolution, edge_dlam_dpix, edge_dresolution,
-                                        spec_pix_offset_ref, spec_pix_offset_par, block_edge0,
-                                        block_n_edge, block_pix0, block_n_pix, line_win_start,
-                                        line_win_len, gaussian_lines, laplace_lines,
-                                        gaussian_absorbers, laplace_absorbers, group_zorder,
-                                        line_group, cont_group, line_zorder, line_cf_par,
-                                        region_low, region_high, region_center, region_nw_factor,
-                                        region_npar, region_par, region_nw_par, region_const,
-                                        region_const_start, region_nconst, linear_regions,
-                                        pix_interval, flux_over_error, pix_weight, block_log_norm,
-                                        spec_line_factor, spec_cont_factor, spec_r_scale_par,
-                                        spec_flux_scale_par);
-      } else {
-        // several blocks: evaluated in parallel (threads_per_chain > 1), summed in a fixed order
-        log_lik_spec[s] = reduce_sum_static(blocks_loglik, blocks, 1, s,
-                                            theta, centre, amp, width, spec_edge_start, edge,
-                                            edge_resolution, edge_dlam_dpix, edge_dresolution,
-                                            spec_pix_offset_ref, spec_pix_offset_par, block_edge0,
-                                            block_n_edge, block_pix0, block_n_pix, line_win_start,
-                                            line_win_len, gaussian_lines, laplace_lines,
-                                            gaussian_absorbers, laplace_absorbers, group_zorder,
-                                            line_group, cont_group, line_zorder, line_cf_par,
-                                            region_low, region_high, region_center,
-                                            region_nw_factor, region_npar, region_par,
-                                            region_nw_par, region_const, region_const_start,
-                                            region_nconst, linear_regions, pix_interval,
-                                            flux_over_error, pix_weight, block_log_norm,
-                                            spec_line_factor, spec_cont_factor, spec_r_scale_par,
-                                            spec_flux_scale_par);
-      }
+      // the blocks evaluated in parallel (threads_per_chain > 1), summed in a fixed order; a
+      // single block too goes through reduce_sum_static, which keeps the likelihood a function
+      // call (with struct-of-arrays vectors, soa.py) rather than code inlined into the model
+      log_lik_spec[s] = reduce_sum_static(blocks_loglik, blocks, 1, s,
+                                          theta, centre, amp, width, spec_edge_start, edge,
+                                          edge_resolution, edge_dlam_dpix, edge_dresolution,
+                                          spec_pix_offset_ref, spec_pix_offset_par, block_edge0,
+                                          block_n_edge, block_pix0, block_n_pix, line_win_start,
+                                          line_win_len, gaussian_lines, laplace_lines,
+                                          gaussian_absorbers, laplace_absorbers, group_zorder,
+                                          line_group, cont_group, line_zorder, line_cf_par,
+                                          region_low, region_high, region_center, region_nw_factor,
+                                          region_npar, region_par, region_nw_par, region_const,
+                                          region_const_start, region_nconst, linear_regions,
+                                          pix_interval, flux_over_error, pix_weight, block_log_norm,
+                                          spec_line_factor, spec_cont_factor, spec_r_scale_par,
+                                          spec_flux_scale_par);
     }
   }
 }

@@ -50,8 +50,8 @@ class Layout:
     Attributes
     ----------
     blocks : tuple of int, optional
-        Pixel blocks per spectrum; ``None`` for one each (the serial program). Several blocks
-        in any spectrum select the threaded program.
+        Pixel blocks per spectrum (``None``: one each), which ``reduce_sum_static`` sums and
+        may split over the threads of a chain.
     windows : (numpy.ndarray, numpy.ndarray), optional
         Each line's window of pixel edges (first edge, number of edges) per spectrum;
         ``None`` for the prior's windows, which hold for every value the priors allow.
@@ -78,8 +78,8 @@ class RenderedProgram:
     #: what line windows are computed from (edges, shifts, LSF widths); see ``laid_out``
     windows: WindowContext | None = None
     #: the program's two texts, identical but for how a spectrum's pixel blocks are summed: in
-    #: turn (``serial_code``, what ``code`` is after rendering) or by ``reduce_sum_static``
-    #: (``threaded_code``); ``laid_out`` picks one
+    #: turn (``serial_code``, the reference the tests compare with) or by ``reduce_sum_static``
+    #: (``threaded_code``, what ``code`` is and what runs, but in convolution mode)
     serial_code: str = ""
     threaded_code: str = ""
     #: what the program holds (profiles, forms, which parts are sampled), as rendered
@@ -124,16 +124,15 @@ class RenderedProgram:
 
         The three choices are applied in the one order that keeps each valid, always to the
         program as rendered (``self.rendered``), so no order can be got wrong: pixel blocks
-        first (the serial program for one block per spectrum, else the threaded one, whose
-        ``reduce_sum_static`` sums the blocks), then the line windows, then the continuum
-        statistics, which move pixels out of the blocks. Data only: never a new program text
-        beyond the serial/threaded choice.
+        first (which ``reduce_sum_static`` sums), then the line windows, then the continuum
+        statistics, which move pixels out of the blocks. Data only: the program text stays
+        the rendered ``code``.
         """
         base = self.rendered or self
         n_spec = len(base.data["spec_n_pix"])
         blocks = list(layout.blocks) if layout.blocks is not None else [1] * n_spec
         threaded = max(blocks, default=1) > 1
-        code = (base.threaded_code if threaded else base.serial_code) or base.code
+        code = (base.threaded_code or base.code) if threaded else base.code
         data = reblock(base.data, blocks)
         if layout.windows is not None:
             data["line_win_start"] = np.asarray(layout.windows[0], dtype=int)
@@ -335,6 +334,13 @@ def render_program(args) -> RenderedProgram:
     )
     values, windows = build_data(args, lits.values, free, structure, shapes)
     data = select_data(values, structure)
+    # What runs is the text that sums the blocks by reduce_sum_static, one block per spectrum
+    # too: the likelihood then stays a function whose vectors soa.py makes struct-of-arrays,
+    # where stanc inlines the serial text's one call into the model class, whose vectors turn
+    # array-of-structs as soon as the program holds more than the simplest profiles (1.6-3.3x
+    # slower gradients measured; benchmarks/profile_cost_program.py). Convolution mode has one
+    # likelihood function and no blocks: its serial text.
+    code = serial if structure.convolution else threaded
     return RenderedProgram(
-        serial, data, names, free, fixed, lits.sources, windows, serial, threaded, structure
+        code, data, names, free, fixed, lits.sources, windows, serial, threaded, structure
     )
