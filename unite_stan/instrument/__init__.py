@@ -2,11 +2,12 @@
 
 Sub-modules: :mod:`~unite_stan.instrument.base` (the :class:`Disperser` base class),
 :mod:`~unite_stan.instrument.generic` (``GenericDisperser``, ``SimpleDisperser``),
+:mod:`~unite_stan.instrument.nirspec` (``NIRSpec`` and its gratings ``PRISM``, ``G395M``, …),
 :mod:`~unite_stan.instrument.config` (``InstrumentConfig``) and
 :mod:`~unite_stan.instrument.tokens` (``RScale``, ``FluxScale``, ``PixOffset``).
 """
 
-from unite_stan.instrument import base, config, generic, tokens
+from unite_stan.instrument import base, config, generic, nirspec, tokens
 from unite_stan.instrument.config import InstrumentConfig
 from unite_stan.instrument.tokens import FluxScale, PixOffset, RScale
 
@@ -18,5 +19,6 @@ __all__ = [
     "base",
     "config",
     "generic",
+    "nirspec",
     "tokens",
 ]
