@@ -112,3 +112,41 @@ def test_prism_pixel_offset_likelihood_and_recovery():
         assert lo <= truth <= hi, (site, lo, truth, hi)
     lo, hi = np.quantile(samples["pix_offset_PRISM"], [0.025, 0.975])
     assert hi - lo < 0.5  # the offset is measured, not just allowed by its prior
+
+
+def test_nirspec_edges_reach_the_program_in_canonical_units():
+    """A PRISM spectrum (µm) fitted with an Å spectrum first, so the canonical unit is Å: the
+    resolution, dispersion and both R slopes of its edges are the disperser's, converted."""
+    from unite_stan.instrument.generic import SimpleDisperser
+
+    edges = prism_edges(0.98, 1.36)
+    prism = prism_spectra(np.ones(edges.size - 1), edges)["prism"]
+    wl = np.linspace(11_000.0, 12_000.0, 200)
+    optical = SimpleDisperser(wavelength=wl * u.AA, R=3000.0, name="opt")
+    other = spectrum.from_centers(
+        wl * u.AA, np.ones(wl.size) * FLAM_UM, np.full(wl.size, NOISE) * FLAM_UM, optical,
+        name="opt",
+    )  # fmt: skip
+    spectra = spectrum.Spectra([other, prism], redshift=Z_SYS)
+    spectra.line_scale = 4e-21 * u.erg / u.s / u.cm**2
+    spectra.continuum_scale = 1.0 * FLAM_UM
+    lc, cc = configuration()
+    program, args = model.ModelBuilder(lc, cc, spectra).build()
+    assert args.canonical_unit == u.AA
+    data = program.data
+    s = [spec.name for spec in args.spectra].index("prism")
+    start, n = data["spec_edge_start"][s] - 1, data["spec_n_edge"][s]
+    part = slice(start, start + n)
+    native = data["edge"][part] / 1e4
+    d = args.spectra[s].disperser
+    np.testing.assert_allclose(native, edges[: native.size], rtol=1e-12)
+    np.testing.assert_allclose(data["edge_resolution"][part], d.R(native), rtol=1e-12)
+    np.testing.assert_allclose(data["edge_dlam_dpix"][part], d.dlam_dpix(native) * 1e4)
+    shift = 0.7 * data["edge_dlam_dpix"][part]  # Å, as the program computes it
+    moved = (
+        data["edge_resolution"][part]
+        - shift * data["edge_dresolution"][part]
+        + 0.5 * shift**2 * data["edge_d2resolution"][part]
+    )
+    exact = d.R(native - 0.7 * d.dlam_dpix(native))
+    np.testing.assert_allclose(moved, exact, rtol=1e-4)
