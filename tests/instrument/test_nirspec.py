@@ -251,3 +251,19 @@ def test_yaml_fields_errors():
         NIRSpec._from_yaml_fields({"r_source": "point"})
     with pytest.raises(ValueError, match=re.escape("Unknown r_source 'slit'")):
         PRISM._from_yaml_fields({"grating": "PRISM", "r_source": "slit"})
+
+
+def test_docs_example_runs(capsys):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "instruments.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exec(compile(code, "docs/instruments.md", "exec"), {})
+    dl = float(G395M().dlam_dpix(4.0))
+    assert capsys.readouterr().out.splitlines() == [
+        "['PRISM', 'G395M']",
+        "pix_offset_G395M",
+        f"98.1 {round(dl, 5)}",
+    ]
