@@ -8,10 +8,11 @@ from abc import ABC, abstractmethod
 import astropy.units as u
 import numpy as np
 
-from unite_stan.instrument.tokens import CALIBRATION_SLOTS
+from unite_stan.instrument.tokens import CALIBRATION_SLOTS, FluxScale, PixOffset, RScale
 from unite_stan.prior import Fixed, Parameter
 
-__all__ = ["Disperser"]
+# the tokens are importable from here too, as in unite
+__all__ = ["Disperser", "FluxScale", "PixOffset", "RScale"]
 
 
 def as_length_unit(unit, what: str = "unit") -> u.UnitBase:
