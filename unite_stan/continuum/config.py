@@ -9,6 +9,7 @@ import astropy.units as u
 import numpy as np
 
 from unite_stan._naming import letter_suffix
+from unite_stan._units import as_quantity
 from unite_stan.constants import C_KMS
 from unite_stan.continuum.library import ContinuumForm, Linear, get_form
 from unite_stan.prior import Fixed, Parameter, Uniform
@@ -209,6 +210,7 @@ class ContinuumConfiguration:
         zorder: int = 0,
     ) -> ContinuumConfiguration:
         """Regions of total velocity ``width`` around each line, merged where they touch."""
+        wavelengths = as_quantity(wavelengths, "wavelengths")
         if not isinstance(wavelengths, u.Quantity):
             raise TypeError(f"wavelengths={wavelengths!r} must be a length Quantity array")
         wl = np.atleast_1d(wavelengths.value).astype(float)

@@ -10,6 +10,7 @@ import astropy.units as u
 import numpy as np
 
 from unite_stan._naming import letter_suffix
+from unite_stan._units import as_quantity
 from unite_stan.line.library import Profile, resolve_profile
 from unite_stan.prior import Parameter, TruncatedNormal, Uniform
 
@@ -270,6 +271,7 @@ class LineConfiguration:
         its own unit; a sequence gives the names explicitly. Every other argument is a scalar
         shared by all lines or a list of length 1 or ``len(centers)``.
         """
+        centers = as_quantity(centers, "centers")
         if not isinstance(centers, u.Quantity):
             raise TypeError(
                 f"centers={centers!r} must be a length Quantity array (e.g. [6549, 6585] * u.AA)"
