@@ -302,3 +302,20 @@ def test_spectra_tables_as_hdul_on_disk(args, tmp_path):
                 np.testing.assert_array_equal(
                     np.asarray(read[column].value), np.asarray(tables[name][column].value)
                 )
+
+
+def test_prediction_field_names_are_unite_s(args):
+    # unite's SpectrumPrediction calls the per-region continua ``continuum_regions``; the
+    # tables' region columns come from it
+    from unite_stan.compute import evaluate_model
+
+    grism, hires = evaluate_model(SAMPLES, args)
+    assert list(grism.continuum_regions) == ["linear_6300_6450", "linear_6480_6700"]
+    assert grism.continua is grism.continuum_regions
+    assert list(grism.lines) == ["Ha", "NII_6549.86", "NII_6585.27", "abs"]
+    assert list(grism.tau_profiles) == ["abs"]
+    assert grism.total.shape == (3, grism.wavelength.size)
+    np.testing.assert_array_equal(
+        grism.continuum_regions["linear_6480_6700"][:, grism.wavelength < 6450.0], 0.0
+    )
+    assert hires.name == "hires"
