@@ -19,7 +19,7 @@ import numpy as np
 from unite_stan._resources import template_dir
 from unite_stan.line.config import Flux
 from unite_stan.prior import Fixed, TruncatedNormal, Uniform, fold_expression
-from unite_stan.stan.coordinates import SLOPE, site_kind
+from unite_stan.stan.coordinates import LOWER, REAL, SLOPE, UPPER, site_kind
 from unite_stan.stan.data import (
     WindowContext,
     build_data,
@@ -270,13 +270,18 @@ def render_program(args) -> RenderedProgram:
             k = free_index[name]
             loc = ex(prior.loc, "loc")
             scale = lits.add(prior.scale, f"{name}.scale")
-            low, high = ex(prior.low, "low"), ex(prior.high, "high")
-            tp_sites.append(
-                {
-                    "ident": ident,
-                    "expr": f"truncnormal_unc_lp(u[{k}], {loc}, {scale}, {low}, {high})",
-                }
-            )
+            # an open side is structure (it picks the map), never an infinite number in data
+            kind = site_kind(graph, name)
+            if kind == REAL:
+                expr = f"normal_open_lp(u[{k}], {loc}, {scale})"
+            elif kind == LOWER:
+                expr = f"truncnormal_lower_lp(u[{k}], {loc}, {scale}, {ex(prior.low, 'low')})"
+            elif kind == UPPER:
+                expr = f"truncnormal_upper_lp(u[{k}], {loc}, {scale}, {ex(prior.high, 'high')})"
+            else:
+                low, high = ex(prior.low, "low"), ex(prior.high, "high")
+                expr = f"truncnormal_unc_lp(u[{k}], {loc}, {scale}, {low}, {high})"
+            tp_sites.append({"ident": ident, "expr": expr})
         else:  # pragma: no cover - the prior module defines three families
             raise TypeError(f"unsupported prior {prior!r} for {name!r}")
 
@@ -305,7 +310,13 @@ def render_program(args) -> RenderedProgram:
     ]
     slope = any(site_kind(graph, n) == SLOPE for n in free)
     flux = any(isinstance(priors[n], Uniform) and isinstance(graph.tokens[n], Flux) for n in free)
-    chunks = ["priors", *(["slope"] if slope else []), *(["flux"] if flux else [])]
+    open_sided = any(site_kind(graph, n) in (LOWER, UPPER, REAL) for n in free)
+    chunks = [
+        "priors",
+        *(["slope"] if slope else []),
+        *(["flux"] if flux else []),
+        *(["open_normal"] if open_sided else []),
+    ]
     paths = [f"functions/{c}.stan" for c in chunks]
     components = [
         *sorted(profiles, key=lambda p: p.stan_name),
