@@ -4,7 +4,7 @@
 // Free parameters (16): angle_c, cf_abs, flux_Ha, flux_HeI, flux_NII, fwhm_exp_lap, fwhm_gauss_Ha, fwhm_gauss_HeI, fwhm_gauss_abs, scale_c, tau_abs, tau_lap, z_Ha, z_HeI, z_abs, z_lap
 // Fixed parameters (6): flux_scale_g, fwhm_gauss_NII, norm_wav_c, pix_offset_g, r_scale_g, z_NII
 // Calibration: pixel offsets fixed
-// Likelihood: reduce_sum_static over pixel blocks (threads within a chain)
+// Likelihood: one thread per chain (blocks in turn)
 functions {
   // Uniform(low, high) on the logistic scale: value = low + (high - low) * inv_logit(u).
   // Prior density and Jacobian combine to log(s (1 - s)), s = inv_logit(u).
@@ -197,7 +197,6 @@ functions {
       int np = block_n_pix[b];
       int e0 = spec_edge_start[s] + b0 - 1;
       int p0 = block_pix0[b];
-      vector[ne] e = segment(edge, e0, ne);
       // squared LSF FWHM of each edge: (edge / R)^2 is data, r_scale may be sampled
       vector[ne] lsf2 = segment(edge_lsf2, e0, ne);
       lsf2 *= inv_square(theta[spec_r_scale_par[s]]);
@@ -205,6 +204,7 @@ functions {
       vector[ne - 1] model_sum = rep_vector(0, ne - 1);
       // with absorbers: the flux of each attenuation group (emission lines and continuum of
       // one zorder) and the log of its transmission, combined once every absorber is in
+      // (array-of-structs matrices: soa.py leaves this program as stanc writes it)
       matrix[ne - 1, size(group_zorder)] part = rep_matrix(0, ne - 1, size(group_zorder));
       matrix[ne - 1, size(group_zorder)] log_trans = rep_matrix(0, ne - 1, size(group_zorder));
       if (cols(line_shape) > 0) {
@@ -219,8 +219,8 @@ functions {
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
           // <profile>_cumulative returns 2 CDF - 1 at the edges
-          vector[nwin] cdf = gaussian_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf2, lo, nwin));
+          vector[nwin] cdf = gaussian_cumulative(segment(edge, e0 + lo - 1, nwin),
+                                                 centre[j], width[j]', segment(lsf2, lo, nwin));
           part[lo:(hi - 1), line_group[j]] += (0.5 * spec_line_factor[s] * amp[j])
                                     * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
@@ -233,8 +233,8 @@ functions {
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
           // <profile>_cumulative returns 2 CDF - 1 at the edges
-          vector[nwin] cdf = laplace_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf2, lo, nwin));
+          vector[nwin] cdf = laplace_cumulative(segment(edge, e0 + lo - 1, nwin),
+                                                 centre[j], width[j]', segment(lsf2, lo, nwin));
           part[lo:(hi - 1), line_group[j]] += (0.5 * spec_line_factor[s] * amp[j])
                                     * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
@@ -253,8 +253,8 @@ functions {
         int lo = max(region_int_start[s, r], b0) - b0 + 1;
         int hi = min(region_int_start[s, r] + region_int_len[s, r], b0 + ne - 1) - b0;
         if (hi >= lo) {
-          vector[hi - lo + 2] antideriv = linear_antideriv(segment(e, lo, hi - lo + 2), par,
-                                                           nw, lsf_r,
+          vector[hi - lo + 2] antideriv = linear_antideriv(segment(edge, e0 + lo - 1, hi - lo + 2),
+                                                           par, nw, lsf_r,
                                                            segment(region_const, c0, nc));
           part[lo:hi, cont_group] += spec_cont_factor[s]
                               * (antideriv[2:(hi - lo + 2)] - antideriv[1:(hi - lo + 1)]);
@@ -264,15 +264,15 @@ functions {
         // each absorber's optical depth per interval, its area optical depth (the peak over
         // the intrinsic density at the centre) times its pixel-averaged profile; it
         // transmits 1 - C + C exp(-tau) of the groups below its zorder
-        vector[ne - 1] dlam = e[2:ne] - e[1:(ne - 1)];
+        vector[ne - 1] dlam = segment(edge, e0 + 1, ne - 1) - segment(edge, e0, ne - 1);
         for (q in 1:size(gaussian_absorbers)) {
           int j = gaussian_absorbers[q];
           int lo = max(line_win_start[s, j], b0) - b0 + 1;
           int hi = min(line_win_start[s, j] + line_win_len[s, j], b0 + ne) - b0;
           if (hi - lo >= 1) {
             int nwin = hi - lo + 1;
-            vector[nwin] cdf = gaussian_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                   segment(lsf2, lo, nwin));
+            vector[nwin] cdf = gaussian_cumulative(segment(edge, e0 + lo - 1, nwin),
+                                                   centre[j], width[j]', segment(lsf2, lo, nwin));
             vector[nwin - 1] od = (0.5 * amp[j] / gaussian_peak(width[j]'))
                                   * (cdf[2:nwin] - cdf[1:(nwin - 1)]) ./ dlam[lo:(hi - 1)];
             vector[nwin - 1] log_t;
@@ -294,8 +294,8 @@ functions {
           int hi = min(line_win_start[s, j] + line_win_len[s, j], b0 + ne) - b0;
           if (hi - lo >= 1) {
             int nwin = hi - lo + 1;
-            vector[nwin] cdf = laplace_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                   segment(lsf2, lo, nwin));
+            vector[nwin] cdf = laplace_cumulative(segment(edge, e0 + lo - 1, nwin),
+                                                   centre[j], width[j]', segment(lsf2, lo, nwin));
             vector[nwin - 1] od = (0.5 * amp[j] / laplace_peak(width[j]'))
                                   * (cdf[2:nwin] - cdf[1:(nwin - 1)]) ./ dlam[lo:(hi - 1)];
             vector[nwin - 1] log_t;
@@ -570,23 +570,19 @@ transformed parameters {
     for (s in 1:N_spec) {
       array[spec_n_block[s]] int blocks
           = block_ids[spec_block_start[s]:(spec_block_start[s] + spec_n_block[s] - 1)];
-      // the blocks evaluated in parallel (threads_per_chain > 1), summed in a fixed order; a
-      // single block too goes through reduce_sum_static, which keeps the likelihood a function
-      // call (with struct-of-arrays vectors, soa.py) rather than code inlined into the model
-      log_lik_spec[s] = reduce_sum_static(blocks_loglik, blocks, 1, s,
-                                          theta, centre, amp, width, spec_edge_start, edge,
-                                          amp_fixed, line_shape, fixed_group, edge_lsf2,
-                                          block_edge0, block_n_edge, block_pix0, block_n_pix,
-                                          line_win_start, line_win_len, gaussian_lines,
-                                          laplace_lines, gaussian_absorbers, laplace_absorbers,
-                                          group_zorder, line_group, cont_group, line_zorder,
-                                          line_cf_par, region_low, region_high, region_center,
-                                          region_nw_factor, region_npar, region_par, region_nw_par,
-                                          region_const, region_const_start, region_nconst,
-                                          linear_regions, region_int_start, region_int_len,
-                                          pix_interval, flux_over_error, pix_weight, block_log_norm,
-                                          spec_line_factor, spec_cont_factor, spec_r_scale_par,
-                                          spec_flux_scale_par);
+      log_lik_spec[s] = blocks_loglik(blocks, 1, 1, s,
+                                      theta, centre, amp, width, spec_edge_start, edge, amp_fixed,
+                                      line_shape, fixed_group, edge_lsf2, block_edge0, block_n_edge,
+                                      block_pix0, block_n_pix, line_win_start, line_win_len,
+                                      gaussian_lines, laplace_lines, gaussian_absorbers,
+                                      laplace_absorbers, group_zorder, line_group, cont_group,
+                                      line_zorder, line_cf_par, region_low, region_high,
+                                      region_center, region_nw_factor, region_npar, region_par,
+                                      region_nw_par, region_const, region_const_start,
+                                      region_nconst, linear_regions, region_int_start,
+                                      region_int_len, pix_interval, flux_over_error, pix_weight,
+                                      block_log_norm, spec_line_factor, spec_cont_factor,
+                                      spec_r_scale_par, spec_flux_scale_par);
       // the pixels summed through their sums: -0.5 |a - alpha_c u - beta_c v|^2, with the
       // affine continuum (times the flux scale) alpha_c + beta_c (x - centre)
       for (q in 1:size(linear_regions)) {

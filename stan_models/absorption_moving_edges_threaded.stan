@@ -214,6 +214,7 @@ functions {
       vector[ne - 1] model_sum = rep_vector(0, ne - 1);
       // with absorbers: the flux of each attenuation group (emission lines and continuum of
       // one zorder) and the log of its transmission, combined once every absorber is in
+      // (array-of-structs matrices: soa.py leaves this program as stanc writes it)
       matrix[ne - 1, size(group_zorder)] part = rep_matrix(0, ne - 1, size(group_zorder));
       matrix[ne - 1, size(group_zorder)] log_trans = rep_matrix(0, ne - 1, size(group_zorder));
       for (q in 1:size(gaussian_lines)) {
@@ -224,8 +225,8 @@ functions {
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
           // <profile>_cumulative returns 2 CDF - 1 at the edges
-          vector[nwin] cdf = gaussian_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf2, lo, nwin));
+          vector[nwin] cdf = gaussian_cumulative(segment(e, lo, nwin),
+                                                 centre[j], width[j]', segment(lsf2, lo, nwin));
           part[lo:(hi - 1), line_group[j]] += (0.5 * spec_line_factor[s] * amp[j])
                                     * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
@@ -238,8 +239,8 @@ functions {
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
           // <profile>_cumulative returns 2 CDF - 1 at the edges
-          vector[nwin] cdf = laplace_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf2, lo, nwin));
+          vector[nwin] cdf = laplace_cumulative(segment(e, lo, nwin),
+                                                 centre[j], width[j]', segment(lsf2, lo, nwin));
           part[lo:(hi - 1), line_group[j]] += (0.5 * spec_line_factor[s] * amp[j])
                                     * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
@@ -274,8 +275,8 @@ functions {
           int hi = min(line_win_start[s, j] + line_win_len[s, j], b0 + ne) - b0;
           if (hi - lo >= 1) {
             int nwin = hi - lo + 1;
-            vector[nwin] cdf = gaussian_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                   segment(lsf2, lo, nwin));
+            vector[nwin] cdf = gaussian_cumulative(segment(e, lo, nwin),
+                                                   centre[j], width[j]', segment(lsf2, lo, nwin));
             vector[nwin - 1] od = (0.5 * amp[j] / gaussian_peak(width[j]'))
                                   * (cdf[2:nwin] - cdf[1:(nwin - 1)]) ./ dlam[lo:(hi - 1)];
             vector[nwin - 1] log_t;
@@ -297,8 +298,8 @@ functions {
           int hi = min(line_win_start[s, j] + line_win_len[s, j], b0 + ne) - b0;
           if (hi - lo >= 1) {
             int nwin = hi - lo + 1;
-            vector[nwin] cdf = laplace_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                   segment(lsf2, lo, nwin));
+            vector[nwin] cdf = laplace_cumulative(segment(e, lo, nwin),
+                                                   centre[j], width[j]', segment(lsf2, lo, nwin));
             vector[nwin - 1] od = (0.5 * amp[j] / laplace_peak(width[j]'))
                                   * (cdf[2:nwin] - cdf[1:(nwin - 1)]) ./ dlam[lo:(hi - 1)];
             vector[nwin - 1] log_t;

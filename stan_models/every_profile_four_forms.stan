@@ -544,10 +544,13 @@ functions {
   // Power law scale (x / nw)^beta: antiderivative (logarithmic when beta = -1).
   vector powerlaw_antideriv(vector x, vector par, real nw, real lsf_fwhm, vector consts) {
     real beta = par[2];
+    // a local (struct-of-arrays in the threaded program, soa.py): x / nw on data edges is an
+    // array-of-structs expression, which Stan's multiply_log cannot return as one
+    vector[rows(x)] u = x / nw;
     if (abs(beta + 1) < 1e-10) {
-      return par[1] * nw * log(x / nw);
+      return par[1] * nw * log(u);
     }
-    return par[1] * nw * pow(x / nw, beta + 1) / (beta + 1);
+    return par[1] * nw * pow(u, beta + 1) / (beta + 1);
   }
 
   // Log likelihood of the pixel blocks listed in blocks, all of spectrum s. A block is a run of
@@ -582,7 +585,6 @@ functions {
       int np = block_n_pix[b];
       int e0 = spec_edge_start[s] + b0 - 1;
       int p0 = block_pix0[b];
-      vector[ne] e = segment(edge, e0, ne);
       // squared LSF FWHM of each edge: (edge / R)^2 is data, r_scale may be sampled
       vector[ne] lsf2 = segment(edge_lsf2, e0, ne);
       lsf2 *= inv_square(theta[spec_r_scale_par[s]]);
@@ -596,8 +598,8 @@ functions {
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
           // <profile>_cumulative returns 2 CDF - 1 at the edges
-          vector[nwin] cdf = boxgauss_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf2, lo, nwin));
+          vector[nwin] cdf = boxgauss_cumulative(segment(edge, e0 + lo - 1, nwin),
+                                                 centre[j], width[j]', segment(lsf2, lo, nwin));
           model_sum[lo:(hi - 1)] += (0.5 * spec_line_factor[s] * amp[j])
                                     * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
@@ -610,8 +612,8 @@ functions {
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
           // <profile>_cumulative returns 2 CDF - 1 at the edges
-          vector[nwin] cdf = cauchy_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf2, lo, nwin));
+          vector[nwin] cdf = cauchy_cumulative(segment(edge, e0 + lo - 1, nwin),
+                                                 centre[j], width[j]', segment(lsf2, lo, nwin));
           model_sum[lo:(hi - 1)] += (0.5 * spec_line_factor[s] * amp[j])
                                     * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
@@ -624,8 +626,8 @@ functions {
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
           // <profile>_cumulative returns 2 CDF - 1 at the edges
-          vector[nwin] cdf = gausshermite_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf2, lo, nwin));
+          vector[nwin] cdf = gausshermite_cumulative(segment(edge, e0 + lo - 1, nwin),
+                                                 centre[j], width[j]', segment(lsf2, lo, nwin));
           model_sum[lo:(hi - 1)] += (0.5 * spec_line_factor[s] * amp[j])
                                     * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
@@ -638,8 +640,8 @@ functions {
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
           // <profile>_cumulative returns 2 CDF - 1 at the edges
-          vector[nwin] cdf = gaussian_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf2, lo, nwin));
+          vector[nwin] cdf = gaussian_cumulative(segment(edge, e0 + lo - 1, nwin),
+                                                 centre[j], width[j]', segment(lsf2, lo, nwin));
           model_sum[lo:(hi - 1)] += (0.5 * spec_line_factor[s] * amp[j])
                                     * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
@@ -652,8 +654,8 @@ functions {
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
           // <profile>_cumulative returns 2 CDF - 1 at the edges
-          vector[nwin] cdf = gaussiansplitlaplace_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf2, lo, nwin));
+          vector[nwin] cdf = gaussiansplitlaplace_cumulative(segment(edge, e0 + lo - 1, nwin),
+                                                 centre[j], width[j]', segment(lsf2, lo, nwin));
           model_sum[lo:(hi - 1)] += (0.5 * spec_line_factor[s] * amp[j])
                                     * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
@@ -666,8 +668,8 @@ functions {
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
           // <profile>_cumulative returns 2 CDF - 1 at the edges
-          vector[nwin] cdf = laplace_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf2, lo, nwin));
+          vector[nwin] cdf = laplace_cumulative(segment(edge, e0 + lo - 1, nwin),
+                                                 centre[j], width[j]', segment(lsf2, lo, nwin));
           model_sum[lo:(hi - 1)] += (0.5 * spec_line_factor[s] * amp[j])
                                     * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
@@ -680,8 +682,8 @@ functions {
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
           // <profile>_cumulative returns 2 CDF - 1 at the edges
-          vector[nwin] cdf = pseudovoigt_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf2, lo, nwin));
+          vector[nwin] cdf = pseudovoigt_cumulative(segment(edge, e0 + lo - 1, nwin),
+                                                 centre[j], width[j]', segment(lsf2, lo, nwin));
           model_sum[lo:(hi - 1)] += (0.5 * spec_line_factor[s] * amp[j])
                                     * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
@@ -694,8 +696,8 @@ functions {
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
           // <profile>_cumulative returns 2 CDF - 1 at the edges
-          vector[nwin] cdf = semg_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf2, lo, nwin));
+          vector[nwin] cdf = semg_cumulative(segment(edge, e0 + lo - 1, nwin),
+                                                 centre[j], width[j]', segment(lsf2, lo, nwin));
           model_sum[lo:(hi - 1)] += (0.5 * spec_line_factor[s] * amp[j])
                                     * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
@@ -708,8 +710,8 @@ functions {
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
           // <profile>_cumulative returns 2 CDF - 1 at the edges
-          vector[nwin] cdf = skewnormal_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf2, lo, nwin));
+          vector[nwin] cdf = skewnormal_cumulative(segment(edge, e0 + lo - 1, nwin),
+                                                 centre[j], width[j]', segment(lsf2, lo, nwin));
           model_sum[lo:(hi - 1)] += (0.5 * spec_line_factor[s] * amp[j])
                                     * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
@@ -722,8 +724,8 @@ functions {
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
           // <profile>_cumulative returns 2 CDF - 1 at the edges
-          vector[nwin] cdf = skewvoigt_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf2, lo, nwin));
+          vector[nwin] cdf = skewvoigt_cumulative(segment(edge, e0 + lo - 1, nwin),
+                                                 centre[j], width[j]', segment(lsf2, lo, nwin));
           model_sum[lo:(hi - 1)] += (0.5 * spec_line_factor[s] * amp[j])
                                     * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
@@ -736,8 +738,8 @@ functions {
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
           // <profile>_cumulative returns 2 CDF - 1 at the edges
-          vector[nwin] cdf = splitnormal_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf2, lo, nwin));
+          vector[nwin] cdf = splitnormal_cumulative(segment(edge, e0 + lo - 1, nwin),
+                                                 centre[j], width[j]', segment(lsf2, lo, nwin));
           model_sum[lo:(hi - 1)] += (0.5 * spec_line_factor[s] * amp[j])
                                     * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
@@ -756,8 +758,8 @@ functions {
         int lo = max(region_int_start[s, r], b0) - b0 + 1;
         int hi = min(region_int_start[s, r] + region_int_len[s, r], b0 + ne - 1) - b0;
         if (hi >= lo) {
-          vector[hi - lo + 2] antideriv = blackbody_antideriv(segment(e, lo, hi - lo + 2), par,
-                                                           nw, lsf_r,
+          vector[hi - lo + 2] antideriv = blackbody_antideriv(segment(edge, e0 + lo - 1, hi - lo + 2),
+                                                           par, nw, lsf_r,
                                                            segment(region_const, c0, nc));
           model_sum[lo:hi] += spec_cont_factor[s]
                               * (antideriv[2:(hi - lo + 2)] - antideriv[1:(hi - lo + 1)]);
@@ -777,8 +779,8 @@ functions {
         int lo = max(region_int_start[s, r], b0) - b0 + 1;
         int hi = min(region_int_start[s, r] + region_int_len[s, r], b0 + ne - 1) - b0;
         if (hi >= lo) {
-          vector[hi - lo + 2] antideriv = chebyshev_antideriv(segment(e, lo, hi - lo + 2), par,
-                                                           nw, lsf_r,
+          vector[hi - lo + 2] antideriv = chebyshev_antideriv(segment(edge, e0 + lo - 1, hi - lo + 2),
+                                                           par, nw, lsf_r,
                                                            segment(region_const, c0, nc));
           model_sum[lo:hi] += spec_cont_factor[s]
                               * (antideriv[2:(hi - lo + 2)] - antideriv[1:(hi - lo + 1)]);
@@ -798,8 +800,8 @@ functions {
         int lo = max(region_int_start[s, r], b0) - b0 + 1;
         int hi = min(region_int_start[s, r] + region_int_len[s, r], b0 + ne - 1) - b0;
         if (hi >= lo) {
-          vector[hi - lo + 2] antideriv = linear_antideriv(segment(e, lo, hi - lo + 2), par,
-                                                           nw, lsf_r,
+          vector[hi - lo + 2] antideriv = linear_antideriv(segment(edge, e0 + lo - 1, hi - lo + 2),
+                                                           par, nw, lsf_r,
                                                            segment(region_const, c0, nc));
           model_sum[lo:hi] += spec_cont_factor[s]
                               * (antideriv[2:(hi - lo + 2)] - antideriv[1:(hi - lo + 1)]);
@@ -819,8 +821,8 @@ functions {
         int lo = max(region_int_start[s, r], b0) - b0 + 1;
         int hi = min(region_int_start[s, r] + region_int_len[s, r], b0 + ne - 1) - b0;
         if (hi >= lo) {
-          vector[hi - lo + 2] antideriv = powerlaw_antideriv(segment(e, lo, hi - lo + 2), par,
-                                                           nw, lsf_r,
+          vector[hi - lo + 2] antideriv = powerlaw_antideriv(segment(edge, e0 + lo - 1, hi - lo + 2),
+                                                           par, nw, lsf_r,
                                                            segment(region_const, c0, nc));
           model_sum[lo:hi] += spec_cont_factor[s]
                               * (antideriv[2:(hi - lo + 2)] - antideriv[1:(hi - lo + 1)]);

@@ -106,7 +106,6 @@ functions {
       int np = block_n_pix[b];
       int e0 = spec_edge_start[s] + b0 - 1;
       int p0 = block_pix0[b];
-      vector[ne] e = segment(edge, e0, ne);
       // squared LSF FWHM of each edge: (edge / R)^2 is data, r_scale may be sampled
       vector[ne] lsf2 = segment(edge_lsf2, e0, ne);
       lsf2 *= inv_square(theta[spec_r_scale_par[s]]);
@@ -120,8 +119,8 @@ functions {
         if (hi - lo >= 1) {
           int nwin = hi - lo + 1;
           // <profile>_cumulative returns 2 CDF - 1 at the edges
-          vector[nwin] cdf = gaussian_cumulative(segment(e, lo, nwin), centre[j], width[j]',
-                                                 segment(lsf2, lo, nwin));
+          vector[nwin] cdf = gaussian_cumulative(segment(edge, e0 + lo - 1, nwin),
+                                                 centre[j], width[j]', segment(lsf2, lo, nwin));
           model_sum[lo:(hi - 1)] += (0.5 * spec_line_factor[s] * amp[j])
                                     * (cdf[2:nwin] - cdf[1:(nwin - 1)]);
         }
@@ -140,8 +139,8 @@ functions {
         int lo = max(region_int_start[s, r], b0) - b0 + 1;
         int hi = min(region_int_start[s, r] + region_int_len[s, r], b0 + ne - 1) - b0;
         if (hi >= lo) {
-          vector[hi - lo + 2] antideriv = linear_antideriv(segment(e, lo, hi - lo + 2), par,
-                                                           nw, lsf_r,
+          vector[hi - lo + 2] antideriv = linear_antideriv(segment(edge, e0 + lo - 1, hi - lo + 2),
+                                                           par, nw, lsf_r,
                                                            segment(region_const, c0, nc));
           model_sum[lo:hi] += spec_cont_factor[s]
                               * (antideriv[2:(hi - lo + 2)] - antideriv[1:(hi - lo + 1)]);

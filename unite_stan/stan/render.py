@@ -350,8 +350,9 @@ def render_program(args) -> RenderedProgram:
     # where stanc inlines the serial text's one call into the model class, whose vectors turn
     # array-of-structs as soon as the program holds more than the simplest profiles (1.6-3.3x
     # slower gradients measured; benchmarks/profile_cost_program.py). Convolution mode has one
-    # likelihood function and no blocks: its serial text.
-    code = serial if structure.convolution else threaded
+    # likelihood function and no blocks, and programs with absorbers fill matrices that the
+    # rewrite cannot (soa.LEAVE): their serial text, the threaded one only for several blocks.
+    code = serial if structure.convolution or structure.absorbers else threaded
     return RenderedProgram(
         code, data, names, free, fixed, lits.sources, windows, serial, threaded, structure
     )

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["REWRITE", "options", "struct_of_arrays"]
+__all__ = ["LEAVE", "REWRITE", "options", "struct_of_arrays"]
 
 #: version of the rewrite, part of the cache key of every program it applies to
-REWRITE = "functions-soa-3"
+REWRITE = "functions-soa-4"
 
 _SOA = "stan::conditional_var_value_t<{}, Eigen::Matrix<double,-1,1>>"
 _NAN = "std::numeric_limits<double>::quiet_NaN()"
@@ -33,8 +33,12 @@ _MODEL_CLASS = re.compile(r"^class \w+ final : public model_base_crtp<", re.M)
 # a function's declared return type: a column vector of the promoted argument types
 _RETURN = re.compile(r"Eigen::Matrix<(stan::promote_args_t<[^;{}]*?>),-1,1>(\s*\n\s*\w+\()")
 # a local vector declared with its size and filled with NaN
-_FILLED = re.compile(r"Eigen::Matrix<local_scalar_t__,-1,1>::Constant\(([^;{}]*?), DUMMY_VAR__\)")
+# (stanc may break the line before DUMMY_VAR__)
+_FILLED = re.compile(r"Eigen::Matrix<local_scalar_t__,-1,1>::Constant\(([^;{}]*?),\s*DUMMY_VAR__\)")
 _LOCAL = "Eigen::Matrix<local_scalar_t__,-1,1>"
+# a vector literal ([a, b]'), which stanc builds with Eigen's comma initialiser: left as it is
+_LITERAL = re.compile(r"Eigen::Matrix<local_scalar_t__,-1,1>(\(\d+\) <<)")
+_LITERAL_KEPT = "Eigen::Matrix<local_scalar_t__,-1,1,0,-1,1>"
 _REDUCE_SUM = re.compile(r"\breduce_sum(_static)?\s*\(")
 _NAMESPACE = re.compile(r"^namespace \w+_namespace \{", re.M)
 # stanc never assigns an array-of-structs vector to a struct-of-arrays one; a rewritten local
@@ -79,13 +83,20 @@ _SCALAR_EIGEN = """\
 """
 
 
+#: what the template writes into a program whose likelihood fills matrices from vectors (the
+#: absorbers' attenuation groups): Stan assigns no struct-of-arrays vector to a matrix block,
+#: so such a program is compiled as stanc writes it
+LEAVE = "soa.py leaves this program as stanc writes it"
+
+
 def options(code: str) -> dict:
     """The build option asking for the rewrite, part of the program's cache key.
 
     ``{"rewrite": REWRITE}`` for a Stan program ``code`` that calls a function through
-    ``reduce_sum``, else ``{}``, so that the serial program's builds keep their keys.
+    ``reduce_sum`` and does not carry the :data:`LEAVE` mark, else ``{}``, so that the
+    other programs' builds keep their keys.
     """
-    return {"rewrite": REWRITE} if _REDUCE_SUM.search(code) else {}
+    return {"rewrite": REWRITE} if _REDUCE_SUM.search(code) and LEAVE not in code else {}
 
 
 def struct_of_arrays(cpp: str) -> str:
@@ -113,6 +124,7 @@ def struct_of_arrays(cpp: str) -> str:
         ),
         functions,
     )
+    functions = _LITERAL.sub(lambda m: _LITERAL_KEPT + m.group(1), functions)
     functions = functions.replace(_LOCAL, _SOA.format("local_scalar_t__"))
     cut = namespace.start()
     return _SCALAR_EIGEN + functions[:cut] + _ASSIGN_AOS + functions[cut:] + rest
