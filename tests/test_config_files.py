@@ -1,0 +1,326 @@
+"""Configuration files in unite's YAML layout (spec §2.9, §5): round trips, a hand-written
+file, a file written by unite 3.5.2, and bad input."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+import pytest
+import yaml
+from conftest import tutorial_spectrum
+
+from unite_stan import continuum, line, model, prior, spectrum
+from unite_stan.config import Configuration
+from unite_stan.instrument import FluxScale, InstrumentConfig, PixOffset, RScale
+from unite_stan.instrument.base import DISPERSERS, Disperser
+from unite_stan.instrument.generic import SimpleDisperser
+
+DATA = Path(__file__).parent / "data"
+
+
+class ToyGrating(Disperser):
+    """A serialisable test disperser: constant R, written as {'resolution': R}."""
+
+    def __init__(self, resolution, *, name="", r_scale=None, flux_scale=None, pix_offset=None):
+        super().__init__(
+            u.um, name=name, r_scale=r_scale, flux_scale=flux_scale, pix_offset=pix_offset
+        )
+        self.resolution = resolution
+
+    def R(self, wavelength):
+        return np.full_like(np.asarray(wavelength, dtype=float), self.resolution)
+
+    def dlam_dpix(self, wavelength):
+        return np.asarray(wavelength, dtype=float) / (2.2 * self.resolution)
+
+    def _yaml_fields(self):
+        return {"resolution": self.resolution}
+
+
+# ---- configurations ---------------------------------------------------------------------------
+
+
+def lines_config():
+    z = line.Redshift("narrow")
+    fw = line.FWHM("narrow", prior=prior.Uniform(0, 500, init=200.0))
+    fb = line.FWHM("broad", prior=prior.Uniform(fw + 100, 3 * fw))
+    flux = line.Flux("NII", prior=prior.TruncatedNormal(0.0, 1.0, -3.0, 3.0, init=0.5))
+    lc = line.LineConfiguration()
+    lc.add_line("Ha", 6564.61 * u.AA, redshift=z, fwhm_gauss=fw)
+    lc.add_lines(
+        "NII", [6549.86, 6585.27] * u.AA, redshift=z, fwhm_gauss=fw, flux=flux,
+        strength=[0.34, 1.0],
+    )  # fmt: skip
+    lc.add_line("Ha_broad", 6564.61 * u.AA, profile="voigt", redshift=z, fwhm_gauss=fb)
+    lc.add_line(
+        "abs", 0.65646 * u.um, redshift=z, tau=line.Tau(), zorder=3,
+        covering_fraction=line.CoveringFraction(prior=prior.Uniform(0.2, 1.0)),
+    )  # fmt: skip
+    lc.add_line(
+        "OIII", 5008.24 * u.AA, profile="gauss-hermite",
+        redshift=line.Redshift(prior=prior.Fixed(0.001)),
+        fwhm_gauss=line.FWHM(prior=prior.Fixed(fw * 1.5)), zorder=2,
+    )  # fmt: skip
+    return lc
+
+
+def continuum_config():
+    shared_form = continuum.Linear()
+    scale = continuum.Scale("shared", prior=prior.Uniform(0.0, 5.0))
+    regions = [
+        continuum.ContinuumRegion(6400 * u.AA, 6500 * u.AA, shared_form, {"scale": scale}),
+        continuum.ContinuumRegion(6600 * u.AA, 6700 * u.AA, shared_form, {"scale": scale}),
+        continuum.ContinuumRegion(
+            4900 * u.AA, 5100 * u.AA, continuum.Chebyshev(3, stretch=1.5), name="blue"
+        ),
+        continuum.ContinuumRegion(7000 * u.AA, 7200 * u.AA, continuum.BSpline([7100] * u.AA)),
+    ]
+    return continuum.ContinuumConfiguration(regions, zorder=2)
+
+
+def instrument_config():
+    shared_offset = PixOffset(prior=prior.Uniform(-1.0, 1.0))
+    a = ToyGrating(100.0, name="lowres", flux_scale=FluxScale(prior=prior.Uniform(0.5, 2.0)),
+                   pix_offset=shared_offset)  # fmt: skip
+    b = ToyGrating(
+        1000.0, name="hires", r_scale=RScale("g", prior=prior.TruncatedNormal(1, 0.1, 0.5, 1.5)),
+        pix_offset=shared_offset,
+    )  # fmt: skip
+    return InstrumentConfig([a, b])
+
+
+# ---- round trips ------------------------------------------------------------------------------
+
+
+def test_lines_round_trip_keeps_tokens_expressions_and_values():
+    lc = lines_config()
+    text = lc.to_yaml()
+    back = line.LineConfiguration.from_yaml(text)
+    assert back.to_yaml() == text
+    assert back.to_dict() == lc.to_dict()
+    # unite's layout: sections in order of first appearance, 'lines' last
+    assert list(yaml.safe_load(text)) == [
+        "redshift", "fwhm_gauss", "flux", "fwhm_lorentz", "tau", "cf", "h3", "h4", "lines",
+    ]  # fmt: skip
+    # shared tokens are shared after loading
+    assert back["Ha"].redshift is back["abs"].redshift is back["NII_6585.27"].redshift
+    assert back["NII_6549.86"].flux is back["NII_6585.27"].flux
+    narrow = back["Ha"].fwhms["fwhm_gauss"]
+    assert back["NII_6549.86"].fwhms["fwhm_gauss"] is narrow
+    # expression bounds refer to the loaded token itself
+    broad = back["Ha_broad"].fwhms["fwhm_gauss"].prior
+    assert broad.dependencies() == {narrow}
+    assert broad.low.evaluate({narrow: 250.0}) == 350.0
+    assert broad.high.evaluate({narrow: 250.0}) == 750.0
+    fixed = back["OIII"].fwhms["fwhm_gauss"].prior
+    assert isinstance(fixed, prior.Fixed) and fixed.resolved_value({narrow: 200.0}) == 300.0
+    assert back["OIII"].redshift.prior.resolved_value({}) == 0.001
+    # init values, strengths, zorders, units, profiles, covering fraction
+    assert narrow.prior.init == 200.0
+    assert back["NII_6549.86"].flux.prior.init == 0.5
+    assert [e.strength for e in back] == [1.0, 0.34, 1.0, 1.0, 1.0, 1.0]
+    assert [e.zorder for e in back] == [0, 0, 0, 0, 3, 2]
+    assert back["abs"].wavelength == 0.65646 * u.um
+    assert type(back["Ha_broad"].profile).__name__ == "PseudoVoigt"
+    assert back["abs"].covering.name == "cf_abs"
+    assert repr(back["abs"].covering.prior) == "Uniform(low=0.2, high=1)"
+
+
+def test_line_entry_layout_is_units():
+    d = lines_config().to_dict()
+    assert d["lines"][1] == {
+        "name": "NII_6549.86", "wavelength": 6549.86, "wavelength_unit": "Angstrom",
+        "redshift": "z_narrow", "params": {"fwhm_gauss": "fwhm_gauss_narrow"},
+        "flux": "flux_NII", "profile": {"type": "Gaussian"}, "strength": 0.34,
+    }  # fmt: skip
+    assert d["fwhm_gauss"]["fwhm_gauss_broad"] == {
+        "prior": {
+            "type": "Uniform",
+            "low": {"op": "+", "left": {"ref": "fwhm_gauss_narrow"}, "right": 100.0},
+            "high": {"op": "*", "left": 3.0, "right": {"ref": "fwhm_gauss_narrow"}},
+        }
+    }
+    assert d["flux"]["flux_NII"]["prior"] == {
+        "type": "TruncatedNormal", "loc": 0.0, "scale": 1.0, "low": -3.0, "high": 3.0,
+        "init": 0.5,
+    }  # fmt: skip
+
+
+def test_continuum_round_trip_keeps_shared_forms_and_tokens():
+    cc = continuum_config()
+    text = cc.to_yaml()
+    back = continuum.ContinuumConfiguration.from_yaml(text)
+    assert back.to_yaml() == text
+    d = yaml.safe_load(text)
+    assert list(d) == ["params", "forms", "regions", "zorder"]
+    assert d["forms"] == {
+        "chebyshev_0": {"type": "Chebyshev", "order": 3, "stretch": 1.5},
+        "linear_0": {"type": "Linear"},
+        "bspline_0": {"type": "BSpline", "knots": [7100.0], "unit": "Angstrom", "degree": 3},
+    }
+    assert [r["form"] for r in d["regions"]] == ["chebyshev_0", "linear_0", "linear_0", "bspline_0"]
+    assert d["regions"][0]["name"] == "blue"
+    assert d["params"]["norm_wav_a"] == {"type": "Fixed", "value": 6450.0}
+    assert d["params"]["norm_wav_b"] == {"type": "Fixed", "value": 6650.0}
+    assert back.zorder == 2
+    assert back[1].form is back[2].form
+    assert back.resolved_params[1]["scale"] is back.resolved_params[2]["scale"]
+    assert back.resolved_params[1]["scale"].name == "scale_shared"
+    assert back.resolved_params[0]["c3"].name == "c3_blue"
+
+
+def test_continuum_allow_overlap_round_trips():
+    regions = [
+        continuum.ContinuumRegion(6400 * u.AA, 6500 * u.AA),
+        continuum.ContinuumRegion(6450 * u.AA, 6550 * u.AA),
+    ]
+    cc = continuum.ContinuumConfiguration(regions, allow_overlap=True)
+    d = cc.to_dict()
+    assert d["allow_overlap"] is True
+    assert continuum.ContinuumConfiguration.from_dict(d).allow_overlap is True
+
+
+def test_instrument_round_trip_with_a_serialisable_disperser():
+    ic = instrument_config()
+    text = ic.to_yaml()
+    back = InstrumentConfig.from_yaml(text)
+    assert back.to_yaml() == text
+    d = yaml.safe_load(text)
+    assert d["entries"][0] == {
+        "type": "ToyGrating", "name": "lowres", "resolution": 100.0,
+        "r_scale": "r_scale_lowres", "flux_scale": "flux_scale_lowres", "pix_offset": "pix_offset_a",
+    }  # fmt: skip
+    assert d["calib_params"]["r_scale_g"] == {
+        "type": "RScale",
+        "prior": {"type": "TruncatedNormal", "loc": 1.0, "scale": 0.1, "low": 0.5, "high": 1.5},
+    }
+    assert list(d["calib_params"]) == [
+        "r_scale_lowres", "flux_scale_lowres", "pix_offset_a", "r_scale_g", "flux_scale_hires",
+    ]  # fmt: skip
+    assert back["lowres"].pix_offset is back["hires"].pix_offset
+    assert back["hires"].resolution == 1000.0
+    assert isinstance(back["hires"].r_scale, RScale)
+    assert "ToyGrating" in DISPERSERS
+
+
+def test_simple_disperser_is_not_serialisable():
+    grism = SimpleDisperser(np.linspace(6200, 6800, 50) * u.AA, R=1200.0, name="grism")
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            "SimpleDisperser (disperser 'grism') cannot be written to a configuration file: "
+            "only NIRSpec gratings and SDSSDisperser are serialisable"
+        ),
+    ):
+        InstrumentConfig([grism]).to_yaml()
+
+
+@pytest.mark.filterwarnings("ignore:No disperser among")
+def test_configuration_save_load(tmp_path):
+    config = Configuration(lines_config(), continuum_config(), instrument_config())
+    path = tmp_path / "config.yaml"
+    config.save(path)
+    back = Configuration.load(path)
+    assert back.to_yaml() == path.read_text() == config.to_yaml()
+    assert list(yaml.safe_load(path.read_text())) == ["lines", "continuum", "dispersers"]
+    only_lines = Configuration(lines_config())
+    assert list(only_lines.to_dict()) == ["lines"]
+    assert Configuration.from_dict(only_lines.to_dict()).continuum is None
+
+
+def test_configuration_validates_dispersers_on_construction_only():
+    ic = InstrumentConfig([
+        ToyGrating(100.0, name="a", flux_scale=FluxScale(prior=prior.Uniform(0.5, 2))),
+        ToyGrating(200.0, name="b", flux_scale=FluxScale(prior=prior.Uniform(0.5, 2))),
+    ])  # fmt: skip
+    with pytest.warns(
+        UserWarning, match="No disperser among \\['a', 'b'\\] has a Fixed flux_scale"
+    ):
+        config = Configuration(lines_config(), dispersers=ic)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Configuration.from_yaml(config.to_yaml())
+
+
+def test_line_token_in_a_continuum_slot_stays_one_token():
+    z = line.Redshift("narrow")
+    lc = line.LineConfiguration()
+    lc.add_line("Lya", 1215.67 * u.AA, redshift=z)
+    cc = continuum.ContinuumConfiguration(
+        [continuum.ContinuumRegion(1150 * u.AA, 1300 * u.AA, "DLAPowerLaw", {"redshift": z})]
+    )
+    back = Configuration.from_yaml(Configuration(lc, cc).to_yaml())
+    assert back.continuum.resolved_params[0]["redshift"] is back.lines["Lya"].redshift
+
+
+# ---- a file written by hand in unite's layout -------------------------------------------------
+
+
+def handwritten_python():
+    """The configuration tests/data/handwritten_unite_layout.yaml describes."""
+    z = line.Redshift("narrow", prior=prior.Uniform(-0.001, 0.001))
+    fw = line.FWHM("narrow", prior=prior.Uniform(50, 500))
+    lc = line.LineConfiguration()
+    lc.add_line(
+        "Ha", 6563 * u.AA, redshift=z, fwhm_gauss=fw, flux=line.Flux(prior=prior.Uniform(0, 3))
+    )
+    lc.add_lines(
+        "NII", [6549, 6585] * u.AA, redshift=z, fwhm_gauss=fw, strength=[0.34, 1],
+        flux=line.Flux("NII", prior=prior.TruncatedNormal(1.0, 0.5, 0.0, 3.0, init=0.8)),
+    )  # fmt: skip
+    lc.add_line(
+        "Ha_broad", 6563 * u.AA, profile="PseudoVoigt", redshift=z,
+        fwhm_gauss=line.FWHM("broad", prior=prior.Uniform(fw + 150, 4 * fw)),
+        fwhm_lorentz=line.FWHM(prior=prior.Fixed(120.0)),
+        flux=line.Flux(prior=prior.Uniform(0, 2)),
+    )  # fmt: skip
+    lc.add_line(
+        "SII_6717", 6717 * u.AA, redshift=z, fwhm_gauss=fw, flux=line.Flux(prior=prior.Fixed(0.25))
+    )
+    cc = continuum.ContinuumConfiguration([
+        continuum.ContinuumRegion(6400 * u.AA, 6600 * u.AA, continuum.Linear(), name="blue"),
+        continuum.ContinuumRegion(6650 * u.AA, 6800 * u.AA, continuum.Polynomial(1)),
+    ])  # fmt: skip
+    return lc, cc
+
+
+def _program(lc, cc):
+    spectra = spectrum.Spectra([tutorial_spectrum()], redshift=0.0)
+    flc, fcc = spectra.prepare(lc, cc)
+    spectra.compute_scales(flc, fcc, line_mask_width=3000 * u.km / u.s, box_width=2000 * u.km / u.s)
+    program, _ = model.ModelBuilder(flc, fcc, spectra).build()
+    return program
+
+
+def test_handwritten_file_renders_the_python_configurations_program():
+    path = DATA / "handwritten_unite_layout.yaml"
+    loaded = Configuration.load(path)
+    lc, cc = handwritten_python()
+    assert loaded.lines.to_dict() == lc.to_dict()
+    assert loaded.continuum.to_dict() == cc.to_dict()
+    # the file is in the exact layout we write (its comment header aside)
+    body = "".join(x for x in path.read_text().splitlines(True) if not x.startswith("#"))
+    assert loaded.to_yaml() == body
+    a, b = _program(loaded.lines, loaded.continuum), _program(lc, cc)
+    assert a.code == b.code
+    assert a.data.keys() == b.data.keys()
+    for key in a.data:
+        np.testing.assert_array_equal(a.data[key], b.data[key], err_msg=key)
+    assert "fwhm_gauss_broad" in a.code
+
+
+# ---- a file written by unite 3.5.2 ------------------------------------------------------------
+
+
+def test_file_written_by_unite_loads_and_writes_back_identically():
+    path = DATA / "unite_3.5.2_configuration.yaml"
+    if not path.exists():
+        pytest.skip("tests/data/unite_3.5.2_configuration.yaml not generated")
+    text = path.read_text()
+    config = Configuration.load(path)
+    assert config.to_yaml() == text
