@@ -324,3 +324,157 @@ def test_file_written_by_unite_loads_and_writes_back_identically():
     text = path.read_text()
     config = Configuration.load(path)
     assert config.to_yaml() == text
+
+
+# ---- bad input --------------------------------------------------------------------------------
+
+
+def _broken(change):
+    d = Configuration(lines_config(), continuum_config()).to_dict()
+    change(d)
+    return d
+
+
+LINE_SITES = (
+    "['z_narrow', 'z_OIII', 'fwhm_gauss_narrow', 'fwhm_gauss_broad', 'fwhm_gauss_abs', "
+    "'fwhm_gauss_OIII', 'flux_Ha', 'flux_NII', 'flux_Ha_broad', 'flux_OIII', "
+    "'fwhm_lorentz_Ha_broad', 'tau_abs', 'cf_abs', 'h3_OIII', 'h4_OIII']"
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda d: d["lines"]["lines"][0].update(colour="red"),
+            "unknown key 'colour' in lines[0]; valid keys are ['name', 'wavelength', "
+            "'wavelength_unit', 'redshift', 'params', 'profile', 'flux', 'tau', "
+            "'covering_fraction', 'strength', 'zorder']",
+        ),
+        (
+            lambda d: d.update(model={}),
+            "unknown key 'model' in the configuration; valid keys are ['lines', 'continuum', "
+            "'dispersers']",
+        ),
+        (
+            lambda d: d["lines"]["flux"]["flux_Ha"]["prior"].update(mean=1.0),
+            "unknown key 'mean' in flux.flux_Ha.prior; valid keys are ['type', 'low', 'high', "
+            "'init']",
+        ),
+        (
+            lambda d: d["continuum"]["forms"]["chebyshev_0"].update(degree=3),
+            "unknown key 'degree' in continuum forms.chebyshev_0; valid keys are ['type', "
+            "'order', 'stretch']",
+        ),
+        (
+            lambda d: d["lines"]["flux"]["flux_Ha"]["prior"].update(type="Normal"),
+            "unknown prior type 'Normal' in flux.flux_Ha.prior; valid types are ['Uniform', "
+            "'TruncatedNormal', 'Fixed']",
+        ),
+        (
+            lambda d: d["continuum"]["forms"]["linear_0"].update(type="Spline"),
+            "unknown continuum form type 'Spline' in continuum forms.linear_0; valid types are "
+            "['AttenuatedBlackbody', 'BSpline', 'Bernstein', 'Blackbody', 'Chebyshev', "
+            "'DLAPowerLaw', 'Legendre', 'Linear', 'ModifiedBlackbody', 'Polynomial', "
+            "'PowerLaw', 'Template']",
+        ),
+        (
+            lambda d: d["lines"]["lines"][0]["profile"].update(type="Moffat"),
+            "unknown profile type 'Moffat'; valid types are ['BoxGauss', 'Cauchy', "
+            "'GaussHermite', 'Gaussian', 'GaussianSplitLaplace', 'Laplace', 'PseudoVoigt', "
+            "'SEMG', 'SkewNormal', 'SkewVoigt', 'SplitNormal']",
+        ),
+        (
+            lambda d: d["lines"]["fwhm_gauss"]["fwhm_gauss_broad"]["prior"]["low"]["left"].update(
+                ref="fwhm_gauss_wide"
+            ),
+            "fwhm_gauss.fwhm_gauss_broad.prior.low refers to unknown parameter "
+            f"'fwhm_gauss_wide'; parameters defined in the file are {LINE_SITES}",
+        ),
+        (
+            lambda d: d["lines"]["lines"][0].update(redshift="z_x"),
+            "line 'Ha'.redshift refers to unknown parameter 'z_x'; parameters defined in the "
+            f"file are {LINE_SITES}",
+        ),
+        (
+            lambda d: d["continuum"]["regions"][0].update(form="linear_9"),
+            "continuum regions[0].form refers to unknown form 'linear_9'; forms defined in the "
+            "file are ['chebyshev_0', 'linear_0', 'bspline_0']",
+        ),
+        (
+            lambda d: d["continuum"]["params"].update(extra={"type": "Fixed", "value": 1.0}),
+            "parameters ['extra'] are defined but no continuum region uses them",
+        ),
+        (
+            lambda d: d["lines"]["lines"][0].pop("flux"),
+            "line 'Ha' needs exactly one of 'flux' and 'tau'",
+        ),
+        (
+            lambda d: d["lines"].update(fwhm_foo={}),
+            "unknown key 'fwhm_foo' in the line configuration; valid keys are 'lines' and the "
+            "parameter sections ['redshift', 'flux', 'tau', 'cf', 'alpha', 'fwhm_blue', "
+            "'fwhm_box', 'fwhm_exp', 'fwhm_gauss', 'fwhm_l_blue', 'fwhm_l_red', "
+            "'fwhm_lorentz', 'fwhm_red', 'h3', 'h4']",
+        ),
+    ],
+)
+def test_bad_configuration_dicts_are_refused(change, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Configuration.from_dict(_broken(change))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda d: d["entries"][0].update(type="SimpleDisperser"),
+            "unknown disperser type 'SimpleDisperser' in entries[0]; valid types are ['ToyGrating'",
+        ),
+        (
+            lambda d: d["entries"][0].update(slit="S200A1"),
+            "unknown key 'slit' in entries[0] (ToyGrating 'lowres'); valid keys are ['type', "
+            "'name', 'resolution', 'r_scale', 'flux_scale', 'pix_offset']",
+        ),
+        (
+            lambda d: d["calib_params"]["r_scale_g"].update(type="Scale"),
+            "unknown calibration token type 'Scale' in calib_params.r_scale_g; valid types are "
+            "['RScale', 'FluxScale', 'PixOffset']",
+        ),
+        (
+            lambda d: d["entries"][1].update(r_scale="r_scale_x"),
+            "entries[1] (ToyGrating 'hires').r_scale refers to unknown parameter 'r_scale_x'",
+        ),
+    ],
+)
+def test_bad_instrument_dicts_are_refused(change, message):
+    d = instrument_config().to_dict()
+    change(d)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        InstrumentConfig.from_dict(d)
+
+
+def test_python_tags_are_refused():
+    text = "lines: !!python/object/apply:os.system ['echo hello']\n"
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "cannot read the configuration: could not determine a constructor for the tag "
+            "'tag:yaml.org,2002:python/object/apply:os.system'; configuration files are read "
+            "with yaml.safe_load, which refuses Python object tags (!!python/...)"
+        ),
+    ):
+        Configuration.from_yaml(text)
+
+
+def test_errors_name_the_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    d = _broken(lambda d: d["lines"]["lines"][2].update(colour="red"))
+    path.write_text(yaml.safe_dump(d, sort_keys=False))
+    with pytest.raises(
+        ValueError, match=re.escape(f"{path}: unknown key 'colour' in lines[2]; valid keys")
+    ):
+        Configuration.load(path)
+    tagged = tmp_path / "tagged.yaml"
+    tagged.write_text("lines: !!python/name:os.system\n")
+    with pytest.raises(ValueError, match=re.escape(f"cannot read the configuration in {tagged}:")):
+        line.LineConfiguration.load(tagged)

@@ -3,6 +3,7 @@ tokens."""
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Iterable, Iterator
 
@@ -98,6 +99,17 @@ def _assign_site_names(dispersers: list[Disperser]) -> dict[str, Parameter]:
         claim(name, token)
 
     return {token.name: token for d in dispersers for token in d.calibration_tokens.values()}
+
+
+def _reject_unknown(fields, accepted, where: str) -> None:
+    """An entry's field that the disperser does not write back would be dropped: refuse it."""
+    stray = [k for k in fields if k not in accepted]
+    if not stray:
+        return
+    raise ValueError(
+        f"unknown key {stray[0]!r} in {where}; valid keys are "
+        f"{['type', 'name', *accepted, *CALIBRATION_SLOTS]}"
+    )
 
 
 class InstrumentConfig(_ser.YamlMixin):
@@ -242,12 +254,16 @@ class InstrumentConfig(_ser.YamlMixin):
                 if key not in entry:
                     raise ValueError(f"missing key {key!r} in {where}")
             kind = entry["type"]
-            disperser_cls = DISPERSERS.get(kind) if isinstance(kind, str) else None
-            if disperser_cls is None or disperser_cls.__name__ != kind:
+            serialisable = [
+                c.__name__ for c in DISPERSERS if c._yaml_fields is not Disperser._yaml_fields
+            ]
+            if kind not in serialisable:
                 raise ValueError(
                     f"unknown disperser type {kind!r} in {where}; valid types are "
-                    f"{DISPERSERS.names}"
+                    f"{sorted(serialisable)} (only NIRSpec gratings and SDSSDisperser are "
+                    "serialisable)"
                 )
+            disperser_cls = DISPERSERS[kind]
             name = _ser.check_string(entry["name"], f"{where}.name")
             where = f"{where} ({kind} {name!r})"
             tokens = {}
@@ -255,17 +271,19 @@ class InstrumentConfig(_ser.YamlMixin):
                 tokens[slot] = _ser.lookup(registry, entry[slot], f"{where}.{slot}")
                 used.add(entry[slot])
             fields = {k: v for k, v in entry.items() if k not in ("type", "name", *tokens)}
+            if disperser_cls._from_yaml_fields.__func__ is Disperser._from_yaml_fields.__func__:
+                # the default hook passes the fields to the constructor: check them against it
+                accepted = [
+                    p
+                    for p in inspect.signature(disperser_cls.__init__).parameters
+                    if p not in ("self", "name", *CALIBRATION_SLOTS)
+                ]
+                _reject_unknown(fields, accepted, where)
             try:
                 disperser = disperser_cls._from_yaml_fields(fields, name=name, **tokens)
             except TypeError as err:
                 raise TypeError(f"{where}: {err}") from None
-            written = disperser._yaml_fields()
-            stray = [k for k in fields if k not in written]
-            if stray:
-                raise ValueError(
-                    f"unknown key {stray[0]!r} in {where}; valid keys are "
-                    f"{['type', 'name', *written, *CALIBRATION_SLOTS]}"
-                )
+            _reject_unknown(fields, list(disperser._yaml_fields()), where)
             dispersers.append(disperser)
         _ser.check_all_used(registry, used, "disperser")
         return cls(dispersers)
