@@ -495,3 +495,29 @@ def test_errors_name_the_file(tmp_path):
     tagged.write_text("lines: !!python/name:os.system\n")
     with pytest.raises(ValueError, match=re.escape(f"cannot read the configuration in {tagged}:")):
         line.LineConfiguration.load(tagged)
+
+
+def test_every_prior_type_round_trips_with_expressions_in_every_bound():
+    a = line.FWHM("a", prior=prior.Uniform(10.0, 100.0))
+    priors = {
+        "uniform": prior.Uniform(a - 5.0, 2.0 * a + 1.0, init=None),
+        "uniform_init": prior.Uniform(0.0, 10.0, init=2.5),
+        "tn": prior.TruncatedNormal(a / 2.0, 3.0, 1.0 - a, a * a),
+        "tn_init": prior.TruncatedNormal(1.0, 0.5, 0.0, 3.0, init=1.25),
+        "fixed": prior.Fixed(a + a),
+        "fixed_number": prior.Fixed(7.5),
+    }
+    lc = line.LineConfiguration()
+    lc.add_line("ref", 5000 * u.AA, fwhm_gauss=a)
+    for i, (label, p) in enumerate(priors.items()):
+        lc.add_line(f"L{i}", (5010 + i) * u.AA, fwhm_gauss=line.FWHM(label, prior=p))
+    back = line.LineConfiguration.from_yaml(lc.to_yaml())
+    a2 = back["ref"].fwhms["fwhm_gauss"]
+    for i, (label, p) in enumerate(priors.items()):
+        q = back[f"L{i}"].fwhms["fwhm_gauss"].prior
+        assert type(q) is type(p) and q.to_dict() == p.to_dict(), label
+        assert q.dependencies() == ({a2} if p.dependencies() else set()), label
+    tn = back["L2"].fwhms["fwhm_gauss"].prior
+    assert tn.to_dist({a2: 4.0}) == ("truncated_normal", (2.0, 3.0, -3.0, 16.0))
+    assert back["L0"].fwhms["fwhm_gauss"].prior.init is None
+    assert back["L1"].fwhms["fwhm_gauss"].prior.init == 2.5
