@@ -21,15 +21,7 @@ from typing import Any
 
 import yaml
 
-from unite_stan.prior import (
-    Fixed,
-    Parameter,
-    Prior,
-    TruncatedNormal,
-    Uniform,
-    _as_node,
-    _BinOpExpr,
-)
+from unite_stan.prior import Fixed, Parameter, Prior, TruncatedNormal, Uniform, make_operation
 
 __all__ = [
     "YamlMixin",
@@ -206,7 +198,7 @@ def expression_from_yaml(d: Any, registry: Mapping[str, Parameter], where: str) 
             )
         left = expression_from_yaml(d["left"], registry, where)
         right = expression_from_yaml(d["right"], registry, where)
-        return _BinOpExpr(d["op"], _as_node(left), _as_node(right))
+        return make_operation(d["op"], left, right)
     raise ValueError(
         f"{where}={d!r} is not a number, {{ref: name}} or {{op: ..., left: ..., right: ...}}"
     )
