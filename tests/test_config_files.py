@@ -521,3 +521,21 @@ def test_every_prior_type_round_trips_with_expressions_in_every_bound():
     assert tn.to_dist({a2: 4.0}) == ("truncated_normal", (2.0, 3.0, -3.0, 16.0))
     assert back["L0"].fwhms["fwhm_gauss"].prior.init is None
     assert back["L1"].fwhms["fwhm_gauss"].prior.init == 2.5
+
+
+def test_template_region_round_trips(tmp_path):
+    from continuum.test_forms import write_template
+
+    wave = np.linspace(4000.0, 7000.0, 31)
+    path = write_template(tmp_path / "t.ecsv", wave, {"old": wave / 5000.0, "young": 5000.0 / wave})
+    region = continuum.ContinuumRegion(
+        5000 * u.AA, 6000 * u.AA, continuum.Template(path, usecols=["young"])
+    )
+    d = continuum.ContinuumConfiguration([region]).to_dict()
+    assert d["forms"] == {
+        "template_0": {"type": "Template", "path": str(path), "usecols": ["young"]}
+    }
+    assert list(d["regions"][0]["params"]) == ["young_scale", "norm_wav"]
+    back = continuum.ContinuumConfiguration.from_dict(d)
+    assert back.to_dict() == d
+    assert back[0].form == region.form

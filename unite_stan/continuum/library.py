@@ -1224,12 +1224,13 @@ class Template(ContinuumForm):
         return self._midpoint_antiderivative(wavelength, params, **kwargs)
 
     def to_dict(self) -> dict:
-        return {
-            "type": "Template",
-            "path": self.path,
-            "wavelength_colname": self.wavelength_colname,
-            "usecols": self.usecols,
-        }
+        # the optional arguments only when given, as unite writes them
+        d = {"type": "Template", "path": self.path}
+        if self.wavelength_colname is not None:
+            d["wavelength_colname"] = self.wavelength_colname
+        if self.usecols is not None:
+            d["usecols"] = list(self.usecols)
+        return d
 
     def _key(self) -> tuple:
         return (
