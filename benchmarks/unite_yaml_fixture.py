@@ -1,6 +1,10 @@
 """Write tests/data/unite_3.5.2_configuration.yaml with unite itself (run in unite's venv).
 
     /opt/unite-venv/bin/python benchmarks/unite_yaml_fixture.py
+    /opt/unite-venv/bin/python benchmarks/unite_yaml_fixture.py --check FILE.yaml
+
+``--check`` reads a file unite_stan wrote with unite and reports whether unite writes the
+identical text back (the other direction; exit status 1 when it does not).
 
 The configuration has lines with shared tokens, expression bounds, a Fixed value, an init
 value, a multiplet strength and an absorber; a continuum with two regions (one named); and two
@@ -66,6 +70,21 @@ def configuration() -> Configuration:
     return Configuration(lc, cc, InstrumentConfig([prism, g395m]))
 
 
+def check(path: str) -> bool:
+    text = Path(path).read_text()
+    again = Configuration.from_yaml(text).to_yaml()
+    verdict = "the identical" if again == text else "DIFFERENT"
+    print(f"{path}: unite 3.5.2 loads it and writes {verdict} text back")
+    return again == text
+
+
 if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", metavar="FILE", help="a file written by unite_stan")
+    args = parser.parse_args()
+    if args.check:
+        raise SystemExit(0 if check(args.check) else 1)
     configuration().save(OUT)
     print(f"wrote {OUT}")
