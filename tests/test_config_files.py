@@ -423,6 +423,14 @@ LINE_SITES = (
             "parameters ['extra'] are defined but no continuum region uses them",
         ),
         (
+            lambda d: d["lines"]["lines"][0].update(wavelength_unit="Angstroem"),
+            "line 'Ha'.wavelength_unit='Angstroem' is not an astropy unit",
+        ),
+        (
+            lambda d: d["continuum"]["regions"][1].update(wavelength_unit="km/s"),
+            "continuum regions[1].wavelength_unit='km/s' is not a length unit",
+        ),
+        (
             lambda d: d["lines"]["lines"][0].pop("flux"),
             "line 'Ha' needs exactly one of 'flux' and 'tau'",
         ),

@@ -138,6 +138,20 @@ def check_string(value: Any, where: str) -> str:
     return value
 
 
+def check_length_unit(value: Any, where: str):
+    """An astropy length unit from its string (``'Angstrom'``, ``'um'``)."""
+    import astropy.units as u
+
+    check_string(value, where)
+    try:
+        unit = u.Unit(value)
+    except ValueError:
+        raise ValueError(f"{where}={value!r} is not an astropy unit") from None
+    if not unit.is_equivalent(u.m):
+        raise ValueError(f"{where}={value!r} is not a length unit")
+    return unit
+
+
 def lookup(registry: Mapping[str, Parameter], site: Any, where: str) -> Parameter:
     """The token of site name ``site``; an unknown name raises ValueError naming it."""
     if not isinstance(site, str) or site not in registry:

@@ -370,7 +370,7 @@ class ContinuumConfiguration(_ser.YamlMixin):
         regions = []
         for i, r in enumerate(d["regions"]):
             where = f"continuum regions[{i}]"
-            unit = u.Unit(_ser.check_string(r["wavelength_unit"], f"{where}.wavelength_unit"))
+            unit = _ser.check_length_unit(r["wavelength_unit"], f"{where}.wavelength_unit")
             low = _ser.check_number(r["low"], f"{where}.low")
             high = _ser.check_number(r["high"], f"{where}.high")
             key = r["form"]

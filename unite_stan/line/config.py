@@ -444,7 +444,7 @@ class LineConfiguration(_ser.YamlMixin):
             if ("flux" in entry) == ("tau" in entry):
                 raise ValueError(f"{where} needs exactly one of 'flux' and 'tau'")
             wavelength = _ser.check_number(entry["wavelength"], f"{where}.wavelength")
-            unit = u.Unit(_ser.check_string(entry["wavelength_unit"], f"{where}.wavelength_unit"))
+            unit = _ser.check_length_unit(entry["wavelength_unit"], f"{where}.wavelength_unit")
             params = _ser.check_mapping(entry["params"], f"{where}.params")
             kwargs = {slot: token(site, f"{where}.params.{slot}") for slot, site in params.items()}
             for key in ("flux", "tau", "covering_fraction"):
