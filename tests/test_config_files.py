@@ -547,3 +547,22 @@ def test_template_region_round_trips(tmp_path):
     back = continuum.ContinuumConfiguration.from_dict(d)
     assert back.to_dict() == d
     assert back[0].form == region.form
+
+
+def test_configurations_add_part_by_part():
+    a_lines, b_lines = line.LineConfiguration(), line.LineConfiguration()
+    a_lines.add_line("Ha", 6564.61 * u.AA)
+    b_lines.add_line("Hb", 4862.69 * u.AA)
+    cont = continuum.ContinuumConfiguration([continuum.ContinuumRegion(6400 * u.AA, 6700 * u.AA)])
+    both = Configuration(a_lines, cont) + Configuration(b_lines)
+    assert both.lines.names == ["Ha", "Hb"]
+    assert both.continuum is cont and both.dispersers is None
+    with pytest.raises(ValueError, match="'Ha'"):  # the line merge's own message
+        Configuration(a_lines) + Configuration(a_lines)
+    other = continuum.ContinuumConfiguration(
+        [continuum.ContinuumRegion(4800 * u.AA, 4900 * u.AA)], zorder=1
+    )
+    with pytest.raises(
+        ValueError, match=re.escape("cannot add continuum configurations with zorder 0 and 1")
+    ):
+        Configuration(a_lines, cont) + Configuration(b_lines, other)
