@@ -29,6 +29,7 @@ __all__ = [
     "bound_repr",
     "fold_expression",
     "literal_value",
+    "make_operation",
     "prior_from_dict",
     "topological_sort",
 ]
@@ -141,6 +142,15 @@ _OPERATIONS = {
 def apply_operation(op: str, left: Any, right: Any) -> Any:
     """``left op right`` for one of the operators of bound expressions (``+ - * /``)."""
     return _OPERATIONS[op](left, right)
+
+
+def make_operation(op: str, left: Any, right: Any) -> _Expr:
+    """The expression ``left op right`` of numbers, tokens or expressions, kept as written
+    (two numbers stay an expression rather than becoming their result), as files store it."""
+    nodes = [_as_node(x) for x in (left, right)]
+    if any(n is None for n in nodes):
+        raise TypeError(f"{left!r} {op} {right!r}: operands must be numbers, tokens or expressions")
+    return _BinOpExpr(op, *nodes)
 
 
 class _BinOpExpr(_Expr):

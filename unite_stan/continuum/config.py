@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import astropy.units as u
 import numpy as np
 
+from unite_stan import _serialize as _ser
 from unite_stan._naming import letter_suffix
 from unite_stan._units import as_quantity
 from unite_stan.constants import C_KMS
@@ -125,7 +126,24 @@ class ContinuumRegion:
         )
 
 
-class ContinuumConfiguration:
+def _form_from_yaml(d, where: str, forms) -> ContinuumForm:
+    """A form from its dict, with unknown types and keys named."""
+    import inspect
+
+    _ser.check_mapping(d, where)
+    kind = d.get("type")
+    if kind not in forms:
+        raise ValueError(
+            f"unknown continuum form type {kind!r} in {where}; valid types are {forms.names}"
+        )
+    form_cls = forms[kind]
+    valid = ["type", *inspect.signature(form_cls.__init__).parameters]
+    valid = [k for k in valid if k != "self"] + list(getattr(form_cls, "dict_extra_keys", ()))
+    _ser.check_keys(d, where, ("type",), tuple(k for k in valid if k != "type"))
+    return form_cls.from_dict(d)
+
+
+class ContinuumConfiguration(_ser.YamlMixin):
     """Continuum regions, sorted by ``low``, with every slot resolved to a named token.
 
     Slots the user did not supply get fresh tokens with the form's default priors; those are
@@ -258,6 +276,137 @@ class ContinuumConfiguration:
     def tokens(self) -> dict[str, Parameter]:
         """Site name → token for every continuum slot, region by region."""
         return {tok.name: tok for d in self._resolved for tok in d.values()}
+
+    # ---- files ----------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        """unite's layout (spec §5): ``params`` (site → prior dict), ``forms``
+        (``{class}_{k}`` → form dict, one per form instance), ``regions`` and ``zorder`` when
+        not 0; ``allow_overlap: true`` (a unite_stan addition) when set."""
+        params: dict[str, dict] = {}
+        forms: dict[str, dict] = {}
+        form_keys: dict[int, str] = {}
+        per_class: dict[str, int] = {}
+        regions = []
+        for region, slots in zip(self._regions, self._resolved, strict=True):
+            for token in slots.values():
+                params.setdefault(token.name, _ser.prior_to_yaml(token.prior))
+            key = form_keys.get(id(region.form))
+            if key is None:
+                cls = type(region.form).__name__.lower()
+                key = f"{cls}_{per_class.get(cls, 0)}"
+                per_class[cls] = per_class.get(cls, 0) + 1
+                form_keys[id(region.form)] = key
+                forms[key] = {k: _ser.plain(v) for k, v in region.form.to_dict().items()}
+            d = {
+                "low": float(region.low),
+                "high": float(region.high),
+                "wavelength_unit": region.unit.to_string(),
+                "form": key,
+                "params": {slot: token.name for slot, token in slots.items()},
+            }
+            if region.name is not None:
+                d["name"] = region.name
+            regions.append(d)
+        out = {"params": params, "forms": forms, "regions": regions}
+        if self.zorder != 0:
+            out["zorder"] = self.zorder
+        if self.allow_overlap:
+            out["allow_overlap"] = True
+        return out
+
+    @classmethod
+    def from_dict(cls, d, *, shared: Mapping[str, Parameter] | None = None):
+        """The configuration :meth:`to_dict` (or unite) wrote; unknown keys raise ValueError.
+
+        ``shared`` maps site names to tokens defined elsewhere in the same file (the line
+        tokens of a :class:`~unite_stan.config.Configuration`): a continuum parameter of the
+        same name and prior is that token (a line ``Redshift`` in a DLA region's slot).
+        """
+        from unite_stan.continuum.library import FORMS
+
+        _ser.check_keys(
+            d,
+            "the continuum configuration",
+            ("params", "forms", "regions"),
+            ("zorder", "allow_overlap"),
+        )
+        params = _ser.check_mapping(d["params"], "continuum params")
+        forms_in = _ser.check_mapping(d["forms"], "continuum forms")
+        if not isinstance(d["regions"], list):
+            raise ValueError(f"continuum 'regions' must be a list, got {d['regions']!r}")
+        forms = {
+            key: _form_from_yaml(f, f"continuum forms.{key}", FORMS) for key, f in forms_in.items()
+        }
+        # the token class of a site comes from the slots that use it
+        slot_of: dict[str, str] = {}
+        for i, r in enumerate(d["regions"]):
+            _ser.check_keys(
+                r,
+                f"continuum regions[{i}]",
+                ("low", "high", "wavelength_unit", "form", "params"),
+                ("name",),
+            )
+            for slot, site in _ser.check_mapping(
+                r["params"], f"continuum regions[{i}].params"
+            ).items():
+                if isinstance(site, str):
+                    slot_of.setdefault(site, slot)
+        shared = shared or {}
+        declared = {}
+        reused: dict[str, Parameter] = {}
+        for site, prior in params.items():
+            where = f"continuum params.{site}"
+            if site in shared:
+                token = shared[site]
+                if _ser.prior_to_yaml(token.prior) != prior:
+                    raise ValueError(
+                        f"{where}: the prior {prior!r} differs from that of the line parameter "
+                        f"{site!r} ({_ser.prior_to_yaml(token.prior)!r})"
+                    )
+                reused[site] = token
+                continue
+            slot = slot_of.get(site)
+            token_cls = (_slot_class(slot) or ContShape) if slot is not None else ContShape
+            declared[site] = (token_cls, prior, where)
+        registry = {**_ser.read_tokens({**declared}), **reused}
+        used: set[str] = set()
+        used_forms: set[str] = set()
+        regions = []
+        for i, r in enumerate(d["regions"]):
+            where = f"continuum regions[{i}]"
+            unit = _ser.check_length_unit(r["wavelength_unit"], f"{where}.wavelength_unit")
+            low = _ser.check_number(r["low"], f"{where}.low")
+            high = _ser.check_number(r["high"], f"{where}.high")
+            key = r["form"]
+            if not isinstance(key, str) or key not in forms:
+                raise ValueError(
+                    f"{where}.form refers to unknown form {key!r}; forms defined in the file "
+                    f"are {list(forms)}"
+                )
+            used_forms.add(key)
+            slots = {}
+            for slot, site in r["params"].items():
+                slots[slot] = _ser.lookup(registry, site, f"{where}.params.{slot}")
+                used.add(site)
+            region = ContinuumRegion(
+                low * unit, high * unit, form=forms[key], params=slots, name=r.get("name")
+            )
+            missing = [s for s in region.form.param_names() if s not in slots]
+            if missing:
+                raise ValueError(f"{where}.params: missing slots {missing} of {region.form!r}")
+            regions.append(region)
+        _ser.check_all_used(registry, used, "continuum region")
+        unused_forms = [k for k in forms if k not in used_forms]
+        if unused_forms:
+            raise ValueError(f"continuum forms {unused_forms} are defined but no region uses them")
+        zorder = d.get("zorder", 0)
+        if isinstance(zorder, bool) or not isinstance(zorder, int):
+            raise ValueError(f"continuum zorder={zorder!r} must be an integer")
+        overlap = d.get("allow_overlap", False)
+        if not isinstance(overlap, bool):
+            raise ValueError(f"continuum allow_overlap={overlap!r} must be true or false")
+        return cls(regions, zorder=zorder, allow_overlap=overlap)
 
     def __add__(self, other: ContinuumConfiguration) -> ContinuumConfiguration:
         """A new configuration with the regions of both, as unite combines them.

@@ -786,11 +786,14 @@ class BSpline(ContinuumForm):
     def antiderivative(self, wavelength, params, **kwargs):
         return self._midpoint_antiderivative(wavelength, params, **kwargs)
 
+    #: keys of the form's dict besides its constructor's arguments
+    dict_extra_keys = ("unit",)
+
     def to_dict(self) -> dict:
         return {
             "type": "BSpline",
             "knots": [float(k) for k in self.knots.value],
-            "knots_unit": self.knots.unit.to_string(),
+            "unit": self.knots.unit.to_string(),
             "degree": self.degree,
         }
 
@@ -798,7 +801,7 @@ class BSpline(ContinuumForm):
     def from_dict(cls, d: Mapping) -> BSpline:
         knots = d["knots"]
         if not isinstance(knots, u.Quantity):
-            knots = np.asarray(knots, dtype=float) * u.Unit(d.get("knots_unit", "Angstrom"))
+            knots = np.asarray(knots, dtype=float) * u.Unit(d.get("unit", "Angstrom"))
         return cls(knots, degree=d.get("degree", 3))
 
     def __eq__(self, other) -> bool:
@@ -938,6 +941,8 @@ class AttenuatedBlackbody(Blackbody):
         ext = float(self.lambda_ext.to_value(u.um))
         alpha = params["alpha"]
         return np.exp(-params["tau_v"] * ((lam / ext) ** alpha - (nw / ext) ** alpha))
+
+    dict_extra_keys = ("lambda_ext_unit",)
 
     def to_dict(self) -> dict:
         # a float and its unit (unite stores the Quantity, which safe YAML cannot hold)
@@ -1219,12 +1224,13 @@ class Template(ContinuumForm):
         return self._midpoint_antiderivative(wavelength, params, **kwargs)
 
     def to_dict(self) -> dict:
-        return {
-            "type": "Template",
-            "path": self.path,
-            "wavelength_colname": self.wavelength_colname,
-            "usecols": self.usecols,
-        }
+        # the optional arguments only when given, as unite writes them
+        d = {"type": "Template", "path": self.path}
+        if self.wavelength_colname is not None:
+            d["wavelength_colname"] = self.wavelength_colname
+        if self.usecols is not None:
+            d["usecols"] = list(self.usecols)
+        return d
 
     def _key(self) -> tuple:
         return (

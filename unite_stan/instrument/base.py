@@ -8,11 +8,15 @@ from abc import ABC, abstractmethod
 import astropy.units as u
 import numpy as np
 
+from unite_stan._registry import Registry
 from unite_stan.instrument.tokens import CALIBRATION_SLOTS, FluxScale, PixOffset, RScale
 from unite_stan.prior import Fixed, Parameter
 
 # the tokens are importable from here too, as in unite
-__all__ = ["Disperser", "FluxScale", "PixOffset", "RScale"]
+__all__ = ["DISPERSERS", "Disperser", "FluxScale", "PixOffset", "RScale"]
+
+#: Every concrete disperser class, by class name (the ``type:`` of configuration files).
+DISPERSERS = Registry("disperser")
 
 
 def as_length_unit(unit, what: str = "unit") -> u.UnitBase:
@@ -70,6 +74,10 @@ class Disperser(ABC):
         Calibration tokens. ``None`` gives a private token fixed at 1, 1 and 0 respectively.
         Sharing one token instance between dispersers shares the parameter.
     """
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        DISPERSERS.add(cls)
 
     def __init__(
         self,
@@ -155,6 +163,38 @@ class Disperser(ABC):
     @abstractmethod
     def dlam_dpix(self, wavelength: np.ndarray) -> np.ndarray:
         """Dispersion (wavelength per pixel, in :attr:`unit`) at ``wavelength``."""
+
+    # ---- files ----------------------------------------------------------------------------
+
+    def _yaml_fields(self) -> dict:
+        """The fields of the disperser's entry in a configuration file, besides ``type``,
+        ``name`` and the calibration sites (NIRSpec: ``grating``, ``r_source``).
+
+        Raises
+        ------
+        TypeError
+            For dispersers that cannot be written: as in unite, only the NIRSpec gratings
+            and ``SDSSDisperser`` are serialisable (the others hold user callables or arrays).
+        """
+        raise TypeError(
+            f"{type(self).__name__} (disperser {self._name!r}) cannot be written to a "
+            "configuration file: only NIRSpec gratings and SDSSDisperser are serialisable"
+        )
+
+    @classmethod
+    def _from_yaml_fields(
+        cls,
+        fields: dict,
+        *,
+        name: str,
+        r_scale: Parameter,
+        flux_scale: Parameter,
+        pix_offset: Parameter,
+    ) -> Disperser:
+        """The disperser an entry describes: ``fields`` as :meth:`_yaml_fields` returns them."""
+        return cls(
+            **fields, name=name, r_scale=r_scale, flux_scale=flux_scale, pix_offset=pix_offset
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self._name!r}, unit={self._unit!s})"

@@ -3,9 +3,11 @@ tokens."""
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Iterable, Iterator
 
+from unite_stan import _serialize as _ser
 from unite_stan._naming import letter_suffix
 from unite_stan.instrument.base import Disperser
 from unite_stan.instrument.tokens import CALIBRATION_SLOTS, FluxScale, PixOffset, RScale
@@ -99,7 +101,18 @@ def _assign_site_names(dispersers: list[Disperser]) -> dict[str, Parameter]:
     return {token.name: token for d in dispersers for token in d.calibration_tokens.values()}
 
 
-class InstrumentConfig:
+def _reject_unknown(fields, accepted, where: str) -> None:
+    """An entry's field that the disperser does not write back would be dropped: refuse it."""
+    stray = [k for k in fields if k not in accepted]
+    if not stray:
+        return
+    raise ValueError(
+        f"unknown key {stray[0]!r} in {where}; valid keys are "
+        f"{['type', 'name', *accepted, *CALIBRATION_SLOTS]}"
+    )
+
+
+class InstrumentConfig(_ser.YamlMixin):
     """The distinct dispersers of a fit, with site names for their calibration tokens.
 
     ``Spectra`` builds one internally; build one directly to inspect names or run
@@ -177,6 +190,103 @@ class InstrumentConfig:
                     UserWarning,
                     stacklevel=2,
                 )
+
+    # ---- files ----------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        """unite's layout (spec §5): ``calib_params`` (site → ``{type, prior}``) and
+        ``entries`` (``{type, name, [fields], r_scale, flux_scale, pix_offset}``).
+
+        Raises
+        ------
+        TypeError
+            For a disperser that is not serialisable (only NIRSpec gratings and
+            ``SDSSDisperser`` are).
+        """
+        entries = []
+        for d in self._dispersers:
+            fields = {k: _ser.plain(v) for k, v in d._yaml_fields().items()}
+            entry = {"type": type(d).__name__, "name": d.name, **fields}
+            entry.update({slot: token.name for slot, token in d.calibration_tokens.items()})
+            entries.append(entry)
+        calib = {
+            name: {"type": type(token).__name__, "prior": _ser.prior_to_yaml(token.prior)}
+            for name, token in self._params.items()
+        }
+        return {"calib_params": calib, "entries": entries}
+
+    @classmethod
+    def from_dict(cls, d) -> InstrumentConfig:
+        """The configuration :meth:`to_dict` (or unite) wrote; unknown keys or types raise
+        ValueError. ``validate()`` is not run (as in unite)."""
+        from unite_stan.instrument.base import DISPERSERS
+
+        _ser.check_keys(d, "the instrument configuration", ("calib_params", "entries"))
+        token_types = {c.__name__: c for c in CALIBRATION_SLOTS.values()}
+        declared = {}
+        for site, entry in _ser.check_mapping(d["calib_params"], "calib_params").items():
+            where = f"calib_params.{site}"
+            _ser.check_keys(entry, where, ("type", "prior"))
+            if entry["type"] not in token_types:
+                raise ValueError(
+                    f"unknown calibration token type {entry['type']!r} in {where}; valid types "
+                    f"are {list(token_types)}"
+                )
+            token_cls = token_types[entry["type"]]
+            prefix = f"{token_cls._site_prefix}_"
+            if not site.startswith(prefix) or site == prefix:
+                raise ValueError(
+                    f"calibration parameter {site!r} ({token_cls.__name__}) must be named "
+                    f"{prefix}<label>"
+                )
+            declared[site] = (token_cls, entry["prior"], f"{where}.prior")
+        registry = _ser.read_tokens(
+            declared, label=lambda site, token_cls: site[len(token_cls._site_prefix) + 1 :]
+        )
+        if not isinstance(d["entries"], list):
+            raise ValueError(f"'entries' must be a list of dispersers, got {d['entries']!r}")
+        used: set[str] = set()
+        dispersers = []
+        for i, entry in enumerate(d["entries"]):
+            where = f"entries[{i}]"
+            _ser.check_mapping(entry, where)
+            for key in ("type", "name", *CALIBRATION_SLOTS):
+                if key not in entry:
+                    raise ValueError(f"missing key {key!r} in {where}")
+            kind = entry["type"]
+            serialisable = [
+                c.__name__ for c in DISPERSERS if c._yaml_fields is not Disperser._yaml_fields
+            ]
+            if kind not in serialisable:
+                raise ValueError(
+                    f"unknown disperser type {kind!r} in {where}; valid types are "
+                    f"{sorted(serialisable)} (only NIRSpec gratings and SDSSDisperser are "
+                    "serialisable)"
+                )
+            disperser_cls = DISPERSERS[kind]
+            name = _ser.check_string(entry["name"], f"{where}.name")
+            where = f"{where} ({kind} {name!r})"
+            tokens = {}
+            for slot in CALIBRATION_SLOTS:
+                tokens[slot] = _ser.lookup(registry, entry[slot], f"{where}.{slot}")
+                used.add(entry[slot])
+            fields = {k: v for k, v in entry.items() if k not in ("type", "name", *tokens)}
+            if disperser_cls._from_yaml_fields.__func__ is Disperser._from_yaml_fields.__func__:
+                # the default hook passes the fields to the constructor: check them against it
+                accepted = [
+                    p
+                    for p in inspect.signature(disperser_cls.__init__).parameters
+                    if p not in ("self", "name", *CALIBRATION_SLOTS)
+                ]
+                _reject_unknown(fields, accepted, where)
+            try:
+                disperser = disperser_cls._from_yaml_fields(fields, name=name, **tokens)
+            except TypeError as err:
+                raise TypeError(f"{where}: {err}") from None
+            _reject_unknown(fields, list(disperser._yaml_fields()), where)
+            dispersers.append(disperser)
+        _ser.check_all_used(registry, used, "disperser")
+        return cls(dispersers)
 
     def __len__(self) -> int:
         return len(self._dispersers)

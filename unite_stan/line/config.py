@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 import astropy.units as u
 import numpy as np
 
+from unite_stan import _serialize as _ser
 from unite_stan._naming import letter_suffix
 from unite_stan._units import as_quantity
 from unite_stan.line.library import Profile, resolve_profile
@@ -124,7 +125,7 @@ def _check_token(value, cls, what: str):
     return value
 
 
-class LineConfiguration:
+class LineConfiguration(_ser.YamlMixin):
     """An ordered set of emission and absorption lines with their parameter tokens.
 
     Examples
@@ -408,6 +409,106 @@ class LineConfiguration:
             return NotImplemented
         return self.merge(other, strict=True)
 
+    # ---- files ----------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        """unite's layout (spec §5): one section per token category in order of first
+        appearance (``redshift``, profile slots, ``flux``, ``tau``; ``cf`` for covering
+        fractions), each site name → ``{prior: {...}}``, then ``lines:``."""
+        sections: dict[str, dict[str, dict]] = {}
+        seen: set[int] = set()
+        lines = []
+        for e in self._entries:
+            for category, token in _entry_tokens(e):
+                if id(token) not in seen:
+                    seen.add(id(token))
+                    sections.setdefault(_SECTION_OF.get(category, category), {})[token.name] = {
+                        "prior": _ser.prior_to_yaml(token.prior)
+                    }
+            d = {
+                "name": e.name,
+                "wavelength": float(e.wavelength.value),
+                "wavelength_unit": e.wavelength.unit.to_string(),
+                "redshift": e.redshift.name,
+                "params": {slot: token.name for slot, token in e.fwhms.items()},
+            }
+            if e.tau is not None:
+                d["tau"] = e.tau.name
+            else:
+                d["flux"] = e.flux.name
+            if e.covering is not None:
+                d["covering_fraction"] = e.covering.name
+            d["profile"] = e.profile.to_dict()
+            if e.strength != 1.0:
+                d["strength"] = float(e.strength)
+            if e.zorder != (1 if e.tau is not None else 0):
+                d["zorder"] = int(e.zorder)
+            lines.append(d)
+        return {**sections, "lines": lines}
+
+    @classmethod
+    def from_dict(cls, d) -> LineConfiguration:
+        """The configuration :meth:`to_dict` (or unite) wrote; unknown keys raise ValueError."""
+        _ser.check_mapping(d, "the line configuration")
+        declared = {}
+        for section, tokens in d.items():
+            if section == "lines":
+                continue
+            token_cls = _section_class(section)
+            _ser.check_mapping(tokens, f"section {section!r}")
+            for site, entry in tokens.items():
+                where = f"{section}.{site}"
+                _ser.check_keys(entry, where, ("prior",))
+                if site in declared:
+                    raise ValueError(f"parameter {site!r} is defined in two sections")
+                declared[site] = (token_cls, entry["prior"], f"{where}.prior")
+        if "lines" not in d:
+            raise ValueError("missing key 'lines' in the line configuration")
+        if not isinstance(d["lines"], list):
+            raise ValueError(f"'lines' must be a list of line entries, got {d['lines']!r}")
+        registry = _ser.read_tokens(declared)
+        used: set[str] = set()
+
+        def token(value, where):
+            used.add(value if isinstance(value, str) else "")
+            return _ser.lookup(registry, value, where)
+
+        from unite_stan.line.library import profile_from_dict
+
+        new = cls()
+        for i, entry in enumerate(d["lines"]):
+            where = f"lines[{i}]"
+            _ser.check_keys(
+                entry,
+                where,
+                ("name", "wavelength", "wavelength_unit", "redshift", "params", "profile"),
+                ("flux", "tau", "covering_fraction", "strength", "zorder"),
+            )
+            name = _ser.check_string(entry["name"], f"{where}.name")
+            where = f"line {name!r}"
+            if ("flux" in entry) == ("tau" in entry):
+                raise ValueError(f"{where} needs exactly one of 'flux' and 'tau'")
+            wavelength = _ser.check_number(entry["wavelength"], f"{where}.wavelength")
+            unit = _ser.check_length_unit(entry["wavelength_unit"], f"{where}.wavelength_unit")
+            params = _ser.check_mapping(entry["params"], f"{where}.params")
+            kwargs = {slot: token(site, f"{where}.params.{slot}") for slot, site in params.items()}
+            for key in ("flux", "tau", "covering_fraction"):
+                if key in entry:
+                    kwargs[key] = token(entry[key], f"{where}.{key}")
+            new.add_line(
+                name,
+                wavelength * unit,
+                profile=profile_from_dict(
+                    _ser.check_keys(entry["profile"], f"{where}.profile", ("type",))
+                ),
+                redshift=token(entry["redshift"], f"{where}.redshift"),
+                strength=_ser.check_number(entry.get("strength", 1.0), f"{where}.strength"),
+                zorder=entry.get("zorder"),
+                **kwargs,
+            )
+        _ser.check_all_used(registry, used, "line")
+        return new
+
     # ---- access -------------------------------------------------------------------------
 
     def __len__(self) -> int:
@@ -484,6 +585,41 @@ class LineConfiguration:
         lines.insert(1, "  ".join("-" * w for w in widths))
         priors = [f"  {name}: {tok.prior!r}" for name, tok in self.tokens().items()]
         return "LineConfiguration\n" + "\n".join(lines) + "\nPriors:\n" + "\n".join(priors)
+
+
+#: section name of a token category in files (the others are the category itself)
+_SECTION_OF = {"z": "redshift"}
+
+
+def _entry_tokens(e: LineEntry):
+    """(category, token) of a line in the order the configuration registers them."""
+    yield "z", e.redshift
+    yield from e.fwhms.items()
+    if e.flux is not None:
+        yield "flux", e.flux
+    if e.tau is not None:
+        yield "tau", e.tau
+    if e.covering is not None:
+        yield "cf", e.covering
+
+
+def _section_class(section: str) -> type[Parameter]:
+    """The token class of a file section (``redshift``, ``flux``, a profile slot…)."""
+    from unite_stan.line.library import PROFILES
+
+    fixed = {"redshift": Redshift, "flux": Flux, "tau": Tau, "cf": CoveringFraction}
+    if section in fixed:
+        return fixed[section]
+    slots = {}
+    for profile in PROFILES:
+        for slot in profile.slots:
+            slots[slot] = FWHM if slot in profile.velocity_slots else LineShape
+    if section in slots:
+        return slots[section]
+    raise ValueError(
+        f"unknown key {section!r} in the line configuration; valid keys are 'lines' and the "
+        f"parameter sections {[*fixed, *sorted(slots)]}"
+    )
 
 
 def _check_unit_interval(token: CoveringFraction, line: str) -> None:
