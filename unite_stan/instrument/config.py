@@ -255,7 +255,9 @@ class InstrumentConfig(_ser.YamlMixin):
                     raise ValueError(f"missing key {key!r} in {where}")
             kind = entry["type"]
             serialisable = [
-                c.__name__ for c in DISPERSERS if c._yaml_fields is not Disperser._yaml_fields
+                c.__name__
+                for c in DISPERSERS
+                if c._yaml_fields is not Disperser._yaml_fields and not c.__name__.startswith("_")
             ]
             if kind not in serialisable:
                 raise ValueError(
