@@ -175,17 +175,18 @@ functions {
   real blocks_loglik(array[] int blocks, int start, int end, int s,
                      vector theta, vector centre, vector amp, matrix width,
                      array[] int spec_edge_start, vector edge, vector edge_resolution,
-                     vector edge_dlam_dpix, vector edge_dresolution, vector spec_pix_offset_ref,
-                     array[] int spec_pix_offset_par, array[] int block_edge0,
-                     array[] int block_n_edge, array[] int block_pix0, array[] int block_n_pix,
-                     array[,] int line_win_start, array[,] int line_win_len,
-                     array[] int gaussian_lines, array[] int laplace_lines,
-                     array[] int gaussian_absorbers, array[] int laplace_absorbers,
-                     array[] int group_zorder, array[] int line_group, int cont_group,
-                     array[] int line_zorder, array[] int line_cf_par, vector region_low,
-                     vector region_high, vector region_center, vector region_nw_factor,
-                     array[] int region_npar, array[,] int region_par, array[] int region_nw_par,
-                     vector region_const, array[] int region_const_start, array[] int region_nconst,
+                     vector edge_dlam_dpix, vector edge_dresolution, vector edge_d2resolution,
+                     vector spec_pix_offset_ref, array[] int spec_pix_offset_par,
+                     array[] int block_edge0, array[] int block_n_edge, array[] int block_pix0,
+                     array[] int block_n_pix, array[,] int line_win_start,
+                     array[,] int line_win_len, array[] int gaussian_lines,
+                     array[] int laplace_lines, array[] int gaussian_absorbers,
+                     array[] int laplace_absorbers, array[] int group_zorder,
+                     array[] int line_group, int cont_group, array[] int line_zorder,
+                     array[] int line_cf_par, vector region_low, vector region_high,
+                     vector region_center, vector region_nw_factor, array[] int region_npar,
+                     array[,] int region_par, array[] int region_nw_par, vector region_const,
+                     array[] int region_const_start, array[] int region_nconst,
                      array[] int linear_regions, array[] int pix_interval, vector flux_over_error,
                      vector pix_weight, vector block_log_norm, vector spec_line_factor,
                      vector spec_cont_factor, array[] int spec_r_scale_par,
@@ -203,8 +204,10 @@ functions {
         vector[ne] shift = (theta[spec_pix_offset_par[s]] - spec_pix_offset_ref[s])
                            * segment(edge_dlam_dpix, e0, ne);
         e -= shift;
+        // R at the moved edges, to second order in the shift (data.resolution_slopes)
         lsf2 = square(e ./ ((segment(edge_resolution, e0, ne)
-                             - shift .* segment(edge_dresolution, e0, ne))
+                             - shift .* (segment(edge_dresolution, e0, ne)
+                                         - 0.5 * shift .* segment(edge_d2resolution, e0, ne)))
                             * theta[spec_r_scale_par[s]]));
       }
       // flux of every line and continuum region in each interval between edges
@@ -392,6 +395,7 @@ data {
   vector<lower=0>[N_edge] edge_resolution;
   vector[N_edge] edge_dlam_dpix;
   vector[N_edge] edge_dresolution;
+  vector[N_edge] edge_d2resolution;
   vector[N_spec] spec_pix_offset_ref;
   // Pixel blocks: runs of pixels of one spectrum (one block per spectrum unless the likelihood
   // is split for threads); edges and intervals are numbered within the block's spectrum.
@@ -491,39 +495,24 @@ transformed parameters {
     for (s in 1:N_spec) {
       array[spec_n_block[s]] int blocks
           = block_ids[spec_block_start[s]:(spec_block_start[s] + spec_n_block[s] - 1)];
-      if (spec_n_block[s] == 1) {
-        log_lik_spec[s] = blocks_loglik(blocks, 1, 1, s,
-                                        theta, centre, amp, width, spec_edge_start, edge,
-                                        edge_resolution, edge_dlam_dpix, edge_dresolution,
-                                        spec_pix_offset_ref, spec_pix_offset_par, block_edge0,
-                                        block_n_edge, block_pix0, block_n_pix, line_win_start,
-                                        line_win_len, gaussian_lines, laplace_lines,
-                                        gaussian_absorbers, laplace_absorbers, group_zorder,
-                                        line_group, cont_group, line_zorder, line_cf_par,
-                                        region_low, region_high, region_center, region_nw_factor,
-                                        region_npar, region_par, region_nw_par, region_const,
-                                        region_const_start, region_nconst, linear_regions,
-                                        pix_interval, flux_over_error, pix_weight, block_log_norm,
-                                        spec_line_factor, spec_cont_factor, spec_r_scale_par,
-                                        spec_flux_scale_par);
-      } else {
-        // several blocks: evaluated in parallel (threads_per_chain > 1), summed in a fixed order
-        log_lik_spec[s] = reduce_sum_static(blocks_loglik, blocks, 1, s,
-                                            theta, centre, amp, width, spec_edge_start, edge,
-                                            edge_resolution, edge_dlam_dpix, edge_dresolution,
-                                            spec_pix_offset_ref, spec_pix_offset_par, block_edge0,
-                                            block_n_edge, block_pix0, block_n_pix, line_win_start,
-                                            line_win_len, gaussian_lines, laplace_lines,
-                                            gaussian_absorbers, laplace_absorbers, group_zorder,
-                                            line_group, cont_group, line_zorder, line_cf_par,
-                                            region_low, region_high, region_center,
-                                            region_nw_factor, region_npar, region_par,
-                                            region_nw_par, region_const, region_const_start,
-                                            region_nconst, linear_regions, pix_interval,
-                                            flux_over_error, pix_weight, block_log_norm,
-                                            spec_line_factor, spec_cont_factor, spec_r_scale_par,
-                                            spec_flux_scale_par);
-      }
+      // the blocks evaluated in parallel (threads_per_chain > 1), summed in a fixed order; a
+      // single block too goes through reduce_sum_static, which keeps the likelihood a function
+      // call (with struct-of-arrays vectors, soa.py) rather than code inlined into the model
+      log_lik_spec[s] = reduce_sum_static(blocks_loglik, blocks, 1, s,
+                                          theta, centre, amp, width, spec_edge_start, edge,
+                                          edge_resolution, edge_dlam_dpix, edge_dresolution,
+                                          edge_d2resolution, spec_pix_offset_ref,
+                                          spec_pix_offset_par, block_edge0, block_n_edge,
+                                          block_pix0, block_n_pix, line_win_start, line_win_len,
+                                          gaussian_lines, laplace_lines, gaussian_absorbers,
+                                          laplace_absorbers, group_zorder, line_group, cont_group,
+                                          line_zorder, line_cf_par, region_low, region_high,
+                                          region_center, region_nw_factor, region_npar, region_par,
+                                          region_nw_par, region_const, region_const_start,
+                                          region_nconst, linear_regions, pix_interval,
+                                          flux_over_error, pix_weight, block_log_norm,
+                                          spec_line_factor, spec_cont_factor, spec_r_scale_par,
+                                          spec_flux_scale_par);
     }
   }
 }

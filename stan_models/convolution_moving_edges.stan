@@ -379,6 +379,7 @@ data {
   vector<lower=0>[N_edge] edge_resolution;
   vector[N_edge] edge_dlam_dpix;
   vector[N_edge] edge_dresolution;
+  vector[N_edge] edge_d2resolution;
   vector[N_spec] spec_pix_offset_ref;
   // Pixel blocks: runs of pixels of one spectrum (one block per spectrum unless the likelihood
   // is split for threads); edges and intervals are numbered within the block's spectrum.

@@ -4,7 +4,7 @@
 // Free parameters (53): alpha_SkewNormal, alpha_SkewVoigt, angle_a, beta_a, c1_a, c2_a, flux_BoxGauss, flux_Cauchy, flux_GaussHermite, flux_Gaussian, flux_GaussianSplitLaplace, flux_Laplace, flux_PseudoVoigt, flux_SEMG, flux_SkewNormal, flux_SkewVoigt, flux_SplitNormal, fwhm_blue_SplitNormal, fwhm_box_BoxGauss, fwhm_exp_Laplace, fwhm_exp_SEMG, fwhm_gauss_BoxGauss, fwhm_gauss_GaussHermite, fwhm_gauss_Gaussian, fwhm_gauss_GaussianSplitLaplace, fwhm_gauss_PseudoVoigt, fwhm_gauss_SEMG, fwhm_gauss_SkewNormal, fwhm_gauss_SkewVoigt, fwhm_l_blue_GaussianSplitLaplace, fwhm_l_red_GaussianSplitLaplace, fwhm_lorentz_Cauchy, fwhm_lorentz_PseudoVoigt, fwhm_lorentz_SkewVoigt, fwhm_red_SplitNormal, h3_GaussHermite, h4_GaussHermite, scale_a, scale_b, scale_c, scale_d, temperature_a, z_BoxGauss, z_Cauchy, z_GaussHermite, z_Gaussian, z_GaussianSplitLaplace, z_Laplace, z_PseudoVoigt, z_SEMG, z_SkewNormal, z_SkewVoigt, z_SplitNormal
 // Fixed parameters (7): flux_scale_g, norm_wav_a, norm_wav_b, norm_wav_c, norm_wav_d, pix_offset_g, r_scale_g
 // Calibration: pixel offsets fixed
-// Likelihood: one thread per chain (blocks in turn)
+// Likelihood: reduce_sum_static over pixel blocks (threads within a chain)
 functions {
   // Uniform(low, high) on the logistic scale: value = low + (high - low) * inv_logit(u).
   // Prior density and Jacobian combine to log(s (1 - s)), s = inv_logit(u).
@@ -193,11 +193,12 @@ functions {
            + 0.5 * (unite_exp_erfc(-t, a, -lambda * x) - unite_exp_erfc(t, a, lambda * x));
   }
 
-  // c[1] + r c[2] + ... + r^6 c[7] by Horner's rule, elementwise.
+  // c[1] + r c[2] + ... + r^6 c[7] by Horner's rule, elementwise; each step one fused
+  // multiply-add (one autodiff node on the whole vector, where r .* acc + c takes two).
   vector unite_poly6(vector r, vector c) {
-    vector[rows(r)] acc = rep_vector(c[7], rows(r));
-    for (k in 1:6) {
-      acc = c[7 - k] + r .* acc;
+    vector[rows(r)] acc = fma(r, c[7], c[6]);
+    for (k in 2:6) {
+      acc = fma(r, acc, c[7 - k]);
     }
     return acc;
   }
@@ -1097,21 +1098,25 @@ transformed parameters {
     for (s in 1:N_spec) {
       array[spec_n_block[s]] int blocks
           = block_ids[spec_block_start[s]:(spec_block_start[s] + spec_n_block[s] - 1)];
-      log_lik_spec[s] = blocks_loglik(blocks, 1, 1, s,
-                                      theta, centre, amp, width, spec_edge_start, edge, edge_lsf2,
-                                      block_edge0, block_n_edge, block_pix0, block_n_pix,
-                                      line_win_start, line_win_len, boxgauss_lines, cauchy_lines,
-                                      gausshermite_lines, gaussian_lines,
-                                      gaussiansplitlaplace_lines, laplace_lines, pseudovoigt_lines,
-                                      semg_lines, skewnormal_lines, skewvoigt_lines,
-                                      splitnormal_lines, region_low, region_high, region_center,
-                                      region_nw_factor, region_npar, region_par, region_nw_par,
-                                      region_const, region_const_start, region_nconst,
-                                      blackbody_regions, chebyshev_regions, linear_regions,
-                                      powerlaw_regions, region_int_start, region_int_len,
-                                      region_resolution, pix_interval, flux_over_error, pix_weight,
-                                      block_log_norm, spec_line_factor, spec_cont_factor,
-                                      spec_r_scale_par, spec_flux_scale_par);
+      // the blocks evaluated in parallel (threads_per_chain > 1), summed in a fixed order; a
+      // single block too goes through reduce_sum_static, which keeps the likelihood a function
+      // call (with struct-of-arrays vectors, soa.py) rather than code inlined into the model
+      log_lik_spec[s] = reduce_sum_static(blocks_loglik, blocks, 1, s,
+                                          theta, centre, amp, width, spec_edge_start, edge,
+                                          edge_lsf2, block_edge0, block_n_edge, block_pix0,
+                                          block_n_pix, line_win_start, line_win_len, boxgauss_lines,
+                                          cauchy_lines, gausshermite_lines, gaussian_lines,
+                                          gaussiansplitlaplace_lines, laplace_lines,
+                                          pseudovoigt_lines, semg_lines, skewnormal_lines,
+                                          skewvoigt_lines, splitnormal_lines, region_low,
+                                          region_high, region_center, region_nw_factor, region_npar,
+                                          region_par, region_nw_par, region_const,
+                                          region_const_start, region_nconst, blackbody_regions,
+                                          chebyshev_regions, linear_regions, powerlaw_regions,
+                                          region_int_start, region_int_len, region_resolution,
+                                          pix_interval, flux_over_error, pix_weight, block_log_norm,
+                                          spec_line_factor, spec_cont_factor, spec_r_scale_par,
+                                          spec_flux_scale_par);
       // the pixels summed through their sums: -0.5 |a - alpha_c u - beta_c v|^2, with the
       // affine continuum (times the flux scale) alpha_c + beta_c (x - centre)
       for (q in 1:size(linear_regions)) {

@@ -4,7 +4,7 @@
 // Free parameters (7): angle_a, flux_Ha, flux_NII_6549, flux_SII_6717, fwhm_gauss_narrow, scale_a, z_narrow
 // Fixed parameters (4): flux_scale_grism, norm_wav_a, pix_offset_grism, r_scale_grism
 // Calibration: pixel offsets fixed
-// Likelihood: one thread per chain (blocks in turn)
+// Likelihood: reduce_sum_static over pixel blocks (threads within a chain)
 functions {
   // Uniform(low, high) on the logistic scale: value = low + (high - low) * inv_logit(u).
   // Prior density and Jacobian combine to log(s (1 - s)), s = inv_logit(u).
@@ -297,16 +297,20 @@ transformed parameters {
     for (s in 1:N_spec) {
       array[spec_n_block[s]] int blocks
           = block_ids[spec_block_start[s]:(spec_block_start[s] + spec_n_block[s] - 1)];
-      log_lik_spec[s] = blocks_loglik(blocks, 1, 1, s,
-                                      theta, centre, amp, width, spec_edge_start, edge, edge_lsf2,
-                                      block_edge0, block_n_edge, block_pix0, block_n_pix,
-                                      line_win_start, line_win_len, gaussian_lines, region_low,
-                                      region_high, region_center, region_nw_factor, region_npar,
-                                      region_par, region_nw_par, region_const, region_const_start,
-                                      region_nconst, linear_regions, region_int_start,
-                                      region_int_len, pix_interval, flux_over_error, pix_weight,
-                                      block_log_norm, spec_line_factor, spec_cont_factor,
-                                      spec_r_scale_par, spec_flux_scale_par);
+      // the blocks evaluated in parallel (threads_per_chain > 1), summed in a fixed order; a
+      // single block too goes through reduce_sum_static, which keeps the likelihood a function
+      // call (with struct-of-arrays vectors, soa.py) rather than code inlined into the model
+      log_lik_spec[s] = reduce_sum_static(blocks_loglik, blocks, 1, s,
+                                          theta, centre, amp, width, spec_edge_start, edge,
+                                          edge_lsf2, block_edge0, block_n_edge, block_pix0,
+                                          block_n_pix, line_win_start, line_win_len, gaussian_lines,
+                                          region_low, region_high, region_center, region_nw_factor,
+                                          region_npar, region_par, region_nw_par, region_const,
+                                          region_const_start, region_nconst, linear_regions,
+                                          region_int_start, region_int_len, pix_interval,
+                                          flux_over_error, pix_weight, block_log_norm,
+                                          spec_line_factor, spec_cont_factor, spec_r_scale_par,
+                                          spec_flux_scale_par);
       // the pixels summed through their sums: -0.5 |a - alpha_c u - beta_c v|^2, with the
       // affine continuum (times the flux scale) alpha_c + beta_c (x - centre)
       for (q in 1:size(linear_regions)) {

@@ -339,6 +339,9 @@ class TruncatedNormal(Prior):
     """Normal(loc, scale) truncated to ``[low, high]`` and normalised on that interval.
 
     ``loc``, ``low`` and ``high`` may be expressions; ``scale`` must be a positive number.
+    ``low=-inf`` and/or ``high=inf`` leave that side open, as in unite (both open: a plain
+    Normal). The sampler then works on ``log(value - low)``, ``log(high - value)`` or the value
+    itself, as NumPyro does, instead of the logistic scale of a finite interval.
     """
 
     def __init__(
@@ -361,11 +364,11 @@ class TruncatedNormal(Prior):
         self.low = _bound_node(low, "low")
         self.high = _bound_node(high, "high")
         lo, hi = literal_value(self.low), literal_value(self.high)
-        for name, v in (("low", lo), ("high", hi)):
-            if v is not None and not math.isfinite(v):
+        for name, v, open_end in (("low", lo, -math.inf), ("high", hi, math.inf)):
+            if v is not None and not (math.isfinite(v) or v == open_end):
                 raise ValueError(
-                    f"TruncatedNormal({name}={v!r}): bounds must be finite (the sampler works on "
-                    "the logistic scale of a finite interval)"
+                    f"TruncatedNormal({name}={v!r}): a bound must be a finite number or "
+                    f"{open_end!r} (that side open)"
                 )
         if lo is not None and hi is not None and not lo < hi:
             raise ValueError(f"TruncatedNormal(low={lo:g}, high={hi:g}): low must be < high")

@@ -545,8 +545,19 @@ def _insert_gap_rows(
 
 def _table_hdu(table: QTable, name: str | None = None) -> fits.BinTableHDU:
     hdu = fits.table_to_hdu(table)
-    hdu.header["EXTNAME"] = (name if name is not None else table.meta["SPECNAME"]).upper()
+    # through ``name``, astropy writes EXTNAME with its standard comment, as unite's files have
+    hdu.name = (name if name is not None else table.meta["SPECNAME"]).upper()
     return hdu
+
+
+# The primary header of make_hdul: key -> comment, in unite's order.
+_PRIMARY_KEYS = {
+    "ZSYS": "Systemic redshift",
+    "LFLXSCL": "Line flux scale",
+    "LFLXUNT": "Line flux scale unit",
+    "CNTSCL": "Continuum flux scale",
+    "CNTUNT": "Continuum flux scale unit",
+}
 
 
 def make_hdul(samples: dict, args, *, insert_nan: bool = False, percentiles=None) -> fits.HDUList:
@@ -563,16 +574,19 @@ def make_hdul(samples: dict, args, *, insert_nan: bool = False, percentiles=None
     -------
     astropy.io.fits.HDUList
         Primary HDU (header ``ZSYS``, ``LFLXSCL``, ``LFLXUNT``, ``CNTSCL``, ``CNTUNT``,
-        ``NSPEC``), the ``PARAMETERS`` table, then one table per spectrum.
+        ``NSPEC``, with unite's comments), the ``PARAMETERS`` table (its ``meta`` in the
+        header: the scales, one ``NRMFCTRS`` card per spectrum, ``ZSYS``), then one table per
+        spectrum (``EXTNAME`` the upper-cased spectrum name, header ``SPECNAME`` and
+        ``NORMFAC``), as :func:`make_spectra_tables` with ``return_hdul=True``.
     """
     params = make_parameter_table(samples, args, percentiles=percentiles)
     spectra = make_spectra_tables(
         samples, args, insert_nan=insert_nan, percentiles=percentiles, return_hdul=True
     )
     primary = fits.PrimaryHDU()
-    for key in ("ZSYS", "LFLXSCL", "LFLXUNT", "CNTSCL", "CNTUNT"):
-        primary.header[key] = params.meta[key]
-    primary.header["NSPEC"] = len(args.spectra)
+    for key, comment in _PRIMARY_KEYS.items():
+        primary.header[key] = (params.meta[key], comment)
+    primary.header["NSPEC"] = (len(args.spectra), "Number of spectra")
     return fits.HDUList([primary, _table_hdu(params, "PARAMETERS"), *spectra[1:]])
 
 

@@ -1,8 +1,9 @@
-  // c[1] + r c[2] + ... + r^6 c[7] by Horner's rule, elementwise.
+  // c[1] + r c[2] + ... + r^6 c[7] by Horner's rule, elementwise; each step one fused
+  // multiply-add (one autodiff node on the whole vector, where r .* acc + c takes two).
   vector unite_poly6(vector r, vector c) {
-    vector[rows(r)] acc = rep_vector(c[7], rows(r));
-    for (k in 1:6) {
-      acc = c[7 - k] + r .* acc;
+    vector[rows(r)] acc = fma(r, c[7], c[6]);
+    for (k in 2:6) {
+      acc = fma(r, acc, c[7 - k]);
     }
     return acc;
   }

@@ -165,6 +165,20 @@ def test_filter_config_keeps_covered_regions_without_storing():
     assert spectra.filter_config(lc)[1] is None
 
 
+def test_filter_config_gives_an_empty_configuration_when_no_region_is_covered():
+    # unite 3.5.2: filter_config returns an empty ContinuumConfiguration (same zorder and
+    # allow_overlap), prepare returns None
+    spectra = Spectra([spectrum_on(6000, 7000)])
+    lc = lines(("Ha", 6564.6))
+    cc = continuum.ContinuumConfiguration(
+        [continuum.ContinuumRegion(4000 * u.AA, 4100 * u.AA)], zorder=3, allow_overlap=True
+    )
+    _, filtered = spectra.filter_config(lc, cc)
+    assert isinstance(filtered, continuum.ContinuumConfiguration)
+    assert (len(filtered), filtered.zorder, filtered.allow_overlap) == (0, 3, True)
+    assert spectra.prepare(lc, cc)[1] is None
+
+
 def test_region_coverage_converts_units_and_redshift():
     wl = np.linspace(0.6, 0.7, 100)
     disperser = SimpleDisperser(wl * u.micron, R=1000.0, name="nir")

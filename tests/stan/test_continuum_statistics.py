@@ -93,6 +93,8 @@ def test_threaded_program_with_statistics_matches_the_serial_one():
     threaded = program.laid_out(Layout(blocks=(3,), statistics=True))
     assert threaded.data["N_block"] >= 3 and int(np.sum(threaded.data["region_stat_n"])) > 100
     backend = get_backend("embedded")
-    on_serial = backend.log_density(backend.compile(serial.code, progress=False), serial.data)
+    on_serial = backend.log_density(
+        backend.compile(program.serial_code, progress=False), serial.data
+    )
     on_threads = backend.log_density(backend.compile(threaded.code, progress=False), threaded.data)
     assert_same_density(on_threads, on_serial, len(program.free_sites), seed=8, points=3)

@@ -75,10 +75,11 @@ def test_block_arguments_take_declared_types():
     assert fixed_edges["linear_regions"] == "array[] int"
     moving = [name for _, name in block_arguments(structure(pix_offset_free=True))]
     assert "edge_lsf2" not in moving and "region_int_start" not in moving
-    assert moving[6:11] == [
+    assert moving[6:12] == [
         "edge_resolution",
         "edge_dlam_dpix",
         "edge_dresolution",
+        "edge_d2resolution",
         "spec_pix_offset_ref",
         "spec_pix_offset_par",
     ]

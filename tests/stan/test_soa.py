@@ -90,7 +90,7 @@ def test_rewritten_forms_give_the_serial_log_density_and_gradient(tmp_path):
     assert len(program.structure.forms) == len(forms) and program.structure.pix_offset_free
     backend = get_backend("embedded")
     blocked = program.laid_out(Layout(blocks=(3, 3)))
-    serial = backend.log_density(backend.compile(program.code, progress=False), blocked.data)
+    serial = backend.log_density(backend.compile(program.serial_code, progress=False), blocked.data)
     threaded = backend.log_density(backend.compile(blocked.code, progress=False), blocked.data)
     rng = np.random.default_rng(5)
     for x in (rng.uniform(-1.5, 1.5, len(program.free_sites)) for _ in range(3)):

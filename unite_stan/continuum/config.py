@@ -9,6 +9,7 @@ import astropy.units as u
 import numpy as np
 
 from unite_stan._naming import letter_suffix
+from unite_stan._units import as_quantity
 from unite_stan.constants import C_KMS
 from unite_stan.continuum.library import ContinuumForm, Linear, get_form
 from unite_stan.prior import Fixed, Parameter, Uniform
@@ -163,6 +164,9 @@ class ContinuumConfiguration:
     def _resolve_tokens(self) -> list[dict[str, Parameter]]:
         counters: dict[str, int] = {}
         taken: dict[str, Parameter] = {}
+        # names user tokens already carry (e.g. from another configuration): auto letters skip
+        # them, whichever region holds them (unite would hand the same name out twice)
+        reserved = {tok.name for r in self._regions for tok in r.params.values() if tok.has_name}
         resolved = []
         for region in self._regions:
             slots: dict[str, Parameter] = {}
@@ -179,7 +183,7 @@ class ContinuumConfiguration:
                     else:
                         k = counters.get(slot, 0)
                         name = f"{slot}_{letter_suffix(k)}"
-                        while name in taken:
+                        while name in taken or name in reserved:
                             k += 1
                             name = f"{slot}_{letter_suffix(k)}"
                         counters[slot] = k + 1
@@ -206,6 +210,7 @@ class ContinuumConfiguration:
         zorder: int = 0,
     ) -> ContinuumConfiguration:
         """Regions of total velocity ``width`` around each line, merged where they touch."""
+        wavelengths = as_quantity(wavelengths, "wavelengths")
         if not isinstance(wavelengths, u.Quantity):
             raise TypeError(f"wavelengths={wavelengths!r} must be a length Quantity array")
         wl = np.atleast_1d(wavelengths.value).astype(float)
@@ -255,16 +260,32 @@ class ContinuumConfiguration:
         return {tok.name: tok for d in self._resolved for tok in d.values()}
 
     def __add__(self, other: ContinuumConfiguration) -> ContinuumConfiguration:
+        """A new configuration with the regions of both, as unite combines them.
+
+        The zorders must be equal; ``allow_overlap`` is kept only if both allow overlaps. The
+        tokens the user gave (``ContinuumRegion(params=...)``) must not share a site name across
+        the two (``ValueError``, even for the same token); auto-created tokens are re-created and
+        re-lettered in the new configuration.
+        """
         if not isinstance(other, ContinuumConfiguration):
-            raise TypeError(f"cannot add a ContinuumConfiguration and {type(other).__name__}")
+            return NotImplemented
         if other.zorder != self.zorder:
             raise ValueError(
-                f"cannot add continuum configurations with zorder {self.zorder} and {other.zorder}"
+                f"Cannot add ContinuumConfigurations with different zorders ({self.zorder} vs "
+                f"{other.zorder}). Set zorder explicitly on both before adding, or construct a "
+                "single configuration with all regions."
+            )
+        mine = {tok.name for r in self._regions for tok in r.params.values()}
+        clashes = sorted({tok.name for r in other._regions for tok in r.params.values()} & mine)
+        if clashes:
+            raise ValueError(
+                f"Parameter name collision(s) when adding ContinuumConfigurations: {clashes}. "
+                "Rename the conflicting tokens before adding."
             )
         return ContinuumConfiguration(
             self.regions + other.regions,
             zorder=self.zorder,
-            allow_overlap=self.allow_overlap or other.allow_overlap,
+            allow_overlap=self.allow_overlap and other.allow_overlap,
         )
 
     def __repr__(self) -> str:

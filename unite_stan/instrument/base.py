@@ -8,10 +8,11 @@ from abc import ABC, abstractmethod
 import astropy.units as u
 import numpy as np
 
-from unite_stan.instrument.tokens import CALIBRATION_SLOTS
+from unite_stan.instrument.tokens import CALIBRATION_SLOTS, FluxScale, PixOffset, RScale
 from unite_stan.prior import Fixed, Parameter
 
-__all__ = ["Disperser"]
+# the tokens are importable from here too, as in unite
+__all__ = ["Disperser", "FluxScale", "PixOffset", "RScale"]
 
 
 def as_length_unit(unit, what: str = "unit") -> u.UnitBase:
@@ -94,23 +95,48 @@ class Disperser(ABC):
 
     @property
     def name(self) -> str:
-        """Disperser label (may be empty until used in a ``Spectra``, which rejects that)."""
+        """Disperser label (may be empty until used in a ``Spectra``, which rejects that).
+
+        Settable, as in unite; a ``Spectra`` built afterwards names the calibration sites after
+        the new name.
+        """
         return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"name={value!r} ({type(value).__name__}) must be a string")
+        self._name = value
+
+    # The calibration tokens are settable, as in unite: a token of the slot's class, or None
+    # for a private token fixed at the default.
 
     @property
     def r_scale(self) -> Parameter:
-        """The :class:`~unite_stan.instrument.RScale` token."""
+        """The :class:`~unite_stan.instrument.RScale` token (settable)."""
         return self._r_scale
+
+    @r_scale.setter
+    def r_scale(self, token: Parameter | None) -> None:
+        self._r_scale = _calibration_token(token, "r_scale")
 
     @property
     def flux_scale(self) -> Parameter:
-        """The :class:`~unite_stan.instrument.FluxScale` token."""
+        """The :class:`~unite_stan.instrument.FluxScale` token (settable)."""
         return self._flux_scale
+
+    @flux_scale.setter
+    def flux_scale(self, token: Parameter | None) -> None:
+        self._flux_scale = _calibration_token(token, "flux_scale")
 
     @property
     def pix_offset(self) -> Parameter:
-        """The :class:`~unite_stan.instrument.PixOffset` token."""
+        """The :class:`~unite_stan.instrument.PixOffset` token (settable)."""
         return self._pix_offset
+
+    @pix_offset.setter
+    def pix_offset(self, token: Parameter | None) -> None:
+        self._pix_offset = _calibration_token(token, "pix_offset")
 
     @property
     def calibration_tokens(self) -> dict[str, Parameter]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import astropy.units as u
 import numpy as np
 
+from unite_stan._units import as_quantity
 from unite_stan.constants import C_KMS
 from unite_stan.instrument.base import Disperser
 from unite_stan.prior import Parameter
@@ -92,6 +93,7 @@ def _per_pixel(values, n: int, what: str) -> np.ndarray:
 
 
 def _quantity_value(value, unit: u.UnitBase, what: str, example: str) -> np.ndarray:
+    value = as_quantity(value, what)
     if not isinstance(value, u.Quantity):
         raise TypeError(f"{what}={value!r} must be a Quantity (e.g. {example})")
     return value.to_value(unit)
@@ -139,8 +141,12 @@ class SimpleDisperser(Disperser):
         flux_scale: Parameter | None = None,
         pix_offset: Parameter | None = None,
     ):
+        wavelength = as_quantity(wavelength, "wavelength")
         if not isinstance(wavelength, u.Quantity):
-            raise TypeError(f"wavelength={wavelength!r} must be a length Quantity (e.g. wl * u.AA)")
+            raise TypeError(
+                f"wavelength ({type(wavelength).__name__}) must be a length Quantity (e.g. "
+                "wl * u.AA) or a table column with a length unit"
+            )
         super().__init__(
             wavelength.unit,
             name=name,

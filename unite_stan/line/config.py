@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import astropy.units as u
 import numpy as np
 
 from unite_stan._naming import letter_suffix
+from unite_stan._units import as_quantity
 from unite_stan.line.library import Profile, resolve_profile
 from unite_stan.prior import Parameter, TruncatedNormal, Uniform
 
@@ -270,6 +271,7 @@ class LineConfiguration:
         its own unit; a sequence gives the names explicitly. Every other argument is a scalar
         shared by all lines or a list of length 1 or ``len(centers)``.
         """
+        centers = as_quantity(centers, "centers")
         if not isinstance(centers, u.Quantity):
             raise TypeError(
                 f"centers={centers!r} must be a length Quantity array (e.g. [6549, 6585] * u.AA)"
@@ -343,24 +345,67 @@ class LineConfiguration:
         return new
 
     def merge(self, other: LineConfiguration, *, strict: bool = True) -> LineConfiguration:
-        """Combine two configurations; line-name collisions raise ``ValueError`` when strict."""
+        """A new configuration with the lines of ``self`` followed by those of ``other``.
+
+        Tokens are matched by site name, as in unite. With ``strict=True`` any site name used in
+        both configurations raises ``ValueError`` (even when it is the same token). With
+        ``strict=False`` a site name in both is one parameter: ``other``'s lines use ``self``'s
+        token (with its prior); the two tokens must be of the same class (else ``TypeError``).
+        Line names must differ in either mode (``ValueError``). Neither configuration is
+        changed.
+        """
         if not isinstance(other, LineConfiguration):
-            raise TypeError(f"cannot merge a LineConfiguration with {type(other).__name__}")
+            raise TypeError(
+                f"cannot merge a LineConfiguration with {other!r} ({type(other).__name__}); "
+                "pass a LineConfiguration"
+            )
+        mine, theirs = self.tokens(), other.tokens()
+        # amplitudes first, then redshifts, then profile slots: the order unite reports them
+        rank = {Flux: 0, Tau: 1, Redshift: 2}
+        shared = sorted(
+            (name for name in theirs if name in mine),
+            key=lambda name: rank.get(type(theirs[name]), 3),
+        )
+        if strict and shared:
+            raise ValueError(
+                f"Token name collision: {shared[0]!r} exists in both configs. Use strict=False "
+                "to merge same-typed tokens."
+            )
+        for name in shared:
+            if type(mine[name]) is not type(theirs[name]):
+                raise TypeError(
+                    f"Token name {name!r} has type {type(mine[name]).__name__} in self but "
+                    f"{type(theirs[name]).__name__} in other."
+                )
+        swap = {id(theirs[name]): mine[name] for name in shared}
+
+        def own(token):
+            return None if token is None else swap.get(id(token), token)
+
         new = self._subset(e.name for e in self._entries)
-        names = {e.name for e in self._entries}
         for entry in other._entries:
-            if entry.name in names:
-                if strict:
-                    raise ValueError(
-                        f"line {entry.name!r} is in both configurations; rename it or merge "
-                        "with strict=False"
-                    )
-                continue
+            if entry.name in new.names:
+                raise ValueError(
+                    f"duplicate line name {entry.name!r}: line names must be unique in a "
+                    f"configuration (existing: {new.names}); rename one, e.g. "
+                    f"'{entry.name}_narrow' / '{entry.name}_broad'"
+                )
+            entry = replace(
+                entry,
+                redshift=own(entry.redshift),
+                fwhms={slot: own(token) for slot, token in entry.fwhms.items()},
+                flux=own(entry.flux),
+                tau=own(entry.tau),
+                covering=own(entry.covering),
+            )
             new._register(entry)
             new._entries.append(entry)
         return new
 
     def __add__(self, other: LineConfiguration) -> LineConfiguration:
+        """``self.merge(other)`` in strict mode."""
+        if not isinstance(other, LineConfiguration):
+            return NotImplemented
         return self.merge(other, strict=True)
 
     # ---- access -------------------------------------------------------------------------

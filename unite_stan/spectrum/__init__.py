@@ -3,10 +3,11 @@ one fit, with coverage filtering and scale estimation).
 
 Sub-modules: :mod:`~unite_stan.spectrum.spectrum`, :mod:`~unite_stan.spectrum.loaders`,
 :mod:`~unite_stan.spectrum.surveys` (DJA, SDSS and DESI files) and
-:mod:`~unite_stan.spectrum.spectra`.
+:mod:`~unite_stan.spectrum.spectra` (also importable as
+:mod:`~unite_stan.spectrum.collection`, unite's path).
 """
 
-from unite_stan.spectrum import loaders, spectra, spectrum, surveys
+from unite_stan.spectrum import collection, loaders, spectra, spectrum, surveys
 from unite_stan.spectrum.loaders import from_arrays, from_centers, from_edges
 from unite_stan.spectrum.spectra import (
     RegionDiagnostic,
@@ -23,6 +24,7 @@ __all__ = [
     "Spectra",
     "Spectrum",
     "SpectrumScaleDiagnostic",
+    "collection",
     "from_arrays",
     "from_centers",
     "from_DJA",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import astropy.units as u
 import numpy as np
 
+from unite_stan._units import as_quantity
 from unite_stan.instrument.base import Disperser
 from unite_stan.spectrum.spectrum import Spectrum, length_values
 
@@ -105,6 +106,7 @@ def from_arrays(
         )
     arrays = {"low": low, "high": high} if edges_given else {"center": center}
     arrays |= {"flux": flux, "error": error}
+    arrays = {what: as_quantity(value, what) for what, value in arrays.items()}
     for what, value in arrays.items():
         if not isinstance(value, u.Quantity):
             raise TypeError(f"{what} must be a Quantity with units, not {type(value).__name__}")

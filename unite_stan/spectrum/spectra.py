@@ -303,9 +303,7 @@ class Spectra:
     @staticmethod
     def _rebuild(
         continuum_config: ContinuumConfiguration, regions: list[ContinuumRegion]
-    ) -> ContinuumConfiguration | None:
-        if not regions:
-            return None
+    ) -> ContinuumConfiguration:
         # A new configuration re-creates and re-letters the auto tokens of the kept regions.
         return ContinuumConfiguration(
             regions, zorder=continuum_config.zorder, allow_overlap=continuum_config.allow_overlap
@@ -364,7 +362,9 @@ class Spectra:
         -------
         (LineConfiguration, ContinuumConfiguration or None)
             Lines keep their tokens and site names; the kept regions are wrapped in a new
-            configuration (None when no region is covered or none was given).
+            configuration with the same ``zorder`` and ``allow_overlap``, empty when no region
+            is covered (as unite's); None only when no continuum configuration was given.
+            :meth:`prepare` instead gives None when no region is left.
         """
         lines, regions = self._filter(line_config, continuum_config, linedet_width)
         return lines, None if continuum_config is None else self._rebuild(continuum_config, regions)
@@ -401,7 +401,9 @@ class Spectra:
                     for entry in lines
                 )
             ]
-        cont = None if continuum_config is None else self._rebuild(continuum_config, regions)
+        cont = None
+        if continuum_config is not None and regions:
+            cont = self._rebuild(continuum_config, regions)
         self._prepared_lines, self._prepared_cont = lines, cont
         self._is_prepared = True
         return lines, cont

@@ -6,6 +6,7 @@ from __future__ import annotations
 import astropy.units as u
 import numpy as np
 
+from unite_stan._units import as_quantity
 from unite_stan.instrument.base import Disperser
 
 __all__ = ["Spectrum"]
@@ -39,6 +40,7 @@ def length_values(value, unit: u.UnitBase, what: str) -> np.ndarray:
     ValueError
         If it is not one-dimensional.
     """
+    value = as_quantity(value, what)
     if not isinstance(value, u.Quantity):
         raise TypeError(
             f"{what} must be a length Quantity (e.g. wl * u.AA), not {type(value).__name__}"
@@ -66,6 +68,7 @@ def flux_values(value, unit: u.UnitBase | None, what: str) -> tuple[np.ndarray, 
     ValueError
         If it is not one-dimensional.
     """
+    value = as_quantity(value, what)
     if not isinstance(value, u.Quantity):
         raise TypeError(
             f"{what} must be an f_lambda Quantity (e.g. values * u.erg / u.s / u.cm**2 / u.AA), "
@@ -169,11 +172,38 @@ class Spectrum:
 
     @property
     def name(self) -> str:
+        """The spectrum's name (settable, as in unite)."""
         return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"name={value!r} ({type(value).__name__}) must be a string")
+        self._name = value
 
     @property
     def disperser(self) -> Disperser:
+        """The disperser (settable, as in unite).
+
+        Assigning a disperser with another wavelength unit converts the stored pixel edges to
+        it, so :attr:`unit` stays the disperser's. The name is kept.
+        """
         return self._disperser
+
+    @disperser.setter
+    def disperser(self, value: Disperser) -> None:
+        if not isinstance(value, Disperser):
+            raise TypeError(
+                f"disperser={value!r} ({type(value).__name__}) is not a Disperser; use e.g. "
+                "SimpleDisperser from unite_stan.instrument.generic"
+            )
+        if value.unit != self._unit:
+            factor = float((1.0 * self._unit).to_value(value.unit))
+            self._low = _values(self._low * factor)
+            self._high = _values(self._high * factor)
+            self._edges, self._keep_mask = _edge_topology(self._low, self._high)
+            self._unit = value.unit
+        self._disperser = value
 
     @property
     def unit(self) -> u.UnitBase:

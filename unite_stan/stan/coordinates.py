@@ -20,6 +20,10 @@ rises into a double-exponential wall (``value ~ high exp(u)``): NUTS's step size
 only, and it diverges at the wall (``benchmarks/``: broad_blended's broad [NII]). ``c`` is data
 (``0`` keeps the logistic scale), so choosing it never changes the program.
 
+A ``TruncatedNormal`` with an open side (``low=-inf`` and/or ``high=inf``) is sampled as NumPyro
+samples it: ``value = low + exp(u)`` (``LOWER``), ``value = high - exp(u)`` (``UPPER``) or
+``value = u`` (``REAL``, both sides open); the program adds the same Jacobian as unite.
+
 Both maps are bijections onto the prior's support and the prior density is unchanged, so the
 posterior is the same. Only Stan's ``lp__`` (which carries the Jacobian of the coordinates the
 program uses) differs from unite's ``log_prob``; :func:`log_prob_offset` converts it, and every
@@ -33,12 +37,15 @@ import math
 import numpy as np
 
 from unite_stan.line.config import Flux
-from unite_stan.prior import Parameter, Prior, Uniform, literal_value
+from unite_stan.prior import Parameter, Prior, TruncatedNormal, Uniform, literal_value
 
 __all__ = [
     "FLUX",
     "LOGIT",
+    "LOWER",
+    "REAL",
     "SLOPE",
+    "UPPER",
     "coordinate_kind",
     "flux_coordinate_allowed",
     "log_prob_offset",
@@ -50,6 +57,7 @@ __all__ = [
 ]
 
 LOGIT, SLOPE, FLUX = "logit", "slope", "flux"
+LOWER, UPPER, REAL = "lower", "upper", "real"
 HALF_PI = math.pi / 2
 
 
@@ -63,7 +71,18 @@ def coordinate_kind(
     """``SLOPE`` for a site ``declared`` a slope by its component, with a
     ``Uniform(-pi/2, pi/2)`` prior with literal bounds; ``FLUX`` for a line flux (``token`` a
     :class:`~unite_stan.line.Flux`) with a ``Uniform(0, high)`` prior given a coordinate
-    ``scale`` c > 0; else ``LOGIT``."""
+    ``scale`` c > 0; ``LOWER``, ``UPPER`` or ``REAL`` for a ``TruncatedNormal`` open on the
+    upper, lower or both sides; else ``LOGIT``."""
+    if isinstance(prior, TruncatedNormal):
+        open_low = literal_value(prior.low) == -math.inf
+        open_high = literal_value(prior.high) == math.inf
+        if open_low and open_high:
+            return REAL
+        if open_high:
+            return LOWER
+        if open_low:
+            return UPPER
+        return LOGIT
     if not isinstance(prior, Uniform):
         return LOGIT
     low = literal_value(prior.low)
@@ -103,6 +122,12 @@ def to_value(kind: str, u, low, high, scale: float = 0.0):
     u = np.asarray(u, dtype=float)
     if kind == SLOPE:
         return np.arctan(u)
+    if kind == REAL:
+        return u
+    if kind == LOWER:
+        return low + np.exp(u)
+    if kind == UPPER:
+        return high - np.exp(u)
     if kind == FLUX:
         width = high - low
         return low - width * np.expm1(-scale / width * _softplus(u))
@@ -114,6 +139,10 @@ def value_slope(kind: str, u, low, high, scale: float = 0.0):
     u = np.asarray(u, dtype=float)
     if kind == SLOPE:
         return 1.0 / (1.0 + u * u)
+    if kind == REAL:
+        return np.ones_like(u)
+    if kind in (LOWER, UPPER):
+        return np.exp(u) if kind == LOWER else -np.exp(u)
     s = 1.0 / (1.0 + np.exp(-u))
     if kind == FLUX:
         return scale * s * np.exp(-scale / (high - low) * _softplus(u))
@@ -126,6 +155,12 @@ def to_unconstrained(kind: str, value, low, high, scale: float = 0.0):
     value = np.asarray(value, dtype=float)
     if kind == SLOPE:
         out = np.tan(value)
+    elif kind == REAL:
+        out = value
+    elif kind == LOWER:
+        out = np.log(value - low)
+    elif kind == UPPER:
+        out = np.log(high - value)
     else:
         s = (value - low) / (high - low)
         if kind == FLUX:
@@ -140,7 +175,8 @@ def to_unconstrained(kind: str, value, low, high, scale: float = 0.0):
 def site_log_prob_offset(kind: str, value, low=None, high=None, scale: float = 0.0):
     """unite's log prior + log Jacobian of the site less the program's, at ``value``.
 
-    Zero on the logistic scale, where unite adds ``log(s (1 - s))`` with
+    Zero on the logistic scale and in the open-sided coordinates of a ``TruncatedNormal``
+    (the program's Jacobian is NumPyro's), where unite adds ``log(s (1 - s))`` with
     ``s = (value - low) / (high - low)``. For the slope coordinate the program adds
     ``-log(pi) - log(1 + u^2)`` (the uniform density of the angle and ``d angle / du``); for
     the flux coordinate ``-log(w) + log(c) + log(inv_logit(v)) - (c / w) softplus(v)`` with

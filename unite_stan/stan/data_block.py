@@ -299,6 +299,7 @@ DATA_VARIABLES: tuple[Variable, ...] = (
     *_declare(
         "vector[N_edge] edge_dlam_dpix",
         "vector[N_edge] edge_dresolution",
+        "vector[N_edge] edge_d2resolution",
         "vector[N_spec] spec_pix_offset_ref",
         when=_pix_offset_free,
     ),
@@ -455,6 +456,7 @@ _BLOCK_ARGUMENTS = (
     "edge_resolution",
     "edge_dlam_dpix",
     "edge_dresolution",
+    "edge_d2resolution",
     "spec_pix_offset_ref",
     "spec_pix_offset_par",
     "edge_lsf2",

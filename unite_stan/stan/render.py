@@ -19,7 +19,7 @@ import numpy as np
 from unite_stan._resources import template_dir
 from unite_stan.line.config import Flux
 from unite_stan.prior import Fixed, TruncatedNormal, Uniform, fold_expression
-from unite_stan.stan.coordinates import SLOPE, site_kind
+from unite_stan.stan.coordinates import LOWER, REAL, SLOPE, UPPER, site_kind
 from unite_stan.stan.data import (
     WindowContext,
     build_data,
@@ -50,8 +50,8 @@ class Layout:
     Attributes
     ----------
     blocks : tuple of int, optional
-        Pixel blocks per spectrum; ``None`` for one each (the serial program). Several blocks
-        in any spectrum select the threaded program.
+        Pixel blocks per spectrum (``None``: one each), which ``reduce_sum_static`` sums and
+        may split over the threads of a chain.
     windows : (numpy.ndarray, numpy.ndarray), optional
         Each line's window of pixel edges (first edge, number of edges) per spectrum;
         ``None`` for the prior's windows, which hold for every value the priors allow.
@@ -78,8 +78,8 @@ class RenderedProgram:
     #: what line windows are computed from (edges, shifts, LSF widths); see ``laid_out``
     windows: WindowContext | None = None
     #: the program's two texts, identical but for how a spectrum's pixel blocks are summed: in
-    #: turn (``serial_code``, what ``code`` is after rendering) or by ``reduce_sum_static``
-    #: (``threaded_code``); ``laid_out`` picks one
+    #: turn (``serial_code``, the reference the tests compare with) or by ``reduce_sum_static``
+    #: (``threaded_code``, what ``code`` is and what runs, but in convolution mode)
     serial_code: str = ""
     threaded_code: str = ""
     #: what the program holds (profiles, forms, which parts are sampled), as rendered
@@ -124,16 +124,15 @@ class RenderedProgram:
 
         The three choices are applied in the one order that keeps each valid, always to the
         program as rendered (``self.rendered``), so no order can be got wrong: pixel blocks
-        first (the serial program for one block per spectrum, else the threaded one, whose
-        ``reduce_sum_static`` sums the blocks), then the line windows, then the continuum
-        statistics, which move pixels out of the blocks. Data only: never a new program text
-        beyond the serial/threaded choice.
+        first (which ``reduce_sum_static`` sums), then the line windows, then the continuum
+        statistics, which move pixels out of the blocks. Data only: the program text stays
+        the rendered ``code``.
         """
         base = self.rendered or self
         n_spec = len(base.data["spec_n_pix"])
         blocks = list(layout.blocks) if layout.blocks is not None else [1] * n_spec
         threaded = max(blocks, default=1) > 1
-        code = (base.threaded_code if threaded else base.serial_code) or base.code
+        code = (base.threaded_code or base.code) if threaded else base.code
         data = reblock(base.data, blocks)
         if layout.windows is not None:
             data["line_win_start"] = np.asarray(layout.windows[0], dtype=int)
@@ -271,13 +270,18 @@ def render_program(args) -> RenderedProgram:
             k = free_index[name]
             loc = ex(prior.loc, "loc")
             scale = lits.add(prior.scale, f"{name}.scale")
-            low, high = ex(prior.low, "low"), ex(prior.high, "high")
-            tp_sites.append(
-                {
-                    "ident": ident,
-                    "expr": f"truncnormal_unc_lp(u[{k}], {loc}, {scale}, {low}, {high})",
-                }
-            )
+            # an open side is structure (it picks the map), never an infinite number in data
+            kind = site_kind(graph, name)
+            if kind == REAL:
+                expr = f"normal_open_lp(u[{k}], {loc}, {scale})"
+            elif kind == LOWER:
+                expr = f"truncnormal_lower_lp(u[{k}], {loc}, {scale}, {ex(prior.low, 'low')})"
+            elif kind == UPPER:
+                expr = f"truncnormal_upper_lp(u[{k}], {loc}, {scale}, {ex(prior.high, 'high')})"
+            else:
+                low, high = ex(prior.low, "low"), ex(prior.high, "high")
+                expr = f"truncnormal_unc_lp(u[{k}], {loc}, {scale}, {low}, {high})"
+            tp_sites.append({"ident": ident, "expr": expr})
         else:  # pragma: no cover - the prior module defines three families
             raise TypeError(f"unsupported prior {prior!r} for {name!r}")
 
@@ -306,7 +310,13 @@ def render_program(args) -> RenderedProgram:
     ]
     slope = any(site_kind(graph, n) == SLOPE for n in free)
     flux = any(isinstance(priors[n], Uniform) and isinstance(graph.tokens[n], Flux) for n in free)
-    chunks = ["priors", *(["slope"] if slope else []), *(["flux"] if flux else [])]
+    open_sided = any(site_kind(graph, n) in (LOWER, UPPER, REAL) for n in free)
+    chunks = [
+        "priors",
+        *(["slope"] if slope else []),
+        *(["flux"] if flux else []),
+        *(["open_normal"] if open_sided else []),
+    ]
     paths = [f"functions/{c}.stan" for c in chunks]
     components = [
         *sorted(profiles, key=lambda p: p.stan_name),
@@ -335,6 +345,13 @@ def render_program(args) -> RenderedProgram:
     )
     values, windows = build_data(args, lits.values, free, structure, shapes)
     data = select_data(values, structure)
+    # What runs is the text that sums the blocks by reduce_sum_static, one block per spectrum
+    # too: the likelihood then stays a function whose vectors soa.py makes struct-of-arrays,
+    # where stanc inlines the serial text's one call into the model class, whose vectors turn
+    # array-of-structs as soon as the program holds more than the simplest profiles (1.6-3.3x
+    # slower gradients measured; benchmarks/profile_cost_program.py). Convolution mode has one
+    # likelihood function and no blocks: its serial text.
+    code = serial if structure.convolution else threaded
     return RenderedProgram(
-        serial, data, names, free, fixed, lits.sources, windows, serial, threaded, structure
+        code, data, names, free, fixed, lits.sources, windows, serial, threaded, structure
     )

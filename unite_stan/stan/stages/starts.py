@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from unite_stan.line.config import Flux
-from unite_stan.stan.coordinates import LOGIT, SLOPE, site_kind, to_value
+from unite_stan.stan.coordinates import site_kind, to_value
 from unite_stan.stan.run import unconstrain
 from unite_stan.stan.stages.state import FitState
 
@@ -83,8 +83,8 @@ def _point(args, u, fractions, explicit, *, small_fluxes: bool) -> np.ndarray:
             nearest = a if a > 0 else (b if b < 0 else 0.0)
             far = b if abs(b) >= abs(a) else a
             return nearest + (far - nearest) * fractions[i]
-        kind = site_kind(graph, name)
-        return float(to_value(SLOPE if kind == SLOPE else LOGIT, u[i], low, high))
+        # the coordinate of the site's prior (never FLUX: that one is chosen after the pilot)
+        return float(to_value(site_kind(graph, name), u[i], low, high))
 
     values = graph.fold(value)
     return unconstrain(args, {name: values[name] for name in graph.free_sites})
