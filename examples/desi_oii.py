@@ -43,7 +43,7 @@ def read_redrock(path: Path) -> tuple[float, float]:
         return float(row["Z"]), float(row["ZERR"])
 
 
-def main(num_chains: int = 2, num_samples: int = 500, num_warmup: int = 300) -> dict:
+def main(num_chains: int = 2, num_samples: int = 1000, num_warmup: int = 500) -> dict:
     """Fit the doublet, save the plot, print and return our redshift and Redrock's."""
     z_rr, zerr_rr = read_redrock(DATA)
     arms = spectrum.from_desi_fits(DATA, name="desi")

@@ -41,7 +41,7 @@ REGION_WIDTH = 40_000 * u.km / u.s
 FLUX_UNIT = 1e-16 * u.erg / u.s / u.cm**2
 
 
-def main(num_chains: int = 2, num_samples: int = 500, num_warmup: int = 300):
+def main(num_chains: int = 2, num_samples: int = 1000, num_warmup: int = 500):
     """Fit the two Hα components, save the plot, print and return the summary table."""
     spec = spectrum.from_DJA(DATA, PRISM())
 

@@ -95,7 +95,7 @@ def compare_with_spzline(samples: dict, args, spz: Table) -> Table:
     return out
 
 
-def main(num_chains: int = 2, num_samples: int = 500, num_warmup: int = 300) -> Table:
+def main(num_chains: int = 2, num_samples: int = 1000, num_warmup: int = 500) -> Table:
     """Fit the spectrum, save the plot, print and return the comparison with SPZLINE."""
     z_sys, spz = read_sdss_lines(DATA)
     sdss = SDSSDisperser()
