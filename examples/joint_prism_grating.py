@@ -147,12 +147,12 @@ def simulated_spectra(rng: np.random.Generator):
     for disperser in (prism, grating):
         name = disperser.name
         edges = pixel_edges(disperser, *SIMULATED_RANGE[name])
-        calibrated = name == "PRISM"
+        miscalibrated = name == "PRISM"
         mean = simulate(
             disperser,
             edges,
-            flux_scale=TRUTH["flux_scale_PRISM"] if calibrated else 1.0,
-            pix_offset=TRUTH["pix_offset_PRISM"] if calibrated else 0.0,
+            flux_scale=TRUTH["flux_scale_PRISM"] if miscalibrated else 1.0,
+            pix_offset=TRUTH["pix_offset_PRISM"] if miscalibrated else 0.0,
         )
         flux = mean + rng.normal(0.0, NOISE[name], mean.size)
         error = np.full(mean.size, NOISE[name])
@@ -169,7 +169,7 @@ def simulated_spectra(rng: np.random.Generator):
 
 
 def show_validate_warnings() -> None:
-    """What ``validate()`` says when neither disperser is a reference, and that ours is fine."""
+    """Print what ``validate()`` says when neither disperser is held Fixed as a reference."""
     both_free = InstrumentConfig(
         [
             disperser(
@@ -249,28 +249,40 @@ def truth_table(samples: dict, args, spectra) -> Table:
         rows.append((name, truth, median, low, high, bool(low <= truth <= high)))
     out = Table(rows=rows, names=["parameter", "truth", "median", "q2.5", "q97.5", "inside"])
     for column in ("truth", "median", "q2.5", "q97.5"):
-        out[column].info.format = ".5g"
+        out[column].info.format = ".6g"
     return out
 
 
 def plot_joint(samples: dict, args, path: Path) -> None:
-    """PRISM and G395M side by side: data, model and components above their residuals."""
+    """PRISM and G395M side by side: data, model and components above their residuals.
+
+    Each spectrum's panel is cut at the gap between its two continuum regions (Hβ + [OIII],
+    Hα + [NII]), so the lines fill the width.
+    """
     tables = results.make_spectra_tables(
         plot.thin_draws(samples, plot.MAX_BAND_DRAWS),
         args,
         insert_nan=True,
         percentiles=[0.16, 0.5, 0.84],
     )
-    figure, axes = plt.subplots(
-        2,
-        2,
-        figsize=(15, 7),
-        height_ratios=(3, 1),
-        sharex="col",
-        layout="constrained",
-    )
-    for column, name in enumerate(("PRISM", "G395M")):
-        plot.plot_spectrum(tables[name], ax=(axes[0, column], axes[1, column]), title=name)
+    figure = plt.figure(figsize=(15, 7), layout="constrained")
+    for subfigure, name in zip(
+        figure.subfigures(1, 2, wspace=0.04), ("PRISM", "G395M"), strict=True
+    ):
+        table = tables[name]
+        axes = subfigure.subplots(2, 2, height_ratios=(3, 1), sharex="col", sharey="row")
+        wave = u.Quantity(table["wavelength"]).to_value(u.um)
+        for column, region in enumerate(args.cont_config):
+            low, high = ((region.low, region.high) * region.unit).to_value(u.um) * (1.0 + Z_SYS)
+            plot.plot_spectrum(table, ax=(axes[0, column], axes[1, column]), title="")
+            inside = (wave >= low) & (wave <= high)
+            axes[1, column].set_xlim(wave[inside].min(), wave[inside].max())
+            if column == 0:
+                axes[0, column].get_legend().remove()
+            else:
+                axes[0, column].set_ylabel("")
+                axes[1, column].set_ylabel("")
+        subfigure.suptitle(name)
     figure.savefig(path, dpi=90)
     plt.close(figure)
 
