@@ -121,6 +121,26 @@ def test_site_names_never_reach_stan_and_the_map_gives_them_back(tmp_path):
     assert "6564.61" not in files.program.read_text()
 
 
+def test_sites_file_names_the_flux_coordinate_and_refuses_non_numbers(tmp_path):
+    spectra, flc, fcc = tutorial_fit1()
+    program, _ = ModelBuilder(flc, fcc, spectra).build()
+    files = program.with_flux_scales({"flux_Ha": 0.05}).write(tmp_path)
+    entries = {e["site"]: e for e in json.loads(files.sites.read_text())["free_sites"]}
+    assert entries["flux_Ha"] == {
+        "index": 2,
+        "site": "flux_Ha",
+        "stan": "flux_Ha",
+        "coordinate": "flux",
+        "scale": 0.05,
+    }
+    assert entries["flux_NII_6549"]["coordinate"] == "logit"
+    bad = dataclasses.replace(program, data={**program.data, "label": np.array(["a"])})
+    message = "Stan data 'label' has dtype <U1: only numbers can be written to CmdStan JSON"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        bad.write(tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
+
+
 @pytest.mark.parametrize("name", ["", "a/b", "..", "/tmp/model"])
 def test_write_refuses_a_name_with_a_folder(tmp_path, name):
     spectra, flc, fcc = tutorial_fit1()
@@ -303,7 +323,10 @@ def test_written_files_run_with_cmdstanpy_by_hand(tmp_path, fit1_modes):
 
     _, _, plain, args, *_ = fit1_modes
     files = args.program.write(tmp_path)
-    model = cmdstanpy.CmdStanModel(stan_file=str(files.program))
+    # the written text built by the CmdStan backend: its cache already holds the tutorial's
+    # program (the same text), so nothing compiles; the data come from the written file
+    compiled = get_backend("cmdstan").compile(files.program.read_text(), progress=False)
+    model = cmdstanpy.CmdStanModel(exe_file=compiled.record.artifact)
     x = unconstrain(args, plain)
     table = model.log_prob(params={"xi": x.tolist()}, data=str(files.data), jacobian=True)
     engine = get_backend("embedded")

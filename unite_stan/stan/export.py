@@ -103,8 +103,6 @@ def write_program(program, directory, name: str = "model") -> ProgramFiles:
     from cmdstanpy import write_stan_json
 
     name = _check_name(name)
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
     for key, value in program.data.items():
         kind = np.asarray(value).dtype.kind
         if kind not in "biuf":
@@ -112,6 +110,8 @@ def write_program(program, directory, name: str = "model") -> ProgramFiles:
                 f"Stan data {key!r} has dtype {np.asarray(value).dtype}: only numbers can be "
                 "written to CmdStan JSON"
             )
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
     files = ProgramFiles(
         folder / f"{name}.stan", folder / f"{name}.data.json", folder / f"{name}.sites.json"
     )
