@@ -359,3 +359,69 @@ def test_pathfinder_draws_surround_the_mode(fit1_modes):
         draws = samples[site]
         assert draws.shape == (1000,)
         assert abs(np.mean(draws) - truth[site]) < 4 * np.std(draws), site
+
+
+class _FakePathfinder:
+    """What cmdstanpy's CmdStanPathfinder exposes, filled from the embedded backend: draws of
+    the Laplace approximation at the mode, in CmdStan's column names and order."""
+
+    def __init__(self, density, loc, chol, draws, seed):
+        rng = np.random.default_rng(seed)
+        rows, names = [], None
+        for _ in range(draws):
+            x = loc + chol @ rng.standard_normal(loc.size)
+            out = density.write_array(x)
+            names = list(out)
+            rows.append([0.0, density.log_prob(x), *out.values()])
+        self.column_names = ["lp_approx__", "lp__"] + [
+            re.sub(r"\.(\d+)$", r"[\1]", n) for n in names
+        ]
+        self._draws = np.array(rows)
+
+    def draws(self):
+        return self._draws
+
+
+@pytest.mark.stan
+def test_pathfinder_draws_become_samples_like_fits(monkeypatch, fit1_modes):
+    """The conversion of Pathfinder's output (CmdStan's columns) into unite's samples and
+    args.dataset, with a stand-in for cmdstanpy where no CmdStan exists."""
+    from types import SimpleNamespace
+
+    from unite_stan.stan.pilot import laplace_pilot
+
+    spectra, builder, plain, args, *_ = fit1_modes
+    embedded = get_backend("embedded")
+    compiled = embedded.compile(args.program.code, progress=False)
+    density = embedded.log_density(compiled, args.program.data)
+    laplace = laplace_pilot(density, [args.run_info["optimize"]["unconstrained"]])
+    calls = {}
+
+    def pathfinder(**kwargs):
+        calls.update(kwargs)
+        return _FakePathfinder(density, laplace.loc, laplace.chol, kwargs["draws"], 5)
+
+    fake = SimpleNamespace(
+        name="cmdstan",
+        compile=lambda code, progress: SimpleNamespace(
+            record="record", handle=SimpleNamespace(model=SimpleNamespace(pathfinder=pathfinder))
+        ),
+    )
+    monkeypatch.setattr("unite_stan.stan.backends.get_backend", lambda name: fake)
+    samples, args_p = builder.pathfinder(num_samples=300, num_paths=3, seed=11)
+    assert (calls["draws"], calls["num_paths"], calls["seed"]) == (300, 3, 11)
+    assert sorted(calls["inits"]) == ["xi"] and len(calls["inits"]["xi"]) == 7
+    assert sorted(samples) == sorted(args.free_sites + ["log_prob", "log_likelihood"])
+    ds = args_p.dataset
+    assert ds.attrs["method"] == "pathfinder" and ds.attrs["num_paths"] == 3
+    assert ds["flux_Ha"].shape == (1, 300)
+    truth = tutorial_truth_in_sample_units(spectra)
+    for site in args.free_sites:
+        assert samples[site].shape == (300,)
+        assert abs(np.mean(samples[site]) - truth[site]) < 4 * np.std(samples[site]), site
+    # log_likelihood is the draw's log_lik_spec, recomputed here for one draw
+    point = {n: float(samples[n][0]) for n in args.free_sites}
+    x = unconstrain(args, point)
+    assert samples["log_likelihood"][0] == pytest.approx(
+        density.write_array(x)["log_lik_spec.1"], rel=1e-10
+    )
