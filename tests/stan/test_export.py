@@ -328,7 +328,9 @@ def test_written_files_run_with_cmdstanpy_by_hand(tmp_path, fit1_modes):
     compiled = get_backend("cmdstan").compile(files.program.read_text(), progress=False)
     model = cmdstanpy.CmdStanModel(exe_file=compiled.record.artifact)
     x = unconstrain(args, plain)
-    table = model.log_prob(params={"xi": x.tolist()}, data=str(files.data), jacobian=True)
+    table = model.log_prob(
+        params={"xi": x.tolist()}, data=str(files.data), jacobian=True, sig_figs=18
+    )
     engine = get_backend("embedded")
     density = engine.log_density(
         engine.compile(args.program.code, progress=False), args.program.data
