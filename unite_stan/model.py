@@ -460,6 +460,20 @@ class ModelBuilder:
 
     # ---- point estimate and Pathfinder --------------------------------------------------
 
+    def _build_for_start_values(self, init_strategy, integration_mode, n_super, conv_half_width):
+        """``build()``'s result for optimize and pathfinder, once ``init_strategy`` is checked
+        to be None or a dict of start values."""
+        from collections.abc import Mapping
+
+        if init_strategy is not None and not isinstance(init_strategy, Mapping):
+            raise TypeError(
+                f"init_strategy={init_strategy!r}: give a dict of start values "
+                "{site name: value in the parameter's units}"
+            )
+        return self.build(
+            integration_mode=integration_mode, n_super=n_super, conv_half_width=conv_half_width
+        )
+
     def optimize(
         self,
         *,
@@ -507,17 +521,10 @@ class ModelBuilder:
             ``args.program`` is the program optimised; ``args.run_info['optimize']`` holds the
             objective, the optimiser's message, the backend and the unconstrained mode.
         """
-        from collections.abc import Mapping
-
         from unite_stan.stan.optimize import map_estimate
 
-        if init_strategy is not None and not isinstance(init_strategy, Mapping):
-            raise TypeError(
-                f"init_strategy={init_strategy!r}: give a dict of start values "
-                "{site name: value in the parameter's units}"
-            )
-        program, args = self.build(
-            integration_mode=integration_mode, n_super=n_super, conv_half_width=conv_half_width
+        program, args = self._build_for_start_values(
+            init_strategy, integration_mode, n_super, conv_half_width
         )
         result = map_estimate(
             program,
@@ -565,17 +572,10 @@ class ModelBuilder:
         starts, with ``init_strategy`` put in); the embedded backend raises
         ``NotImplementedError``. The draws are an approximation: no R-hat or ESS applies.
         """
-        from collections.abc import Mapping
-
         from unite_stan.stan.optimize import pathfinder_draws
 
-        if init_strategy is not None and not isinstance(init_strategy, Mapping):
-            raise TypeError(
-                f"init_strategy={init_strategy!r}: give a dict of start values "
-                "{site name: value in the parameter's units}"
-            )
-        program, args = self.build(
-            integration_mode=integration_mode, n_super=n_super, conv_half_width=conv_half_width
+        program, args = self._build_for_start_values(
+            init_strategy, integration_mode, n_super, conv_half_width
         )
         draws, info = pathfinder_draws(
             program,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import astropy.units as u
 import numpy as np
 
-from unite_stan.instrument.base import Disperser
+from unite_stan.instrument.base import Disperser, TabulatedCurves
 
 __all__ = ["GridDisperser"]
 
@@ -26,7 +26,7 @@ def _grid_values(values, n: int | None, what: str) -> np.ndarray:
     return arr
 
 
-class GridDisperser(Disperser):
+class GridDisperser(TabulatedCurves, Disperser):
     """A disperser in Å with R(λ) and dλ/dpix(λ) interpolated linearly on a grid (held
     constant beyond its ends); subclasses start from a placeholder grid."""
 
@@ -76,9 +76,3 @@ class GridDisperser(Disperser):
     def wavelength(self) -> np.ndarray:
         """The grid on which :meth:`R` and :meth:`dlam_dpix` are tabulated (Å)."""
         return self._grid.copy()
-
-    def R(self, wavelength):
-        return np.interp(np.asarray(wavelength, dtype=float), self._grid, self._resolution)
-
-    def dlam_dpix(self, wavelength):
-        return np.interp(np.asarray(wavelength, dtype=float), self._grid, self._dispersion)

@@ -13,7 +13,7 @@ from unite_stan.instrument.tokens import CALIBRATION_SLOTS, FluxScale, PixOffset
 from unite_stan.prior import Fixed, Parameter
 
 # the tokens are importable from here too, as in unite
-__all__ = ["DISPERSERS", "Disperser", "FluxScale", "PixOffset", "RScale"]
+__all__ = ["DISPERSERS", "Disperser", "FluxScale", "PixOffset", "RScale", "TabulatedCurves"]
 
 #: Every concrete disperser class, by class name (the ``type:`` of configuration files).
 DISPERSERS = Registry("disperser")
@@ -205,3 +205,19 @@ class Disperser(ABC):
             site = token.name if token.has_name else "(unnamed)"
             lines.append(f"  {slot}: {site} {token.prior!r}")
         return "\n".join(lines)
+
+
+class TabulatedCurves:
+    """Mixin for dispersers whose resolution and dispersion are tabulated: ``_grid`` (the
+    wavelengths, in the disperser's unit), ``_resolution`` and ``_dispersion``, interpolated
+    linearly and held constant beyond the ends."""
+
+    _grid: np.ndarray
+    _resolution: np.ndarray
+    _dispersion: np.ndarray
+
+    def R(self, wavelength):
+        return np.interp(np.asarray(wavelength, dtype=float), self._grid, self._resolution)
+
+    def dlam_dpix(self, wavelength):
+        return np.interp(np.asarray(wavelength, dtype=float), self._grid, self._dispersion)

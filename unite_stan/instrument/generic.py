@@ -10,7 +10,7 @@ import numpy as np
 
 from unite_stan._units import as_quantity
 from unite_stan.constants import C_KMS
-from unite_stan.instrument.base import Disperser
+from unite_stan.instrument.base import Disperser, TabulatedCurves
 from unite_stan.prior import Parameter
 
 __all__ = ["GenericDisperser", "SimpleDisperser"]
@@ -99,7 +99,7 @@ def _quantity_value(value, unit: u.UnitBase, what: str, example: str) -> np.ndar
     return value.to_value(unit)
 
 
-class SimpleDisperser(Disperser):
+class SimpleDisperser(TabulatedCurves, Disperser):
     """A disperser defined on a grid of pixel centres with a resolution per pixel.
 
     Exactly one of ``R``, ``dlam`` or ``dvel`` gives the resolution; each may be a scalar or one
@@ -194,9 +194,3 @@ class SimpleDisperser(Disperser):
     def wavelength(self) -> np.ndarray:
         """The pixel-centre grid (floats in :attr:`unit`)."""
         return self._grid.copy()
-
-    def R(self, wavelength):
-        return np.interp(np.asarray(wavelength, dtype=float), self._grid, self._resolution)
-
-    def dlam_dpix(self, wavelength):
-        return np.interp(np.asarray(wavelength, dtype=float), self._grid, self._dispersion)
