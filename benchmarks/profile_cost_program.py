@@ -137,6 +137,10 @@ def main() -> None:
     parser.add_argument("--edges", type=int, default=4000)
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--texts", choices=["both", "code"], default="both",
+        help="'code': only the program that runs (not the serial reference)",
+    )  # fmt: skip
     opts = parser.parse_args()
     # stanc --O1 on a program with every profile takes minutes on a loaded machine
     # (docs/performance.md): give it more time than fits allow by default
@@ -150,7 +154,7 @@ def main() -> None:
         ("program.code (runs)", program.code),
         ("serial_code (reference)", program.serial_code),
     )
-    for label, code in texts:
+    for label, code in texts[: 1 if opts.texts == "code" else 2]:
         base_us, rows = measure(
             backend, program, code, args, point, windows, opts.calls, opts.repeats
         )

@@ -193,12 +193,13 @@ functions {
            + 0.5 * (unite_exp_erfc(-t, a, -lambda * x) - unite_exp_erfc(t, a, lambda * x));
   }
 
-  // c[1] + r c[2] + ... + r^6 c[7] by Horner's rule, elementwise; each step one fused
-  // multiply-add (one autodiff node on the whole vector, where r .* acc + c takes two).
+  // c[1] + r c[2] + ... + r^6 c[7] by Horner's rule, elementwise. (fma steps measured 10 %
+  // faster in the struct-of-arrays program but 1.6x slower in the serial text absorbers run:
+  // benchmarks/profile_cost_program.py, docs/performance.md.)
   vector unite_poly6(vector r, vector c) {
-    vector[rows(r)] acc = fma(r, c[7], c[6]);
-    for (k in 2:6) {
-      acc = fma(r, acc, c[7 - k]);
+    vector[rows(r)] acc = rep_vector(c[7], rows(r));
+    for (k in 1:6) {
+      acc = c[7 - k] + r .* acc;
     }
     return acc;
   }
