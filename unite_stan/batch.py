@@ -231,7 +231,8 @@ def load_row(row: CatalogueRow, config) -> list:
     loaders set a disperser's grids from the file), else the loader's default. ``table``: a
     FITS binary table (HDU 1) with columns ``low``, ``high``, ``flux``, ``error`` (units in
     ``TUNITn``) and the resolving power as header keyword ``R`` or a column ``R``; header
-    ``SPECNAME`` names the spectrum and its disperser (default ``spectrum``).
+    ``SPECNAME`` names the spectrum and its disperser (default ``spectrum``). Pixels with a
+    non-finite flux or error, or an error <= 0, are dropped.
     """
     import copy
 
@@ -283,10 +284,16 @@ def _load_table(path: Path, name: str):
     resolution = np.asarray(table["R"], dtype=float) if "R" in table.colnames else header.get("R")
     if resolution is None:
         raise ValueError(f"{path}: no resolving power (header keyword R or column R)")
+    flux, error = u.Quantity(table["flux"]), u.Quantity(table["error"])
+    good = np.isfinite(flux.value) & np.isfinite(error.value) & (error.value > 0)
+    if not good.any():
+        raise ValueError(
+            f"{path}: no pixel has a finite flux and a finite positive error ({good.size} "
+            "pixels): nothing to fit"
+        )
     disperser = SimpleDisperser(wavelength=0.5 * (low + high), R=resolution, name=name)
-    return spectrum.from_edges(
-        low, high, u.Quantity(table["flux"]), u.Quantity(table["error"]), disperser, name=name
-    )
+    # bad pixels are dropped (mask), as the survey loaders do
+    return spectrum.from_edges(low, high, flux, error, disperser, mask=~good, name=name)
 
 
 def _spectra_of(task: _Task, config):
