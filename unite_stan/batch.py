@@ -59,6 +59,8 @@ STATUSES = ("ok", "poor_convergence", "failed")
 PERCENTILES = (16, 50, 84)
 #: Percentiles (fractions) of the per-object FITS file's tables (the draws are in the netCDF).
 HDUL_PERCENTILES = (0.025, 0.16, 0.5, 0.84, 0.975)
+#: Stem of the merged catalogue's files (an object id may not be this).
+CATALOGUE = "catalogue"
 _ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*")
 _SAMPLE_STATS = {
     "log_prob": "lp",
@@ -203,6 +205,11 @@ def _tasks(spectra_source) -> list[_Task]:
             raise ValueError(
                 f"object id {oid!r} (item {i}) cannot name a file: use letters, digits and "
                 "'._+-', starting with a letter, digit or '_'"
+            )
+        if oid == CATALOGUE:
+            raise ValueError(
+                f"object id {oid!r} (item {i}) is reserved: the merged catalogue is "
+                f"{CATALOGUE}.fits; rename the object"
             )
         where.setdefault(oid, []).append(i)
         tasks.append(_Task(oid, source, redshift, problem))
@@ -912,11 +919,11 @@ def merge(output_dir) -> Path:
             table[f"{name}_p{p}"] = np.array(column, dtype=float)
             if unit:
                 table[f"{name}_p{p}"].unit = unit
-    fits_path = out / "catalogue.fits"
+    fits_path = out / f"{CATALOGUE}.fits"
     buffer = io.BytesIO()
     table.write(buffer, format="fits")
     _write_atomic(fits_path, buffer.getvalue())
     text = io.StringIO()
     table.write(text, format="ascii.csv")
-    _write_atomic(out / "catalogue.csv", text.getvalue().encode())
+    _write_atomic(out / f"{CATALOGUE}.csv", text.getvalue().encode())
     return fits_path

@@ -94,3 +94,65 @@ def test_batch_refuses_zero_workers(tmp_path, capsys):
     argv = ["batch", "c.yaml", "cat.csv", "-o", str(tmp_path), "--workers", "0"]
     assert main(argv) == 2
     assert capsys.readouterr().err == "unite-stan batch: --workers 0: must be >= 1\n"
+
+
+def test_the_parent_compiles_what_a_worker_hands_back_once(tmp_path, monkeypatch):
+    """fit_many's loop with stand-ins: workers report two uncompiled programs (one of them
+    twice); the parent compiles each once and sends the objects again."""
+    import unite_stan.stan.backends as backends
+    from unite_stan import batch
+
+    compiled, calls = [], []
+    handed_back = set()
+
+    def run_task(task, job, *, forbid_builds=True):
+        calls.append((task.id, forbid_builds))
+        code = {"a": None, "b": "program B", "c": "program C", "d": "program B"}[task.id]
+        if forbid_builds and code not in compiled and task.id not in handed_back:
+            handed_back.add(task.id)
+            return {"id": task.id, "status": "needs_compile", "backend": "embedded", "code": code}
+        record = {"id": task.id, "status": "ok"}
+        (tmp_path / f"{task.id}.status.json").write_text(json.dumps(record))
+        return record
+
+    class Backend:
+        name = "embedded"
+
+        def compile(self, code, progress=True):
+            compiled.append(code)
+
+    monkeypatch.setattr(batch, "_run_task", run_task)
+    monkeypatch.setattr(backends, "get_backend", lambda name="auto": Backend())
+    source = [(oid, None, 0.0) for oid in "abcd"]
+    result = batch.fit_many(sim.configuration(), source, output_dir=tmp_path, progress=False)
+    assert calls[0] == ("a", False)  # the first object runs in the parent, which may compile
+    assert sorted(compiled) == ["program B", "program C"]
+    assert {k: v["status"] for k, v in result.statuses.items()} == dict.fromkeys("abcd", "ok")
+    assert [c for c in calls if c[0] == "b"] == [("b", True), ("b", True)]
+
+
+@pytest.mark.parametrize(
+    ("oid", "message"),
+    [
+        (
+            "catalogue",
+            "object id 'catalogue' (item 0) is reserved: the merged catalogue is catalogue.fits; rename the object",
+        ),
+        (
+            "../x",
+            "object id '../x' (item 0) cannot name a file: use letters, digits and '._+-', starting with a letter, digit or '_'",
+        ),
+    ],
+)
+def test_ids_that_cannot_name_the_outputs_are_refused(tmp_path, oid, message):
+    from unite_stan.batch import fit_many
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        fit_many(sim.configuration(), [(oid, None, 0.0)], output_dir=tmp_path, progress=False)
+
+
+def test_a_source_item_must_be_a_triple(tmp_path):
+    from unite_stan.batch import fit_many
+
+    with pytest.raises(ValueError, match=re.escape("spectra_source item 0 is ('a', None)")):
+        fit_many(sim.configuration(), [("a", None)], output_dir=tmp_path, progress=False)
