@@ -269,3 +269,37 @@ def test_threads_are_clamped_to_the_cores_with_a_warning():
         )
     unset = _clamp({"num_chains": 4, "threads_per_chain": None, "parallel_chains": None}, 1, 2)
     assert (unset["threads_per_chain"], unset["parallel_chains"]) == (1, 2)
+
+
+def _compile_tutorial(root: str) -> tuple[list[str], str]:
+    """In a child process: build the tutorial's program in the cache at ``root``; returns the
+    keys this process built and the build record's creation time."""
+    os.environ["UNITE_STAN_CACHE"] = root
+    from unite_stan.batch import _counting_builds
+    from unite_stan.model import ModelBuilder
+    from unite_stan.stan.backends import get_backend
+
+    spectra = sim.spectrum(0)
+    config = sim.configuration()
+    from unite_stan.spectrum import Spectra
+
+    spectra = Spectra([spectra], redshift=0.0)
+    lines, cont = spectra.prepare(config.lines, config.continuum)
+    spectra.compute_scales(lines, cont, **sim.SCALES)
+    program, _ = ModelBuilder(lines, cont, spectra).build()
+    with _counting_builds() as built:
+        model = get_backend("embedded").compile(program.code, progress=False)
+    return list(built), model.record.created
+
+
+def test_four_processes_building_one_new_structure_compile_once(tmp_path, monkeypatch):
+    import multiprocessing
+
+    root = _fresh_cache(tmp_path, monkeypatch)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        results = pool.map(_compile_tutorial, [str(root)] * 4)
+    built = [key for keys, _ in results for key in keys]
+    assert len(built) == 1  # one process compiled
+    assert len({created for _, created in results}) == 1  # all four hold the same build
+    assert [p.name for p in _models(root)] == [built[0][:16]]
