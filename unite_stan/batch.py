@@ -698,6 +698,7 @@ def fit_many(
     min_ess_per_chain: float = 100,
     resume: bool = True,
     progress: bool = True,
+    shard: tuple[int, int] | None = None,
 ) -> BatchResult:
     """Fit every object of ``spectra_source`` with ``config``; write per-object outputs and a
     merged catalogue to ``output_dir``.
@@ -733,6 +734,10 @@ def fit_many(
         are fitted again. False refits everything.
     progress : bool
         A progress bar over objects (tqdm: rate and ETA).
+    shard : (k, n), optional
+        Fit only the objects whose position in the source is ``k`` modulo ``n`` (``0 <= k <
+        n``): ``n`` independent jobs (a job array) share one source and one output directory.
+        Ids are checked for duplicates over the whole source.
 
     Returns
     -------
@@ -776,6 +781,9 @@ def fit_many(
         "min_ess_per_chain": float(min_ess_per_chain),
     }
     tasks = _tasks(spectra_source)
+    if shard is not None:
+        k, n = _check_shard(shard)
+        tasks = tasks[k::n]
     statuses: dict[str, dict] = {}
     skipped, todo = [], []
     for task in tasks:
@@ -834,6 +842,17 @@ def fit_many(
         bar.close()
     catalogue = merge(out)
     return BatchResult(statuses, skipped, compiled, catalogue, kw)
+
+
+def _check_shard(shard) -> tuple[int, int]:
+    try:
+        k, n = (int(v) for v in shard)
+        valid = 0 <= k < n and tuple(shard) == (k, n)
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise ValueError(f"shard={shard!r}: must be (k, n) with integers 0 <= k < n")
+    return k, n
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -40,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("catalogue", type=Path, help="CSV: id, path, loader, redshift[, name]")
     batch.add_argument("--workers", type=int, default=1, help="local worker processes")
     batch.add_argument("--scheduler", default=None, help="dask scheduler address")
+    batch.add_argument(
+        "--shard", default=None, help="K/N: fit objects K, K+N, K+2N… (one job of an array)"
+    )
     _sampler_options(batch)
 
     merge = commands.add_parser("merge", help="merge status records into the catalogue")
@@ -106,6 +110,11 @@ def _cmd_batch(args) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers {args.workers}: must be >= 1")
     kwargs = _fit_kwargs(args)
+    if args.shard is not None:
+        match = re.fullmatch(r"(\d+)/(\d+)", args.shard)
+        if not match:
+            raise ValueError(f"--shard {args.shard}: must be K/N, e.g. 0/8")
+        kwargs["shard"] = (int(match[1]), int(match[2]))
     if args.scheduler:
         from distributed import Client
 

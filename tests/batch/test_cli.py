@@ -156,3 +156,33 @@ def test_a_source_item_must_be_a_triple(tmp_path):
 
     with pytest.raises(ValueError, match=re.escape("spectra_source item 0 is ('a', None)")):
         fit_many(sim.configuration(), [("a", None)], output_dir=tmp_path, progress=False)
+
+
+def test_shards_split_the_source(tmp_path, monkeypatch, capsys):
+    from unite_stan import batch
+
+    def run_task(task, job, *, forbid_builds=True):
+        record = {"id": task.id, "status": "ok"}
+        (tmp_path / f"{task.id}.status.json").write_text(json.dumps(record))
+        return record
+
+    monkeypatch.setattr(batch, "_run_task", run_task)
+    source = [(f"o{i}", None, 0.0) for i in range(7)]
+    config = sim.configuration()
+    fitted = [
+        sorted(
+            batch.fit_many(
+                config, source, output_dir=tmp_path, shard=(k, 3), progress=False
+            ).statuses
+        )
+        for k in range(3)
+    ]
+    assert fitted == [["o0", "o3", "o6"], ["o1", "o4"], ["o2", "o5"]]
+    assert len(Table.read(tmp_path / "catalogue.fits")) == 7
+    with pytest.raises(
+        ValueError, match=re.escape("shard=(3, 3): must be (k, n) with integers 0 <= k < n")
+    ):
+        batch.fit_many(config, source, output_dir=tmp_path, shard=(3, 3))
+    argv = ["batch", "c.yaml", "cat.csv", "-o", str(tmp_path), "--shard", "1-3"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == "unite-stan batch: --shard 1-3: must be K/N, e.g. 0/8\n"
