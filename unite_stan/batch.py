@@ -566,12 +566,20 @@ def is_complete(output_dir, object_id: str) -> bool:
     return True
 
 
-def _clean_temporary(out: Path) -> int:
-    """Remove temporary files left by a killed run; returns how many."""
+def _clean_temporary(out: Path, ids: set[str], *, catalogue: bool) -> int:
+    """Remove the temporary files a killed run left for these objects (and the catalogue's,
+    when ``catalogue``); returns how many. Other objects' files are left alone: another job
+    (shard) may be writing them."""
+    pattern = re.compile(r"\.(.+)\.(nc|fits|status\.json|csv)\.[^.]+\.tmp")
     count = 0
     for path in out.glob(".*.tmp"):
-        _remove(path)
-        count += 1
+        match = pattern.fullmatch(path.name)
+        if match is None:
+            continue
+        stem, ext = match[1], match[2]
+        if stem in ids and ext != "csv" or catalogue and stem == CATALOGUE:
+            _remove(path)
+            count += 1
     return count
 
 
@@ -759,7 +767,6 @@ def fit_many(
     kind = _kind(executor)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _clean_temporary(out)
     slots, cores = _slots(executor, kind)
     kw = {
         **dict(fit_kwargs or {}),
@@ -784,6 +791,7 @@ def fit_many(
     if shard is not None:
         k, n = _check_shard(shard)
         tasks = tasks[k::n]
+    _clean_temporary(out, {t.id for t in tasks}, catalogue=shard is None)
     statuses: dict[str, dict] = {}
     skipped, todo = [], []
     for task in tasks:

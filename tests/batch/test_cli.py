@@ -186,3 +186,21 @@ def test_shards_split_the_source(tmp_path, monkeypatch, capsys):
     argv = ["batch", "c.yaml", "cat.csv", "-o", str(tmp_path), "--shard", "1-3"]
     assert main(argv) == 2
     assert capsys.readouterr().err == "unite-stan batch: --shard 1-3: must be K/N, e.g. 0/8\n"
+
+
+def test_only_this_runs_temporary_files_are_removed(tmp_path, monkeypatch):
+    from unite_stan import batch
+
+    monkeypatch.setattr(batch, "_run_task", lambda task, job, **kw: {"id": task.id, "status": "ok"})
+    left = [".a.nc.x1y2.tmp", ".a.status.json.k_9.tmp", ".a.b.fits.zz.tmp", ".catalogue.fits.q.tmp"]
+    for name in left:
+        (tmp_path / name).write_text("partial")
+    source = [("a", None, 0.0), ("c", None, 0.0)]
+    batch.fit_many(sim.configuration(), source, output_dir=tmp_path, shard=(0, 2), progress=False)
+    # shard 0 holds 'a' only: 'a.b' belongs to another job, the catalogue's to the last merge
+    assert sorted(p.name for p in tmp_path.glob(".*")) == [
+        ".a.b.fits.zz.tmp",
+        ".catalogue.fits.q.tmp",
+    ]
+    batch.fit_many(sim.configuration(), source, output_dir=tmp_path, progress=False)
+    assert sorted(p.name for p in tmp_path.glob(".*")) == [".a.b.fits.zz.tmp"]
