@@ -44,6 +44,7 @@ __all__ = [
     "BatchResult",
     "CatalogueRow",
     "fit_many",
+    "inference_data",
     "is_complete",
     "load_row",
     "merge",
@@ -417,7 +418,7 @@ def _fit_and_write(task: _Task, job: dict, seed: int) -> dict:
     out = Path(job["output_dir"])
     files = {}
     nc = out / f"{task.id}.nc"
-    _write_atomic(nc, _netcdf_bytes(ds, spectra=args.spectra, free=free))
+    _write_atomic(nc, _netcdf_bytes(args))
     files["nc"] = _file_record(nc)
     fits_path = out / f"{task.id}.fits"
     buffer = io.BytesIO()
@@ -493,32 +494,54 @@ def _file_record(path: Path) -> dict:
     return {"name": path.name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
-def _netcdf_bytes(ds, *, spectra, free: list[str]) -> bytes:
-    """The draws as netCDF-4 bytes in ArviZ's groups: ``posterior`` (every site),
-    ``sample_stats`` (ArviZ's names: ``lp``, ``diverging``…), ``log_likelihood`` (per spectrum)
-    and ``observed_data`` (each spectrum's pixels)."""
+def inference_data(args):
+    """A fit's draws as an ``xarray.DataTree`` in ArviZ's group layout (what
+    ``ModelArgs.to_arviz()`` returns and ``<id>.nc`` holds).
+
+    Groups: ``posterior`` (every site, in the model's scaled units as in ``args.dataset``;
+    the run's attributes, lists as JSON text, booleans as 0/1, and ``free_sites``),
+    ``sample_stats`` (ArviZ's names: ``lp``, ``acceptance_rate``, ``step_size``,
+    ``tree_depth``, ``n_steps``, ``diverging``, ``energy``), ``log_likelihood`` (``spectra``:
+    one value per spectrum and draw) and ``observed_data`` (each spectrum's ``low_``,
+    ``high_``, ``flux_`` and ``error_<name>``, with their units as attributes).
+
+    Raises
+    ------
+    ValueError
+        If ``args`` holds no draws (before ``ModelBuilder.fit``).
+    """
     import xarray as xr
 
+    ds = args.dataset
+    if ds is None:
+        raise ValueError("no draws: to_arviz() needs a fitted model (ModelBuilder.fit)")
     attrs = {k: _netcdf_attr(v) for k, v in ds.attrs.items()}
     stats = [n for n in _SAMPLE_STATS if n in ds]
     sites = [
         n for n in ds.data_vars if n not in _SAMPLE_STATS and n not in ("lp__", "log_likelihood")
     ]
-    groups = {
-        "posterior": ds[sites],
-        "sample_stats": ds[stats].rename({n: _SAMPLE_STATS[n] for n in stats}),
-        "log_likelihood": ds[["log_likelihood"]].rename({"log_likelihood": "spectra"}),
-        "observed_data": _observed(spectra, xr),
-    }
-    groups["sample_stats"]["diverging"] = groups["sample_stats"]["diverging"].astype("int8")
-    for name in ("sample_stats", "log_likelihood"):
-        groups[name].attrs = {}
-    groups["posterior"].attrs = {**attrs, "free_sites": json.dumps(free)}
+    posterior = ds[sites]
+    posterior.attrs = {**attrs, "free_sites": json.dumps(list(args.free_sites))}
+    sample_stats = ds[stats].rename({n: _SAMPLE_STATS[n] for n in stats})
+    sample_stats.attrs = {}
+    log_likelihood = ds[["log_likelihood"]].rename({"log_likelihood": "spectra"})
+    log_likelihood.attrs = {}
+    return xr.DataTree.from_dict(
+        {
+            "posterior": posterior,
+            "sample_stats": sample_stats,
+            "log_likelihood": log_likelihood,
+            "observed_data": _observed(args.spectra, xr),
+        }
+    )
+
+
+def _netcdf_bytes(args) -> bytes:
+    """:func:`inference_data` as netCDF-4 bytes (built in the system's temporary directory)."""
     fd, tmp = tempfile.mkstemp(suffix=".nc")
     os.close(fd)
     try:
-        for i, (group, data) in enumerate(groups.items()):
-            data.to_netcdf(tmp, group=group, mode="w" if i == 0 else "a", engine="h5netcdf")
+        inference_data(args).to_netcdf(tmp, mode="w", engine="h5netcdf")
         return Path(tmp).read_bytes()
     finally:
         _remove(Path(tmp))

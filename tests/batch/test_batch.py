@@ -303,3 +303,58 @@ def test_four_processes_building_one_new_structure_compile_once(tmp_path, monkey
     assert len(built) == 1  # one process compiled
     assert len({created for _, created in results}) == 1  # all four hold the same build
     assert [p.name for p in _models(root)] == [built[0][:16]]
+
+
+def test_outputs_read_back_with_arviz_and_to_arviz(tmp_path):
+    import xarray as xr
+
+    from unite_stan.batch import fit_many
+    from unite_stan.diagnostics import rhat
+    from unite_stan.model import ModelBuilder
+    from unite_stan.spectrum import Spectra
+
+    result = fit_many(
+        sim.configuration(), [("x", sim.spectrum(3), 0.0)], output_dir=tmp_path, seed=2,
+        scale_kwargs=sim.SCALES, progress=False, **DRAWS,
+    )  # fmt: skip
+    record = result.statuses["x"]
+    tree = xr.open_datatree(tmp_path / "x.nc", engine="h5netcdf")
+    assert sorted(tree.children) == ["log_likelihood", "observed_data", "posterior", "sample_stats"]
+    free = json.loads(tree["posterior"].attrs["free_sites"])
+    rhats = [rhat(tree["posterior"][name].values) for name in free]
+    assert max(rhats) == record["diagnostics"]["rhat_max"]
+    assert int(tree["sample_stats"]["diverging"].sum()) == record["diagnostics"]["divergences"]
+    assert tree["sample_stats"]["diverging"].dtype == bool
+    assert tree["log_likelihood"]["spectra"].dims == ("chain", "draw", "spectrum")
+    assert tree["observed_data"]["flux_grism"].attrs["unit"] == "erg / (Angstrom s cm2)"
+
+    # the same groups in memory from an interactive fit
+    config = sim.configuration()
+    spectra = Spectra([sim.spectrum(3)], redshift=0.0)
+    lines, cont = spectra.prepare(config.lines, config.continuum)
+    spectra.compute_scales(lines, cont, **sim.SCALES)
+    _, args = ModelBuilder(lines, cont, spectra).fit(
+        seed=record["seed"], progress_bar=False, parallel_chains=2, **DRAWS
+    )
+    interactive = args.to_arviz()
+    np.testing.assert_array_equal(
+        interactive["posterior"]["flux_Ha"].values, tree["posterior"]["flux_Ha"].values
+    )
+    az = pytest.importorskip("arviz")
+    idata = az.from_netcdf(tmp_path / "x.nc")
+    assert set(idata.groups()) == {"posterior", "sample_stats", "log_likelihood", "observed_data"}
+    summary = az.summary(idata, var_names=free, kind="diagnostics")
+    np.testing.assert_allclose(summary["r_hat"].max(), max(rhats), atol=0.005)
+
+
+def test_to_arviz_needs_a_fit():
+    from unite_stan.model import ModelBuilder
+    from unite_stan.spectrum import Spectra
+
+    config = sim.configuration()
+    spectra = Spectra([sim.spectrum(0)], redshift=0.0)
+    lines, cont = spectra.prepare(config.lines, config.continuum)
+    spectra.compute_scales(lines, cont, **sim.SCALES)
+    _, args = ModelBuilder(lines, cont, spectra).build()
+    with pytest.raises(ValueError, match=re.escape("no draws: to_arviz() needs a fitted model")):
+        args.to_arviz()
