@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -202,14 +201,6 @@ def test_bad_catalogue_rows_are_recorded_as_failed(tmp_path):
     assert record["status"] == "failed" and "traceback" in record
 
 
-def test_catalogue_columns_are_checked(tmp_path):
-    from unite_stan.batch import read_catalogue
-
-    (tmp_path / "c.csv").write_text("id,path,redshift,colour\nA,a.fits,0.1,red\n")
-    with pytest.raises(ValueError, match=re.escape("missing column(s) ['loader']")):
-        read_catalogue(tmp_path / "c.csv")
-
-
 def test_a_worker_hands_an_uncompiled_program_back(tmp_path, monkeypatch):
     from unite_stan.batch import _run_task, _Task
 
@@ -249,26 +240,6 @@ def test_process_pool_batch(tmp_path):
     )  # fmt: skip
     # same seed, same chains at once: the same numbers in a pool worker and in this process
     assert serial.statuses["p1"]["parameters"] == result.statuses["p1"]["parameters"]
-
-
-def test_threads_are_clamped_to_the_cores_with_a_warning():
-    from unite_stan.batch import _clamp
-
-    asked = {"num_chains": 4, "threads_per_chain": 2, "parallel_chains": 4}
-    with pytest.warns(UserWarning) as caught:
-        used = _clamp(asked, slots=2, cores=4)
-    assert str(caught[0].message) == (
-        "threads_per_chain=2 x parallel_chains=4 x workers=2 = 16 exceeds the 4 cores: using "
-        "threads_per_chain=2, parallel_chains=1"
-    )
-    assert (used["threads_per_chain"], used["parallel_chains"]) == (2, 1)
-    with pytest.warns(UserWarning, match=re.escape("using threads_per_chain=1, parallel_chains=1")):
-        assert (
-            _clamp({"num_chains": 2, "threads_per_chain": 4}, slots=2, cores=2)["threads_per_chain"]
-            == 1
-        )
-    unset = _clamp({"num_chains": 4, "threads_per_chain": None, "parallel_chains": None}, 1, 2)
-    assert (unset["threads_per_chain"], unset["parallel_chains"]) == (1, 2)
 
 
 def _compile_tutorial(root: str) -> tuple[list[str], str]:
@@ -345,16 +316,3 @@ def test_outputs_read_back_with_arviz_and_to_arviz(tmp_path):
     assert set(idata.groups()) == {"posterior", "sample_stats", "log_likelihood", "observed_data"}
     summary = az.summary(idata, var_names=free, kind="diagnostics")
     np.testing.assert_allclose(summary["r_hat"].max(), max(rhats), atol=0.005)
-
-
-def test_to_arviz_needs_a_fit():
-    from unite_stan.model import ModelBuilder
-    from unite_stan.spectrum import Spectra
-
-    config = sim.configuration()
-    spectra = Spectra([sim.spectrum(0)], redshift=0.0)
-    lines, cont = spectra.prepare(config.lines, config.continuum)
-    spectra.compute_scales(lines, cont, **sim.SCALES)
-    _, args = ModelBuilder(lines, cont, spectra).build()
-    with pytest.raises(ValueError, match=re.escape("no draws: to_arviz() needs a fitted model")):
-        args.to_arviz()

@@ -1,4 +1,5 @@
-"""The unite-stan command line (no Stan compile) and merge's catalogue from status records."""
+"""unite_stan.batch without Stan runs: the unite-stan command line, merge's catalogue from status
+records, fit_many's loop with stand-ins, catalogue and id checks, core clamping."""
 
 from __future__ import annotations
 
@@ -204,3 +205,44 @@ def test_only_this_runs_temporary_files_are_removed(tmp_path, monkeypatch):
     ]
     batch.fit_many(sim.configuration(), source, output_dir=tmp_path, progress=False)
     assert sorted(p.name for p in tmp_path.glob(".*")) == [".a.b.fits.zz.tmp"]
+
+
+def test_catalogue_columns_are_checked(tmp_path):
+    from unite_stan.batch import read_catalogue
+
+    (tmp_path / "c.csv").write_text("id,path,redshift,colour\nA,a.fits,0.1,red\n")
+    with pytest.raises(ValueError, match=re.escape("missing column(s) ['loader']")):
+        read_catalogue(tmp_path / "c.csv")
+
+
+def test_threads_are_clamped_to_the_cores_with_a_warning():
+    from unite_stan.batch import _clamp
+
+    asked = {"num_chains": 4, "threads_per_chain": 2, "parallel_chains": 4}
+    with pytest.warns(UserWarning) as caught:
+        used = _clamp(asked, slots=2, cores=4)
+    assert str(caught[0].message) == (
+        "threads_per_chain=2 x parallel_chains=4 x workers=2 = 16 exceeds the 4 cores: using "
+        "threads_per_chain=2, parallel_chains=1"
+    )
+    assert (used["threads_per_chain"], used["parallel_chains"]) == (2, 1)
+    with pytest.warns(UserWarning, match=re.escape("using threads_per_chain=1, parallel_chains=1")):
+        assert (
+            _clamp({"num_chains": 2, "threads_per_chain": 4}, slots=2, cores=2)["threads_per_chain"]
+            == 1
+        )
+    unset = _clamp({"num_chains": 4, "threads_per_chain": None, "parallel_chains": None}, 1, 2)
+    assert (unset["threads_per_chain"], unset["parallel_chains"]) == (1, 2)
+
+
+def test_to_arviz_needs_a_fit():
+    from unite_stan.model import ModelBuilder
+    from unite_stan.spectrum import Spectra
+
+    config = sim.configuration()
+    spectra = Spectra([sim.spectrum(0)], redshift=0.0)
+    lines, cont = spectra.prepare(config.lines, config.continuum)
+    spectra.compute_scales(lines, cont, **sim.SCALES)
+    _, args = ModelBuilder(lines, cont, spectra).build()
+    with pytest.raises(ValueError, match=re.escape("no draws: to_arviz() needs a fitted model")):
+        args.to_arviz()
