@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -316,3 +317,30 @@ def test_outputs_read_back_with_arviz_and_to_arviz(tmp_path):
     assert set(idata.groups()) == {"posterior", "sample_stats", "log_likelihood", "observed_data"}
     summary = az.summary(idata, var_names=free, kind="diagnostics")
     np.testing.assert_allclose(summary["r_hat"].max(), max(rhats), atol=0.005)
+
+
+def test_command_line_fit_and_batch(tmp_path, capsys):
+    from unite_stan.cli import main
+
+    sim.configuration().save(tmp_path / "fit.yaml")
+    sim.write_table(sim.spectrum(4), tmp_path / "s4.fits")
+    sim.write_table(sim.spectrum(5), tmp_path / "s5.fits")
+    (tmp_path / "cat.csv").write_text(
+        "id,path,loader,redshift\ns4,s4.fits,table,0\ns5,s5.fits,table,0\nlost,none.fits,table,0\n"
+    )
+    draws = ["--num-warmup", "300", "--num-samples", "300", "-q"]
+    out = tmp_path / "out"
+    argv = ["fit", str(tmp_path / "fit.yaml"), str(tmp_path / "s4.fits"), "--loader", "table"]
+    assert main([*argv, "--redshift", "0", "-o", str(out), *draws]) == 0
+    assert capsys.readouterr().out.startswith("1 objects: ")
+    assert sorted(p.name for p in out.glob("s4.*")) == ["s4.fits", "s4.nc", "s4.status.json"]
+    # the same object again, from the catalogue: already done; 'lost' fails, so exit status 1
+    argv = ["batch", str(tmp_path / "fit.yaml"), str(tmp_path / "cat.csv"), "-o", str(out)]
+    assert main([*argv, *draws, "--workers", "2"]) == 1
+    summary = capsys.readouterr().out
+    assert re.fullmatch(
+        r"3 objects: \d ok, \d poor convergence, 1 failed \(1 already done\); catalogue "
+        + re.escape(str(out / "catalogue.fits") + "\n"),
+        summary,
+    ), summary
+    assert sorted(Table.read(out / "catalogue.fits")["id"]) == ["lost", "s4", "s5"]
