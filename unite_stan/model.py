@@ -466,6 +466,143 @@ class ModelBuilder:
         samples = result.samples
         return samples, args
 
+    # ---- point estimate and Pathfinder --------------------------------------------------
+
+    def optimize(
+        self,
+        *,
+        jacobian: bool = False,
+        backend: str = "auto",
+        seed: int = 0,
+        init_strategy=None,
+        num_starts: int = 4,
+        integration_mode: str = "analytic",
+        n_super: int = 10,
+        conv_half_width: int | None = None,
+        progress_bar: bool = False,
+    ):
+        """The posterior mode (MAP): ``(values, args)``.
+
+        Parameters
+        ----------
+        jacobian : bool
+            ``False`` (default, as Stan's ``optimize``): the mode of the posterior density of
+            the parameters themselves. ``True``: the mode on unite's unconstrained scale (the
+            logistic scale of every bounded prior, the Jacobian included: the maximum of
+            unite's ``log_prob``).
+        backend : {'auto', 'embedded', 'cmdstan'}
+            As in :meth:`fit`. Either way L-BFGS (scipy's) runs on the backend's log density
+            and gradient with the Jacobian terms handled here; CmdStan's own L-BFGS first
+            brings each start near the mode (see :mod:`unite_stan.stan.optimize`).
+        seed : int
+            Seeds the random starts (uniform in (-2, 2) on the unconstrained scale, line fluxes
+            started small, as the fit's pilot does).
+        init_strategy : dict, optional
+            Site name -> start value (the parameter's units), as in :meth:`fit`; put into
+            every start.
+        num_starts : int
+            L-BFGS runs; the best optimum wins (default 4).
+        integration_mode, n_super, conv_half_width
+            As in :meth:`build`.
+
+        Returns
+        -------
+        values : dict
+            Every site (free and fixed) -> its value at the mode in the units of :meth:`fit`'s
+            samples, plus ``'log_prob'`` (unite's) and ``'log_likelihood'`` (summed over the
+            spectra) there.
+        args : ModelArgs
+            ``args.program`` is the program optimised; ``args.run_info['optimize']`` holds the
+            objective, the optimiser's message, the backend and the unconstrained mode.
+        """
+        from collections.abc import Mapping
+
+        from unite_stan.stan.optimize import map_estimate
+
+        if init_strategy is not None and not isinstance(init_strategy, Mapping):
+            raise TypeError(
+                f"init_strategy={init_strategy!r}: give a dict of start values "
+                "{site name: value in the parameter's units}"
+            )
+        program, args = self.build(
+            integration_mode=integration_mode, n_super=n_super, conv_half_width=conv_half_width
+        )
+        result = map_estimate(
+            program,
+            args,
+            backend=backend,
+            jacobian=jacobian,
+            seed=seed,
+            init_values=dict(init_strategy or {}),
+            num_starts=num_starts,
+            progress=progress_bar,
+        )
+        args.program = program
+        args.run_info = {
+            "optimize": {
+                "jacobian": result.jacobian,
+                "objective": result.objective,
+                "unconstrained": result.unconstrained,
+                "backend": result.backend,
+                "message": result.message,
+                "starts": result.starts,
+                "converged": result.converged,
+            }
+        }
+        return result.values, args
+
+    def pathfinder(
+        self,
+        num_samples: int = 1000,
+        *,
+        num_paths: int = 4,
+        seed: int = 0,
+        backend: str = "auto",
+        init_strategy=None,
+        integration_mode: str = "analytic",
+        n_super: int = 10,
+        conv_half_width: int | None = None,
+        progress_bar: bool = False,
+    ):
+        """Approximate posterior draws by Stan's Pathfinder: ``(samples, args)`` as :meth:`fit`
+        returns them (one chain of ``num_samples`` draws; ``args.dataset`` holds them, with
+        ``attrs['method'] == 'pathfinder'``).
+
+        Only the CmdStan backend offers Pathfinder (cmdstanpy's ``pathfinder``, multi-path with
+        PSIS resampling, every path started at one point drawn as the fit's pilot draws its
+        starts, with ``init_strategy`` put in); the embedded backend raises
+        ``NotImplementedError``. The draws are an approximation: no R-hat or ESS applies.
+        """
+        from collections.abc import Mapping
+
+        from unite_stan.stan.optimize import pathfinder_draws
+
+        if init_strategy is not None and not isinstance(init_strategy, Mapping):
+            raise TypeError(
+                f"init_strategy={init_strategy!r}: give a dict of start values "
+                "{site name: value in the parameter's units}"
+            )
+        program, args = self.build(
+            integration_mode=integration_mode, n_super=n_super, conv_half_width=conv_half_width
+        )
+        draws, info = pathfinder_draws(
+            program,
+            args,
+            backend=backend,
+            num_samples=num_samples,
+            num_paths=num_paths,
+            seed=seed,
+            init_values=dict(init_strategy or {}),
+            progress=progress_bar,
+        )
+        args.program = program
+        args.dataset = draws
+        args.run_info = {"pathfinder": info}
+        samples = {name: draws[name].reshape(-1) for name in program.free_sites}
+        samples["log_prob"] = draws["log_prob"].reshape(-1)
+        samples["log_likelihood"] = np.nansum(draws["log_likelihood"], axis=-1).reshape(-1)
+        return samples, args
+
 
 def _check_convolution(n_super, conv_half_width) -> tuple[int, int | None]:
     """Convolution mode's settings, checked: a positive int each (``conv_half_width`` may be

@@ -88,6 +88,10 @@ class RenderedProgram:
     #: as rendered, which every layout starts from
     layout: Layout | None = None
     rendered: RenderedProgram | None = field(default=None, repr=False)
+    #: free site -> the coordinate it is sampled in (``unite_stan.stan.coordinates``'s kinds)
+    site_coordinates: dict[str, str] = field(default_factory=dict)
+    #: the spectra's names, in the order of ``log_lik_spec``
+    spectrum_names: list[str] = field(default_factory=list)
 
     @property
     def code_hash(self) -> str:
@@ -149,6 +153,15 @@ class RenderedProgram:
         for key in ("coord_loc", "coord_chol"):
             data[key] = self.data[key]
         return dataclasses.replace(self, code=code, data=data, layout=layout, rendered=base)
+
+    def write(self, directory, name: str = "model"):
+        """Write ``<name>.stan`` (``code``), ``<name>.data.json`` (``data``, CmdStan's JSON)
+        and ``<name>.sites.json`` (Stan identifiers -> site names) into ``directory``, to run
+        the program with CmdStan, cmdstanpy or BridgeStan by hand; returns their paths
+        (:class:`~unite_stan.stan.export.ProgramFiles`). See ``docs/driving_stan.md``."""
+        from unite_stan.stan.export import write_program
+
+        return write_program(self, directory, name)
 
     def __call__(self, *args, **kwargs):
         raise TypeError(
@@ -354,5 +367,16 @@ def render_program(args) -> RenderedProgram:
     # rewrite cannot (soa.LEAVE): their serial text, the threaded one only for several blocks.
     code = serial if structure.convolution or structure.absorbers else threaded
     return RenderedProgram(
-        code, data, names, free, fixed, lits.sources, windows, serial, threaded, structure
+        code,
+        data,
+        names,
+        free,
+        fixed,
+        lits.sources,
+        windows,
+        serial,
+        threaded,
+        structure,
+        site_coordinates={n: site_kind(graph, n) for n in free},
+        spectrum_names=[str(s.name) for s in args.spectra],
     )
