@@ -106,6 +106,14 @@ class ModelArgs:
         value = self.__dict__.get("dataset")
         return None if value is None else as_draws(value)
 
+    def to_arviz(self):
+        """The fit's draws as an ``xarray.DataTree`` in ArviZ's groups (``posterior``,
+        ``sample_stats``, ``log_likelihood``, ``observed_data``): ArviZ 1.x works on it
+        directly; see :func:`unite_stan.batch.inference_data`."""
+        from unite_stan.batch import inference_data
+
+        return inference_data(self)
+
     @property
     def prior_graph(self) -> PriorGraph:
         """The sites' priors with the walk over them (from ``all_priors``, ``name_to_token``

@@ -390,3 +390,30 @@ def test_a_moved_cache_still_serves_its_builds(tmp_path, monkeypatch):
     assert not built
     assert moved.artifact == str(tmp_path / "there" / "fake" / key[:16] / "artifact.bin")
     assert moved == dataclasses.replace(record, artifact=moved.artifact)
+
+
+def test_a_process_that_may_not_compile_names_the_missing_build(isolated_cache):
+    key = cache.program_hash(PROGRAM, "fake", {"forbidden": True})
+    final = isolated_cache / "fake" / key[:16]
+    with cache.builds_forbidden(), pytest.raises(cache.NotCompiledError) as caught:
+        cache.build_entry("fake", key, PROGRAM, lambda w, f: fake_build(w, f, key=key))
+    assert str(caught.value) == (
+        f"the build of Stan program {key[:16]} (fake backend) is not in the cache at {final}, "
+        "and this process may not compile (a batch worker): the parent process compiles each "
+        "structure before fanning out; check that every worker sees the same UNITE_STAN_CACHE "
+        f"(here {isolated_cache})"
+    )
+    assert (caught.value.backend, caught.value.code) == ("fake", PROGRAM)
+    assert not final.exists()
+    # the parent compiles; within the block the cached build is then served
+    record, built = cache.build_entry("fake", key, PROGRAM, lambda w, f: fake_build(w, f, key=key))
+    with cache.builds_forbidden():
+        assert cache.build_entry("fake", key, PROGRAM, None) == (record, False)
+    assert built
+
+
+def test_not_compiled_error_pickles():
+    import pickle
+
+    err = pickle.loads(pickle.dumps(cache.NotCompiledError("message", "embedded", PROGRAM)))
+    assert (str(err), err.backend, err.code) == ("message", "embedded", PROGRAM)

@@ -53,7 +53,9 @@ __all__ = [
     "PROGRAM_FILE",
     "RECORD_FILE",
     "CacheError",
+    "NotCompiledError",
     "build_entry",
+    "builds_forbidden",
     "cache_root",
     "canonical_program",
     "entry_dir",
@@ -69,6 +71,35 @@ RECORD_FILE = "build.json"
 
 class CacheError(OSError):
     """The compile cache cannot be written where it is; the message names ``UNITE_STAN_CACHE``."""
+
+
+class NotCompiledError(RuntimeError):
+    """A build was needed where builds are forbidden (:func:`builds_forbidden`, e.g. in a batch
+    worker). ``backend`` and ``code`` (the program, or None for the backend's own parts) say what
+    the process that may compile has to build."""
+
+    def __init__(self, message: str, backend: str = "", code: str | None = None):
+        super().__init__(message, backend, code)
+        self.backend = backend
+        self.code = code
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+_forbidden = threading.local()
+
+
+@contextlib.contextmanager
+def builds_forbidden() -> Iterator[None]:
+    """Within this block (in this thread), :func:`build_entry` raises :class:`NotCompiledError`
+    instead of building a missing entry: a batch worker loads cached builds and never compiles."""
+    previous = getattr(_forbidden, "on", False)
+    _forbidden.on = True
+    try:
+        yield
+    finally:
+        _forbidden.on = previous
 
 
 def cache_root() -> Path:
@@ -229,12 +260,24 @@ def build_entry(
     ------
     CacheError
         If the entry cannot be written (the message names ``UNITE_STAN_CACHE``).
+    NotCompiledError
+        If the entry is missing or damaged within :func:`builds_forbidden`.
     """
     final = entry_dir(backend, key)
     what = description or f"Stan program {key[:16]}"
-    record, _ = _check_entry(final, key)
+    record, damage = _check_entry(final, key)
     if record is not None:
         return record, False
+    if getattr(_forbidden, "on", False):
+        state = f"is damaged ({damage})" if damage else "is not in the cache"
+        raise NotCompiledError(
+            f"the build of {what} ({backend} backend) {state} at {final}, and this process may "
+            "not compile (a batch worker): the parent process compiles each structure before "
+            "fanning out; check that every worker sees the same UNITE_STAN_CACHE "
+            f"(here {cache_root()})",
+            backend,
+            code,
+        )
 
     with _cache_writes(final.parent):
         final.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,346 @@
+"""unite_stan.batch: a dask batch compiles once and recovers the truths; a killed batch resumes
+to the same catalogue; bad catalogue rows are recorded as failed while the rest completes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import _simulate as sim
+import numpy as np
+import pytest
+from astropy.table import QTable, Table
+
+pytestmark = pytest.mark.stan
+
+N_OBJECTS = 12
+DRAWS = {"num_warmup": 300, "num_samples": 300, "num_chains": 2}
+PARAMETERS = ("z_narrow", "fwhm_gauss_narrow", "flux_Ha", "flux_NII_6549", "flux_SII_6717")
+
+
+def _fresh_cache(tmp_path: Path, monkeypatch) -> Path:
+    """A cache holding the backend's own parts (shim, precompiled header) of the user cache,
+    linked, but no model: the tutorial's structure compiles anew in it."""
+    from unite_stan.stan import cache
+    from unite_stan.stan.backends import get_backend
+
+    get_backend("embedded").prepare(progress=False)  # the backend's own parts, built if missing
+    source = cache.cache_root() / "embedded"
+    root = tmp_path / "cache"
+    (root / "embedded").mkdir(parents=True)
+    for entry in source.glob("*"):
+        if entry.is_dir() and not (entry / cache.PROGRAM_FILE).exists():
+            (root / "embedded" / entry.name).symlink_to(entry)
+    monkeypatch.setenv(cache.ENV_VAR, str(root))
+    return root
+
+
+def _models(root: Path) -> list[Path]:
+    return sorted(p for p in (root / "embedded").glob("*") if (p / "model.stan").is_file())
+
+
+def test_dask_batch_compiles_once_and_recovers_truths(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    import xarray as xr
+
+    from unite_stan.batch import fit_many
+
+    root = _fresh_cache(tmp_path, monkeypatch)
+    source = [(f"sim{i:02d}", sim.spectrum(i), 0.0) for i in range(N_OBJECTS)]
+    out = tmp_path / "out"
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        result = fit_many(
+            sim.configuration(), source, output_dir=out, executor=client, seed=11,
+            scale_kwargs=sim.SCALES, progress=False, **DRAWS,
+        )  # fmt: skip
+    # one compile, in the parent; the workers only loaded it (they may not compile at all)
+    assert len(result.compiled) == 1
+    assert [p.name for p in _models(root)] == [result.compiled[0][:16]]
+    assert result.settings["parallel_chains"] == 1  # 2 workers on 2 cores: one chain each
+    assert sorted(result.statuses) == [f"sim{i:02d}" for i in range(N_OBJECTS)]
+    assert all(s["status"] in ("ok", "poor_convergence") for s in result.statuses.values())
+
+    inside = []
+    for i in range(N_OBJECTS):
+        # the FITS file's parameter table: percentiles 2.5 ... 97.5 in physical units
+        table = QTable.read(out / f"sim{i:02d}.fits", hdu="PARAMETERS")
+        assert list(table["percentile"]) == [0.025, 0.16, 0.5, 0.84, 0.975]
+        t = sim.truth(i)
+        truths = {"z_narrow": t["z"], "fwhm_gauss_narrow": t["fwhm_kms"], **sim.true_fluxes(i)}
+        for name in PARAMETERS:
+            column = table[name]
+            low, high = np.asarray(getattr(column, "value", column))[[0, -1]]
+            inside.append(low <= truths[name] <= high)
+    assert np.mean(inside) >= 0.9, f"{np.mean(inside):.2f} of truths inside the 95% intervals"
+
+    catalogue = Table.read(result.catalogue)
+    assert len(catalogue) == N_OBJECTS
+    assert list(catalogue["id"]) == [f"sim{i:02d}" for i in range(N_OBJECTS)]
+    assert str(catalogue["flux_Ha_p50"].unit) == "erg / (s cm2)"
+    flux = [sim.true_fluxes(i)["flux_Ha"] for i in range(N_OBJECTS)]
+    np.testing.assert_allclose(catalogue["flux_Ha_p50"], flux, rtol=0.1)
+    for group in ("sample_stats", "log_likelihood", "observed_data"):
+        ds = xr.open_dataset(out / "sim00.nc", group=group, engine="h5netcdf")
+        assert len(ds.data_vars) > 0, group
+        ds.close()
+
+
+def _status_files(out: Path) -> list[str]:
+    return sorted(p.name for p in out.glob("*.status.json"))
+
+
+def test_sigkill_then_resume_gives_the_uninterrupted_catalogue(tmp_path):
+    from unite_stan.batch import fit_many, is_complete
+
+    n = 8
+    script = Path(sim.__file__)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(script.parents[2]), str(script.parent)]),
+    }
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(killed), str(n)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while len(_status_files(killed)) < 3 and time.monotonic() < deadline:
+        assert process.poll() is None, "the batch ended before it could be killed"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = _status_files(killed)
+    assert 3 <= len(finished) < n
+    # whatever the kill left, only complete objects look complete
+    for name in finished:
+        assert is_complete(killed, name.removesuffix(".status.json"))
+
+    source = [(f"sim{i:02d}", sim.spectrum(i), 0.0) for i in range(n)]
+    kwargs = dict(seed=7, scale_kwargs=sim.SCALES, progress=False, **DRAWS)
+    resumed = fit_many(sim.configuration(), source, output_dir=killed, **kwargs)
+    assert sorted(resumed.skipped) == [f.removesuffix(".status.json") for f in finished]
+    whole = fit_many(sim.configuration(), source, output_dir=tmp_path / "whole", **kwargs)
+    assert whole.skipped == []
+
+    a, b = Table.read(resumed.catalogue), Table.read(whole.catalogue)
+    assert a.colnames == b.colnames and len(a) == n
+    for name in a.colnames:
+        assert list(a[name]) == list(b[name]), name
+    names = sorted(p.name for p in killed.iterdir())
+    assert not [p for p in names if p.startswith(".")], names  # no temporary file left
+    assert names == sorted(
+        [f"sim{i:02d}.{ext}" for i in range(n) for ext in ("nc", "fits", "status.json")]
+        + ["catalogue.fits", "catalogue.csv"]
+    )
+
+
+def test_bad_catalogue_rows_are_recorded_as_failed(tmp_path):
+    from unite_stan.batch import fit_many, merge
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sim.write_table(sim.spectrum(0), data / "good.fits")
+    sim.write_table(sim.spectrum(1), data / "dup.fits")
+    (data / "garbage.fits").write_bytes(b"this is not a FITS file\n" * 10)
+    sim.write_table(sim.spectrum(2), data / "nan.fits", nan_flux=True)
+    (tmp_path / "cat.csv").write_text(
+        "id,path,loader,redshift\n"
+        "good,data/good.fits,table,0.0\n"
+        "missing,data/missing.fits,table,0.0\n"
+        "garbage,data/garbage.fits,table,0.0\n"
+        "allnan,data/nan.fits,table,0.0\n"
+        "twice,data/dup.fits,table,0.0\n"
+        "twice,data/good.fits,table,0.0\n"
+        "badz,data/good.fits,table,abc\n"
+        "badloader,data/good.fits,hubble,0.0\n"
+    )
+    out = tmp_path / "out"
+    result = fit_many(
+        sim.configuration(), tmp_path / "cat.csv", output_dir=out, seed=1,
+        scale_kwargs=sim.SCALES, progress=False, **DRAWS,
+    )  # fmt: skip
+    statuses = result.statuses
+    assert statuses["good"]["status"] in ("ok", "poor_convergence")
+    errors = {k: v.get("error", "") for k, v in statuses.items() if v["status"] == "failed"}
+    assert sorted(errors) == ["allnan", "badloader", "badz", "garbage", "missing", "twice"]
+    assert (
+        errors["missing"]
+        == f"FileNotFoundError: spectrum file {data / 'missing.fits'} does not exist"
+    )
+    assert errors["garbage"].startswith(
+        f"ValueError: {data / 'garbage.fits'} is not a readable FITS spectrum table"
+    )
+    assert errors["allnan"] == (
+        f"ValueError: {data / 'nan.fits'}: no pixel has a finite flux and a finite positive "
+        "error (600 pixels): nothing to fit"
+    )
+    assert errors["twice"] == (
+        "ValueError: object id 'twice' appears 2 times (items [4, 5]); ids must be unique, so "
+        "none of these items was fitted"
+    )
+    assert (
+        errors["badz"] == "ValueError: catalogue line 8: redshift 'abc' is not a finite number > -1"
+    )
+    assert errors["badloader"] == (
+        "ValueError: catalogue line 9: loader 'hubble' is not one of ['sdss', 'desi', 'dja', 'table']"
+    )
+    catalogue = Table.read(merge(out))
+    assert len(catalogue) == 7
+    assert dict(zip(catalogue["id"], catalogue["status"], strict=True))["twice"] == "failed"
+    record = json.loads((out / "missing.status.json").read_text())
+    assert record["status"] == "failed" and "traceback" in record
+
+
+def test_a_worker_hands_an_uncompiled_program_back(tmp_path, monkeypatch):
+    from unite_stan.batch import _run_task, _Task
+
+    root = _fresh_cache(tmp_path, monkeypatch)
+    job = {
+        "config": sim.configuration().to_yaml(),
+        "output_dir": str(tmp_path),
+        "seed": 0,
+        "fit_kwargs": {**DRAWS, "backend": "embedded", "parallel_chains": 1},
+        "scale_kwargs": sim.SCALES,
+        "rhat_max": 1.01,
+        "min_ess_per_chain": 100.0,
+    }
+    record = _run_task(_Task("a", sim.spectrum(0), 0.0), job)
+    assert record["status"] == "needs_compile" and record["backend"] == "embedded"
+    assert record["code"].startswith("// Generated by unite_stan")
+    assert _models(root) == []  # nothing compiled
+    assert list(tmp_path.glob("a.*")) == []  # and nothing written for the object
+
+
+def test_process_pool_batch(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    from unite_stan.batch import fit_many
+
+    source = [(f"p{i}", sim.spectrum(i), 0.0) for i in range(3)]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        result = fit_many(
+            sim.configuration(), source, output_dir=tmp_path, executor=pool, seed=5,
+            scale_kwargs=sim.SCALES, progress=False, **DRAWS,
+        )  # fmt: skip
+    assert sorted(result.statuses) == ["p0", "p1", "p2"]
+    assert {s["status"] for s in result.statuses.values()} <= {"ok", "poor_convergence"}
+    serial = fit_many(
+        sim.configuration(), source[1:2], output_dir=tmp_path / "serial", seed=5,
+        scale_kwargs=sim.SCALES, progress=False, parallel_chains=1, **DRAWS,
+    )  # fmt: skip
+    # same seed, same chains at once: the same numbers in a pool worker and in this process
+    assert serial.statuses["p1"]["parameters"] == result.statuses["p1"]["parameters"]
+
+
+def _compile_tutorial(root: str) -> tuple[list[str], str]:
+    """In a child process: build the tutorial's program in the cache at ``root``; returns the
+    keys this process built and the build record's creation time."""
+    os.environ["UNITE_STAN_CACHE"] = root
+    from unite_stan.batch import _counting_builds
+    from unite_stan.model import ModelBuilder
+    from unite_stan.stan.backends import get_backend
+
+    spectra = sim.spectrum(0)
+    config = sim.configuration()
+    from unite_stan.spectrum import Spectra
+
+    spectra = Spectra([spectra], redshift=0.0)
+    lines, cont = spectra.prepare(config.lines, config.continuum)
+    spectra.compute_scales(lines, cont, **sim.SCALES)
+    program, _ = ModelBuilder(lines, cont, spectra).build()
+    with _counting_builds() as built:
+        model = get_backend("embedded").compile(program.code, progress=False)
+    return list(built), model.record.created
+
+
+def test_four_processes_building_one_new_structure_compile_once(tmp_path, monkeypatch):
+    import multiprocessing
+
+    root = _fresh_cache(tmp_path, monkeypatch)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        results = pool.map(_compile_tutorial, [str(root)] * 4)
+    built = [key for keys, _ in results for key in keys]
+    assert len(built) == 1  # one process compiled
+    assert len({created for _, created in results}) == 1  # all four hold the same build
+    assert [p.name for p in _models(root)] == [built[0][:16]]
+
+
+def test_outputs_read_back_with_arviz_and_to_arviz(tmp_path):
+    import xarray as xr
+
+    from unite_stan.batch import fit_many
+    from unite_stan.diagnostics import rhat
+    from unite_stan.model import ModelBuilder
+    from unite_stan.spectrum import Spectra
+
+    result = fit_many(
+        sim.configuration(), [("x", sim.spectrum(3), 0.0)], output_dir=tmp_path, seed=2,
+        scale_kwargs=sim.SCALES, progress=False, **DRAWS,
+    )  # fmt: skip
+    record = result.statuses["x"]
+    tree = xr.open_datatree(tmp_path / "x.nc", engine="h5netcdf")
+    assert sorted(tree.children) == ["log_likelihood", "observed_data", "posterior", "sample_stats"]
+    free = json.loads(tree["posterior"].attrs["free_sites"])
+    rhats = [rhat(tree["posterior"][name].values) for name in free]
+    assert max(rhats) == record["diagnostics"]["rhat_max"]
+    assert int(tree["sample_stats"]["diverging"].sum()) == record["diagnostics"]["divergences"]
+    assert tree["sample_stats"]["diverging"].dtype == bool
+    assert tree["log_likelihood"]["spectra"].dims == ("chain", "draw", "spectrum")
+    assert tree["observed_data"]["flux_grism"].attrs["unit"] == "erg / (Angstrom s cm2)"
+
+    # the same groups in memory from an interactive fit
+    config = sim.configuration()
+    spectra = Spectra([sim.spectrum(3)], redshift=0.0)
+    lines, cont = spectra.prepare(config.lines, config.continuum)
+    spectra.compute_scales(lines, cont, **sim.SCALES)
+    _, args = ModelBuilder(lines, cont, spectra).fit(
+        seed=record["seed"], progress_bar=False, parallel_chains=2, **DRAWS
+    )
+    interactive = args.to_arviz()
+    np.testing.assert_array_equal(
+        interactive["posterior"]["flux_Ha"].values, tree["posterior"]["flux_Ha"].values
+    )
+    az = pytest.importorskip("arviz")
+    idata = az.from_netcdf(tmp_path / "x.nc")
+    assert set(idata.groups()) == {"posterior", "sample_stats", "log_likelihood", "observed_data"}
+    summary = az.summary(idata, var_names=free, kind="diagnostics")
+    np.testing.assert_allclose(summary["r_hat"].max(), max(rhats), atol=0.005)
+
+
+def test_command_line_fit_and_batch(tmp_path, capsys):
+    from unite_stan.cli import main
+
+    sim.configuration().save(tmp_path / "fit.yaml")
+    sim.write_table(sim.spectrum(4), tmp_path / "s4.fits")
+    sim.write_table(sim.spectrum(5), tmp_path / "s5.fits")
+    (tmp_path / "cat.csv").write_text(
+        "id,path,loader,redshift\ns4,s4.fits,table,0\ns5,s5.fits,table,0\nlost,none.fits,table,0\n"
+    )
+    draws = ["--num-warmup", "300", "--num-samples", "300", "-q"]
+    out = tmp_path / "out"
+    argv = ["fit", str(tmp_path / "fit.yaml"), str(tmp_path / "s4.fits"), "--loader", "table"]
+    assert main([*argv, "--redshift", "0", "-o", str(out), *draws]) == 0
+    assert capsys.readouterr().out.startswith("1 objects: ")
+    assert sorted(p.name for p in out.glob("s4.*")) == ["s4.fits", "s4.nc", "s4.status.json"]
+    # the same object again, from the catalogue: already done; 'lost' fails, so exit status 1
+    argv = ["batch", str(tmp_path / "fit.yaml"), str(tmp_path / "cat.csv"), "-o", str(out)]
+    assert main([*argv, *draws, "--workers", "2"]) == 1
+    summary = capsys.readouterr().out
+    assert re.fullmatch(
+        r"3 objects: \d ok, \d poor convergence, 1 failed \(1 already done\); catalogue "
+        + re.escape(str(out / "catalogue.fits") + "\n"),
+        summary,
+    ), summary
+    assert sorted(Table.read(out / "catalogue.fits")["id"]) == ["lost", "s4", "s5"]

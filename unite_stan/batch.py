@@ -1,0 +1,979 @@
+"""Fit many spectra of one configuration: one compile, any executor, resumable, one catalogue.
+
+``fit_many(config, source, output_dir=...)`` fits every object of ``source`` and writes, per
+object, ``<id>.nc`` (the draws in ArviZ's group layout), ``<id>.fits`` (``make_hdul``'s content)
+and, last, ``<id>.status.json``. :func:`merge` joins the status records into one catalogue.
+See docs/batch.md.
+
+Guarantees:
+
+* The parent process fits the first object itself, which compiles its program (once; cached),
+  before anything is sent to a worker. Workers run inside
+  :func:`unite_stan.stan.cache.builds_forbidden`: a worker whose program is not cached (another
+  structure) hands the program back, the parent compiles it and sends the object again.
+* Every file is written to a temporary file in the output directory and renamed into place;
+  the status record is written last and holds the size and sha256 of the other two, so a
+  status record whose files match marks a finished object and nothing else does.
+* A failing object is recorded (``status: failed`` with the error) and never stops the batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import tempfile
+import traceback
+import warnings
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "LOADERS",
+    "STATUSES",
+    "BatchResult",
+    "CatalogueRow",
+    "fit_many",
+    "inference_data",
+    "is_complete",
+    "load_row",
+    "merge",
+    "object_seed",
+    "read_catalogue",
+]
+
+#: Loaders a catalogue row may name.
+LOADERS = ("sdss", "desi", "dja", "table")
+#: Values of a status record's ``status``.
+STATUSES = ("ok", "poor_convergence", "failed")
+#: Percentiles of every parameter in the status records and the catalogue.
+PERCENTILES = (16, 50, 84)
+#: Percentiles (fractions) of the per-object FITS file's tables (the draws are in the netCDF).
+HDUL_PERCENTILES = (0.025, 0.16, 0.5, 0.84, 0.975)
+#: Stem of the merged catalogue's files (an object id may not be this).
+CATALOGUE = "catalogue"
+_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*")
+_SAMPLE_STATS = {
+    "log_prob": "lp",
+    "acceptance_rate": "acceptance_rate",
+    "step_size": "step_size",
+    "tree_depth": "tree_depth",
+    "n_steps": "n_steps",
+    "diverging": "diverging",
+    "energy": "energy",
+}
+_FIT_DEFAULTS = {"num_warmup": 500, "num_samples": 1000, "num_chains": 2}
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogueRow:
+    """One row of a catalogue file: what :func:`load_row` reads, in the worker."""
+
+    path: str
+    loader: str
+    name: str = ""
+    index: int = 0
+
+
+@dataclasses.dataclass
+class BatchResult:
+    """What :func:`fit_many` did.
+
+    Attributes
+    ----------
+    statuses : dict
+        Object id → its status record (as in ``<id>.status.json``), for every object of the
+        source, including those skipped because they were complete.
+    skipped : list of str
+        Objects whose outputs were complete and valid (not fitted again).
+    compiled : list of str
+        Program hashes the parent built (a cached program is not counted).
+    catalogue : Path
+        The merged catalogue (FITS; the CSV lies beside it).
+    settings : dict
+        The sampler settings used, after clamping to the cores.
+    """
+
+    statuses: dict[str, dict]
+    skipped: list[str]
+    compiled: list[str]
+    catalogue: Path
+    settings: dict
+
+    def count(self, status: str) -> int:
+        """Objects with this status."""
+        return sum(1 for s in self.statuses.values() if s["status"] == status)
+
+
+# ---- sources -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Task:
+    id: str
+    source: Any  # Spectra, Spectrum, list of Spectrum, zero-argument callable, CatalogueRow
+    redshift: float | None
+    error: str = ""  # a problem found before fitting: recorded as the object's failure
+
+
+def read_catalogue(path) -> list[tuple[str, CatalogueRow | None, float | None, str]]:
+    """Rows of a catalogue CSV: ``(id, CatalogueRow or None, redshift or None, problem)``.
+
+    Columns ``id``, ``path``, ``loader`` and ``redshift`` are required; ``name`` (the
+    spectrum's name) and ``index`` (the row in a DESI file) are optional; any other column is
+    refused. Relative paths are relative to the catalogue's directory. A row's problem (an
+    unknown loader, a redshift that is not a number) is returned, not raised: the batch records
+    that object as failed.
+
+    Raises
+    ------
+    ValueError
+        If a required column is missing or an unknown column is present.
+    """
+    path = Path(path)
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns = [c.strip() for c in reader.fieldnames or []]
+        required = ("id", "path", "loader", "redshift")
+        missing = [c for c in required if c not in columns]
+        if missing:
+            raise ValueError(
+                f"catalogue {path}: missing column(s) {missing}; it needs {list(required)} "
+                "(optional: name, index)"
+            )
+        unknown = [c for c in columns if c not in (*required, "name", "index")]
+        if unknown:
+            raise ValueError(
+                f"catalogue {path}: unknown column(s) {unknown}; valid columns are "
+                f"{[*required, 'name', 'index']}"
+            )
+        rows = []
+        for line, raw in enumerate(reader, start=2):
+            row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+            problems = []
+            loader = row["loader"].lower()
+            if loader not in LOADERS:
+                problems.append(f"loader {row['loader']!r} is not one of {list(LOADERS)}")
+            try:
+                redshift = float(row["redshift"])
+                if not (math.isfinite(redshift) and redshift > -1):
+                    raise ValueError
+            except ValueError:
+                redshift = None
+                problems.append(f"redshift {row['redshift']!r} is not a finite number > -1")
+            try:
+                index = int(row.get("index") or 0)
+            except ValueError:
+                index = 0
+                problems.append(f"index {row.get('index')!r} is not an integer")
+            file = Path(row["path"])
+            if not file.is_absolute():
+                file = path.parent / file
+            entry = CatalogueRow(str(file), loader, row.get("name") or "", index)
+            problem = f"catalogue line {line}: {'; '.join(problems)}" if problems else ""
+            rows.append((row["id"], entry, redshift, problem))
+    return rows
+
+
+def _tasks(spectra_source) -> list[_Task]:
+    """The source's objects as tasks; duplicated ids become one failed task each."""
+    if isinstance(spectra_source, (str, os.PathLike)):
+        items = read_catalogue(spectra_source)
+    else:
+        items = []
+        for i, item in enumerate(spectra_source):
+            if not isinstance(item, (tuple, list)) or len(item) != 3:
+                raise ValueError(
+                    f"spectra_source item {i} is {item!r}: each item must be a tuple "
+                    "(object_id, Spectra or zero-argument callable returning Spectra, redshift)"
+                )
+            items.append((*item, ""))
+    tasks: list[_Task] = []
+    where: dict[str, list[int]] = {}
+    for i, (oid, source, redshift, problem) in enumerate(items):
+        oid = str(oid).strip()
+        if not _ID.fullmatch(oid):
+            raise ValueError(
+                f"object id {oid!r} (item {i}) cannot name a file: use letters, digits and "
+                "'._+-', starting with a letter, digit or '_'"
+            )
+        if oid == CATALOGUE:
+            raise ValueError(
+                f"object id {oid!r} (item {i}) is reserved: the merged catalogue is "
+                f"{CATALOGUE}.fits; rename the object"
+            )
+        where.setdefault(oid, []).append(i)
+        tasks.append(_Task(oid, source, redshift, problem))
+    out, seen = [], set()
+    for task in tasks:
+        places = where[task.id]
+        if len(places) > 1:
+            if task.id in seen:
+                continue
+            task = _Task(
+                task.id,
+                None,
+                None,
+                f"object id {task.id!r} appears {len(places)} times (items {places}); ids must "
+                "be unique, so none of these items was fitted",
+            )
+        seen.add(task.id)
+        out.append(task)
+    return out
+
+
+def load_row(row: CatalogueRow, config) -> list:
+    """The spectra of a catalogue row, read with its loader (a list of ``Spectrum``).
+
+    Dispersers come from ``config.dispersers`` where it has one of the loader's kind (copied:
+    loaders set a disperser's grids from the file), else the loader's default. ``table``: a
+    FITS binary table (HDU 1) with columns ``low``, ``high``, ``flux``, ``error`` (units in
+    ``TUNITn``) and the resolving power as header keyword ``R`` or a column ``R``; header
+    ``SPECNAME`` names the spectrum and its disperser (default ``spectrum``). Pixels with a
+    non-finite flux or error, or an error <= 0, are dropped.
+    """
+    import copy
+
+    from unite_stan import spectrum
+    from unite_stan.instrument.sdss import SDSSDisperser
+
+    path = Path(row.path)
+    if not path.is_file():
+        raise FileNotFoundError(f"spectrum file {path} does not exist")
+    dispersers = list(config.dispersers) if config.dispersers is not None else []
+    if row.loader == "sdss":
+        found = [d for d in dispersers if isinstance(d, SDSSDisperser)]
+        disperser = copy.deepcopy(found[0]) if found else SDSSDisperser()
+        return [spectrum.from_sdss_fits(path, disperser, name=row.name)]
+    if row.loader == "desi":
+        return list(spectrum.from_desi_fits(path, index=row.index, name=row.name))
+    if row.loader == "dja":
+        if len(dispersers) != 1:
+            raise ValueError(
+                f"loader 'dja' takes its disperser from the configuration's dispersers, which "
+                f"must hold exactly one (it holds {len(dispersers)}): add e.g. "
+                "InstrumentConfig([PRISM()]) to the Configuration"
+            )
+        return [spectrum.from_DJA(path, copy.deepcopy(dispersers[0]), name=row.name)]
+    if row.loader == "table":
+        return [_load_table(path, row.name)]
+    raise ValueError(f"loader {row.loader!r} is not one of {list(LOADERS)}")
+
+
+def _load_table(path: Path, name: str):
+    import astropy.units as u
+    from astropy.io import fits
+    from astropy.table import Table
+
+    from unite_stan import spectrum
+    from unite_stan.instrument.generic import SimpleDisperser
+
+    try:
+        with fits.open(path) as hdul:
+            header = hdul[1].header
+            table = Table.read(hdul[1])
+    except (OSError, IndexError, ValueError, TypeError) as err:
+        raise ValueError(f"{path} is not a readable FITS spectrum table: {err}") from err
+    for column in ("low", "high", "flux", "error"):
+        if column not in table.colnames:
+            raise ValueError(f"{path}: table has no column {column!r} (has {table.colnames})")
+    name = name or str(header.get("SPECNAME", "spectrum"))
+    low, high = (u.Quantity(table[c]) for c in ("low", "high"))
+    resolution = np.asarray(table["R"], dtype=float) if "R" in table.colnames else header.get("R")
+    if resolution is None:
+        raise ValueError(f"{path}: no resolving power (header keyword R or column R)")
+    flux, error = u.Quantity(table["flux"]), u.Quantity(table["error"])
+    good = np.isfinite(flux.value) & np.isfinite(error.value) & (error.value > 0)
+    if not good.any():
+        raise ValueError(
+            f"{path}: no pixel has a finite flux and a finite positive error ({good.size} "
+            "pixels): nothing to fit"
+        )
+    disperser = SimpleDisperser(wavelength=0.5 * (low + high), R=resolution, name=name)
+    # bad pixels are dropped (mask), as the survey loaders do
+    return spectrum.from_edges(low, high, flux, error, disperser, mask=~good, name=name)
+
+
+def _spectra_of(task: _Task, config):
+    """The task's ``Spectra`` (at the task's redshift), checked for something to fit."""
+    from unite_stan.spectrum import Spectra, Spectrum
+
+    source = task.source
+    if isinstance(source, CatalogueRow):
+        source = load_row(source, config)
+    elif callable(source) and not isinstance(source, (Spectra, Spectrum)):
+        source = source()
+    if isinstance(source, Spectrum):
+        source = [source]
+    if isinstance(source, Spectra):
+        spectra = source
+        if task.redshift is not None and not math.isclose(
+            spectra.redshift, task.redshift, rel_tol=0, abs_tol=1e-12
+        ):
+            raise ValueError(
+                f"the Spectra's redshift {spectra.redshift} differs from the source's "
+                f"{task.redshift}: give one redshift (or None with a Spectra)"
+            )
+    elif isinstance(source, (list, tuple)):
+        if task.redshift is None:
+            raise ValueError("no redshift given: the source's redshift is needed with Spectrum")
+        spectra = Spectra(list(source), redshift=float(task.redshift))
+    else:
+        raise TypeError(
+            f"the source gave {type(source).__name__}; expected a Spectra, a Spectrum or a list "
+            "of Spectrum (or a zero-argument callable returning one)"
+        )
+    for spec in spectra:
+        flux = np.asarray(spec.flux, dtype=float)
+        if flux.size == 0 or not np.isfinite(flux).any():
+            raise ValueError(
+                f"spectrum {spec.name!r} has no finite flux value ({flux.size} pixels): "
+                "nothing to fit"
+            )
+    return spectra
+
+
+# ---- one object (runs in the worker) -------------------------------------------------------
+
+
+def object_seed(seed: int, object_id: str) -> int:
+    """The seed of one object's fit: the batch seed and the id hashed (same inputs, same
+    draws, whichever worker and order)."""
+    return zlib.crc32(f"{int(seed)}:{object_id}".encode())
+
+
+_CONFIGS: dict[str, Any] = {}
+
+
+def _config_of(payload):
+    """The configuration in this process (YAML parsed once per process and text)."""
+    if not isinstance(payload, str):
+        return payload
+    if payload not in _CONFIGS:
+        from unite_stan.config import Configuration
+
+        _CONFIGS.clear()
+        _CONFIGS[payload] = Configuration.from_yaml(payload)
+    return _CONFIGS[payload]
+
+
+def _run_task(task: _Task, job: dict, *, forbid_builds: bool = True) -> dict:
+    """Fit one object and write its outputs; returns its status record (never raises, except
+    :class:`~unite_stan.stan.cache.NotCompiledError` reported as ``needs_compile``)."""
+    from unite_stan.stan import cache
+
+    out = Path(job["output_dir"])
+    _remove(out / f"{task.id}.status.json")
+    log = io.StringIO()
+    record: dict[str, Any] = {"id": task.id, "seed": object_seed(job["seed"], task.id)}
+    context = cache.builds_forbidden() if forbid_builds else contextlib.nullcontext()
+    try:
+        if task.error:
+            raise ValueError(task.error)
+        with context, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with contextlib.redirect_stderr(log):
+                record.update(_fit_and_write(task, job, record["seed"]))
+        record["warnings"] = sorted({str(w.message) for w in caught})
+    except cache.NotCompiledError as err:
+        return {"id": task.id, "status": "needs_compile", "backend": err.backend, "code": err.code}
+    except Exception as err:  # noqa: BLE001 - every failure is recorded, the batch goes on
+        record.update(
+            status="failed",
+            error=f"{type(err).__name__}: {err}",
+            traceback=traceback.format_exc(limit=8),
+        )
+    record["log"] = log.getvalue().splitlines()[-30:]
+    _write_atomic(out / f"{task.id}.status.json", json.dumps(record, indent=1).encode())
+    return record
+
+
+def _fit_and_write(task: _Task, job: dict, seed: int) -> dict:
+    from unite_stan.diagnostics import check_convergence
+    from unite_stan.model import ModelBuilder
+    from unite_stan.results import make_hdul
+
+    config = _config_of(job["config"])
+    spectra = _spectra_of(task, config)
+    lines, cont = spectra.prepare(config.lines, config.continuum)
+    spectra.compute_scales(lines, cont, **job["scale_kwargs"])
+    samples, args = ModelBuilder(lines, cont, spectra).fit(
+        seed=seed, progress_bar=False, **job["fit_kwargs"]
+    )
+    ds = args.dataset
+    free = list(args.free_sites)
+    problems = check_convergence(
+        ds, free, rhat_max=job["rhat_max"], min_ess_per_chain=job["min_ess_per_chain"]
+    )
+    out = Path(job["output_dir"])
+    files = {}
+    nc = out / f"{task.id}.nc"
+    _write_atomic(nc, _netcdf_bytes(args))
+    files["nc"] = _file_record(nc)
+    fits_path = out / f"{task.id}.fits"
+    buffer = io.BytesIO()
+    make_hdul(samples, args, percentiles=HDUL_PERCENTILES).writeto(buffer)
+    _write_atomic(fits_path, buffer.getvalue())
+    files["fits"] = _file_record(fits_path)
+    return {
+        "status": "poor_convergence" if problems else "ok",
+        "problems": problems,
+        "redshift": float(spectra.redshift),
+        "program_hash": str(ds.attrs.get("program_hash", "")),
+        "diagnostics": _diagnostics(ds, free),
+        "parameters": _percentiles(samples, args),
+        "files": files,
+    }
+
+
+def _diagnostics(ds, free: list[str]) -> dict:
+    from unite_stan.diagnostics import ess_bulk, rhat
+
+    rhats = [rhat(np.asarray(ds[n])) for n in free]
+    ess = [ess_bulk(np.asarray(ds[n])) for n in free]
+    return {
+        "rhat_max": float(np.nanmax(rhats)) if rhats else float("nan"),
+        "ess_bulk_min": float(np.nanmin(ess)) if ess else float("nan"),
+        "divergences": int(np.sum(np.asarray(ds["diverging"]))),
+        "chains": int(ds.sizes["chain"]),
+        "draws": int(ds.sizes["draw"]),
+    }
+
+
+def _percentiles(samples: dict, args) -> dict:
+    """Every parameter's 16th/50th/84th percentiles in physical units (the parameter table's)."""
+    from unite_stan.results import make_parameter_table
+
+    table = make_parameter_table(samples, args, percentiles=[p / 100 for p in PERCENTILES])
+    out = {}
+    for name in table.colnames:
+        if name in ("percentile", "log_prob", "log_likelihood"):
+            continue
+        column = table[name]
+        unit = getattr(column, "unit", None)
+        values = np.asarray(getattr(column, "value", column), dtype=float)
+        out[name] = {f"p{p}": float(v) for p, v in zip(PERCENTILES, values, strict=True)}
+        out[name]["unit"] = "" if unit is None else unit.to_string()
+    return out
+
+
+# ---- files ---------------------------------------------------------------------------------
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(Path(tmp))
+        raise
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _file_record(path: Path) -> dict:
+    data = path.read_bytes()
+    return {"name": path.name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def inference_data(args):
+    """A fit's draws as an ``xarray.DataTree`` in ArviZ's group layout (what
+    ``ModelArgs.to_arviz()`` returns and ``<id>.nc`` holds).
+
+    Groups: ``posterior`` (every site, in the model's scaled units as in ``args.dataset``;
+    the run's attributes, lists as JSON text, booleans as 0/1, and ``free_sites``),
+    ``sample_stats`` (ArviZ's names: ``lp``, ``acceptance_rate``, ``step_size``,
+    ``tree_depth``, ``n_steps``, ``diverging``, ``energy``), ``log_likelihood`` (``spectra``:
+    one value per spectrum and draw) and ``observed_data`` (each spectrum's ``low_``,
+    ``high_``, ``flux_`` and ``error_<name>``, with their units as attributes).
+
+    Raises
+    ------
+    ValueError
+        If ``args`` holds no draws (before ``ModelBuilder.fit``).
+    """
+    import xarray as xr
+
+    ds = args.dataset
+    if ds is None:
+        raise ValueError("no draws: to_arviz() needs a fitted model (ModelBuilder.fit)")
+    attrs = {k: _netcdf_attr(v) for k, v in ds.attrs.items()}
+    stats = [n for n in _SAMPLE_STATS if n in ds]
+    sites = [
+        n for n in ds.data_vars if n not in _SAMPLE_STATS and n not in ("lp__", "log_likelihood")
+    ]
+    posterior = ds[sites]
+    posterior.attrs = {**attrs, "free_sites": json.dumps(list(args.free_sites))}
+    sample_stats = ds[stats].rename({n: _SAMPLE_STATS[n] for n in stats})
+    sample_stats.attrs = {}
+    log_likelihood = ds[["log_likelihood"]].rename({"log_likelihood": "spectra"})
+    log_likelihood.attrs = {}
+    return xr.DataTree.from_dict(
+        {
+            "posterior": posterior,
+            "sample_stats": sample_stats,
+            "log_likelihood": log_likelihood,
+            "observed_data": _observed(args.spectra, xr),
+        }
+    )
+
+
+def _netcdf_bytes(args) -> bytes:
+    """:func:`inference_data` as netCDF-4 bytes (built in the system's temporary directory)."""
+    fd, tmp = tempfile.mkstemp(suffix=".nc")
+    os.close(fd)
+    try:
+        inference_data(args).to_netcdf(tmp, mode="w", engine="h5netcdf")
+        return Path(tmp).read_bytes()
+    finally:
+        _remove(Path(tmp))
+
+
+def _observed(spectra, xr):
+    variables = {}
+    for spec in spectra:
+        dim = f"pixel_{spec.name}"
+        for what in ("low", "high", "flux", "error"):
+            quantity = getattr(spec, what)
+            values = np.asarray(getattr(quantity, "value", quantity), dtype=float)
+            unit = spec.unit if what in ("low", "high") else spec.flux_unit
+            variables[f"{what}_{spec.name}"] = (dim, values, {"unit": str(unit)})
+    return xr.Dataset(variables)
+
+
+def _netcdf_attr(value):
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (int, float, str, np.integer, np.floating)):
+        return value
+    return json.dumps(value, default=str)
+
+
+def is_complete(output_dir, object_id: str) -> bool:
+    """Whether the object's status record exists, is ``ok`` or ``poor_convergence``, and its
+    netCDF and FITS files have the size and sha256 it records."""
+    out = Path(output_dir)
+    try:
+        record = json.loads((out / f"{object_id}.status.json").read_text())
+    except (OSError, ValueError):
+        return False
+    if record.get("status") not in ("ok", "poor_convergence"):
+        return False
+    for key in ("nc", "fits"):
+        meta = record.get("files", {}).get(key)
+        if not meta:
+            return False
+        try:
+            if _file_record(out / meta["name"]) != meta:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _clean_temporary(out: Path, ids: set[str], *, catalogue: bool) -> int:
+    """Remove the temporary files a killed run left for these objects (and the catalogue's,
+    when ``catalogue``); returns how many. Other objects' files are left alone: another job
+    (shard) may be writing them."""
+    pattern = re.compile(r"\.(.+)\.(nc|fits|status\.json|csv)\.[^.]+\.tmp")
+    count = 0
+    for path in out.glob(".*.tmp"):
+        match = pattern.fullmatch(path.name)
+        if match is None:
+            continue
+        stem, ext = match[1], match[2]
+        if stem in ids and ext != "csv" or catalogue and stem == CATALOGUE:
+            _remove(path)
+            count += 1
+    return count
+
+
+# ---- cores and executors -------------------------------------------------------------------
+
+
+def _kind(executor) -> str:
+    if executor is None:
+        return "serial"
+    from concurrent.futures import Executor
+
+    if isinstance(executor, Executor):
+        return "futures"
+    if hasattr(executor, "scheduler_info") and hasattr(executor, "submit"):
+        return "dask"
+    raise TypeError(
+        f"executor={executor!r}: use None (serial), a concurrent.futures executor or a "
+        "dask.distributed Client"
+    )
+
+
+def _slots(executor, kind: str) -> tuple[int, int]:
+    """(tasks that run at once on the busiest host, cores of that host)."""
+    from unite_stan.stan.backends.base import available_cores
+
+    if kind == "serial":
+        return 1, available_cores()
+    if kind == "futures":
+        workers = getattr(executor, "_max_workers", None) or os.cpu_count() or 1
+        return int(workers), available_cores()
+    workers = executor.scheduler_info()["workers"]
+    cores = executor.run(available_cores)
+    per_host: dict[str, list[int]] = {}
+    for address, info in workers.items():
+        host = info.get("host", address)
+        per_host.setdefault(host, [0, 1])
+        per_host[host][0] += int(info.get("nthreads", 1))
+        per_host[host][1] = max(per_host[host][1], int(cores.get(address, 1)))
+    if not per_host:
+        raise RuntimeError("the dask cluster has no workers")
+    return min(((t, c) for t, c in per_host.values()), key=lambda tc: tc[1] / tc[0])
+
+
+def _clamp(fit_kwargs: dict, slots: int, cores: int) -> dict:
+    """``threads_per_chain × parallel_chains × slots <= cores``, clamped with a warning."""
+    kw = dict(fit_kwargs)
+    chains = int(kw["num_chains"])
+    budget = max(1, cores // slots)
+    threads = kw.get("threads_per_chain") or 1
+    wanted = kw.get("parallel_chains")
+    parallel = wanted or min(chains, max(1, budget // threads))
+    if slots > cores:
+        warnings.warn(
+            f"{slots} tasks run at once on {cores} cores: the workers alone oversubscribe the "
+            "cores; use fewer workers",
+            UserWarning,
+            stacklevel=3,
+        )
+    if threads * parallel * slots > cores:
+        new_parallel = max(1, min(parallel, budget // threads))
+        new_threads = threads if threads * new_parallel <= budget else max(1, budget)
+        warnings.warn(
+            f"threads_per_chain={threads} x parallel_chains={parallel} x workers={slots} = "
+            f"{threads * parallel * slots} exceeds the {cores} cores: using threads_per_chain="
+            f"{new_threads}, parallel_chains={new_parallel}",
+            UserWarning,
+            stacklevel=3,
+        )
+        threads, parallel = new_threads, new_parallel
+    kw["threads_per_chain"] = int(threads)
+    kw["parallel_chains"] = int(min(parallel, chains))
+    return kw
+
+
+class _Serial:
+    """Runs each task at submission (in this process), future-like."""
+
+    class _Done:
+        def __init__(self, fn, args, kwargs):
+            try:
+                self._value, self._error = fn(*args, **kwargs), None
+            except BaseException as err:  # noqa: BLE001 - re-raised by result()
+                self._value, self._error = None, err
+
+        def result(self):
+            if self._error is not None:
+                raise self._error
+            return self._value
+
+    def submit(self, fn, *args, **kwargs):
+        return self._Done(fn, args, kwargs)
+
+
+def _wait_first(futures: set, kind: str) -> tuple[set, set]:
+    if kind == "serial":
+        return set(futures), set()
+    if kind == "dask":
+        from distributed import wait
+    else:
+        from concurrent.futures import wait
+    done, pending = wait(futures, return_when="FIRST_COMPLETED")
+    return set(done), set(pending)
+
+
+# ---- the batch -----------------------------------------------------------------------------
+
+
+def fit_many(
+    config,
+    spectra_source,
+    *,
+    output_dir,
+    executor=None,
+    seed: int = 0,
+    num_warmup: int = _FIT_DEFAULTS["num_warmup"],
+    num_samples: int = _FIT_DEFAULTS["num_samples"],
+    num_chains: int = _FIT_DEFAULTS["num_chains"],
+    parallel_chains: int | None = None,
+    threads_per_chain: int | None = None,
+    backend: str = "auto",
+    fit_kwargs: Mapping | None = None,
+    scale_kwargs: Mapping | None = None,
+    rhat_max: float = 1.01,
+    min_ess_per_chain: float = 100,
+    resume: bool = True,
+    progress: bool = True,
+    shard: tuple[int, int] | None = None,
+) -> BatchResult:
+    """Fit every object of ``spectra_source`` with ``config``; write per-object outputs and a
+    merged catalogue to ``output_dir``.
+
+    Parameters
+    ----------
+    config : Configuration or path
+        The fit's configuration, or its YAML file.
+    spectra_source : iterable or path
+        Tuples ``(object_id, spectra, redshift)`` with ``spectra`` a ``Spectra``, a
+        ``Spectrum``, a list of them, or a zero-argument callable returning one (called in the
+        worker; it must pickle for a process pool); ``redshift`` may be None with a
+        ``Spectra``. Or a catalogue CSV (:func:`read_catalogue`).
+    output_dir : path
+        Created if missing.
+    executor : None, concurrent.futures.Executor or dask.distributed.Client
+        None fits in this process, one object after another.
+    seed : int
+        The batch's seed; object ``i`` uses :func:`object_seed` ``(seed, id)``.
+    num_warmup, num_samples, num_chains, parallel_chains, threads_per_chain, backend
+        As in :meth:`~unite_stan.model.ModelBuilder.fit`. ``threads_per_chain x
+        parallel_chains x`` (tasks at once per host) is clamped to the host's cores, with a
+        warning naming the numbers; by default one thread per chain.
+    fit_kwargs : mapping, optional
+        Other keywords of ``ModelBuilder.fit`` (``adapt_delta``, ``pilot``…).
+    scale_kwargs : mapping, optional
+        Keywords of ``Spectra.compute_scales`` (``line_mask_width``, ``box_width``…).
+    rhat_max, min_ess_per_chain : float
+        Convergence thresholds (:func:`unite_stan.diagnostics.check_convergence`); an object
+        that misses one is ``poor_convergence``, with the problems in its record.
+    resume : bool
+        Skip objects whose outputs are complete and valid (:func:`is_complete`); failed objects
+        are fitted again. False refits everything.
+    progress : bool
+        A progress bar over objects (tqdm: rate and ETA).
+    shard : (k, n), optional
+        Fit only the objects whose position in the source is ``k`` modulo ``n`` (``0 <= k <
+        n``): ``n`` independent jobs (a job array) share one source and one output directory.
+        Ids are checked for duplicates over the whole source.
+
+    Returns
+    -------
+    BatchResult
+    """
+    from unite_stan.config import Configuration
+    from unite_stan.stan.backends import get_backend
+
+    if isinstance(config, (str, os.PathLike)):
+        config = Configuration.load(config)
+    if not isinstance(config, Configuration):
+        raise TypeError(
+            f"config={config!r}: pass a unite_stan.config.Configuration or the path of its YAML"
+        )
+    try:
+        payload: Any = config.to_yaml()
+    except TypeError:  # e.g. a SimpleDisperser: ship the object itself
+        payload = config
+    kind = _kind(executor)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    slots, cores = _slots(executor, kind)
+    kw = {
+        **dict(fit_kwargs or {}),
+        "num_warmup": num_warmup,
+        "num_samples": num_samples,
+        "num_chains": num_chains,
+        "parallel_chains": parallel_chains,
+        "threads_per_chain": threads_per_chain,
+        "backend": get_backend(backend).name,
+    }
+    kw = _clamp(kw, slots, cores)
+    job = {
+        "config": payload,
+        "output_dir": str(out),
+        "seed": int(seed),
+        "fit_kwargs": kw,
+        "scale_kwargs": dict(scale_kwargs or {}),
+        "rhat_max": float(rhat_max),
+        "min_ess_per_chain": float(min_ess_per_chain),
+    }
+    tasks = _tasks(spectra_source)
+    if shard is not None:
+        k, n = _check_shard(shard)
+        tasks = tasks[k::n]
+    _clean_temporary(out, {t.id for t in tasks}, catalogue=shard is None)
+    statuses: dict[str, dict] = {}
+    skipped, todo = [], []
+    for task in tasks:
+        if resume and is_complete(out, task.id):
+            statuses[task.id] = json.loads((out / f"{task.id}.status.json").read_text())
+            skipped.append(task.id)
+        else:
+            todo.append(task)
+    compiled: list[str] = []
+    built_codes: set[str] = set()
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(tasks), initial=len(skipped), unit="spectrum", disable=not progress)
+    try:
+        # the parent fits the first object itself: its program compiles here, once
+        while todo:
+            task = todo.pop(0)
+            with _counting_builds() as counter:
+                record = _run_task(task, job, forbid_builds=False)
+            compiled.extend(counter)
+            statuses[task.id] = record
+            bar.update(1)
+            if record["status"] != "failed":
+                break
+        runner = _Serial() if kind == "serial" else executor
+        queue = list(todo)
+        window = max(2, 4 * slots)
+        pending: dict[Any, _Task] = {}
+        while queue or pending:
+            while queue and len(pending) < window:
+                task = queue.pop(0)
+                pending[runner.submit(_run_task, task, job)] = task
+            done, _ = _wait_first(set(pending), kind)
+            for future in done:
+                task = pending.pop(future)
+                try:
+                    record = future.result()
+                except Exception as err:  # noqa: BLE001 - a lost worker fails its object only
+                    record = {
+                        "id": task.id,
+                        "status": "failed",
+                        "error": f"the worker running this object failed: {type(err).__name__}: "
+                        f"{err}",
+                    }
+                    _write_atomic(
+                        out / f"{task.id}.status.json", json.dumps(record, indent=1).encode()
+                    )
+                if record["status"] == "needs_compile":
+                    compiled.extend(_compile_in_parent(record, built_codes))
+                    queue.insert(0, task)
+                    continue
+                statuses[task.id] = record
+                bar.update(1)
+    finally:
+        bar.close()
+    catalogue = merge(out)
+    return BatchResult(statuses, skipped, compiled, catalogue, kw)
+
+
+def _check_shard(shard) -> tuple[int, int]:
+    try:
+        k, n = (int(v) for v in shard)
+        valid = 0 <= k < n and tuple(shard) == (k, n)
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise ValueError(f"shard={shard!r}: must be (k, n) with integers 0 <= k < n")
+    return k, n
+
+
+@contextlib.contextmanager
+def _counting_builds():
+    """Collect the keys of the programs built in this block (cache entries with a program)."""
+    from unite_stan.stan import cache
+
+    built: list[str] = []
+    original = cache.build_entry
+
+    def counting(backend, key, code, build, **kwargs):
+        record, was_built = original(backend, key, code, build, **kwargs)
+        if was_built and code is not None:
+            built.append(key)
+        return record, was_built
+
+    cache.build_entry = counting
+    try:
+        yield built
+    finally:
+        cache.build_entry = original
+
+
+def _compile_in_parent(record: dict, built_codes: set[str]) -> list[str]:
+    from unite_stan.stan.backends import get_backend
+
+    code = record.get("code")
+    if code is None:
+        raise RuntimeError(
+            "a worker lacks the backend's own compiled parts (shim or header) in its cache: "
+            "point every worker's UNITE_STAN_CACHE at the parent's cache"
+        )
+    if code in built_codes:
+        return []
+    built_codes.add(code)
+    with _counting_builds() as counter:
+        get_backend(record["backend"]).compile(code, progress=False)
+    return list(counter)
+
+
+# ---- merge ---------------------------------------------------------------------------------
+
+
+def merge(output_dir) -> Path:
+    """One catalogue of every status record in ``output_dir``: ``catalogue.fits`` and
+    ``catalogue.csv``, one row per object (sorted by id).
+
+    Columns: ``id``, ``status``, ``error``, ``rhat_max``, ``ess_bulk_min``, ``divergences``,
+    then ``<parameter>_p16``, ``_p50``, ``_p84`` of every parameter in physical units (the FITS
+    columns carry the units; NaN where an object lacks the parameter or failed).
+
+    Returns
+    -------
+    Path
+        The FITS catalogue.
+    """
+    from astropy.table import Table
+
+    out = Path(output_dir)
+    if not out.is_dir():
+        raise FileNotFoundError(f"output directory {out} does not exist")
+    records = []
+    for path in sorted(out.glob("*.status.json")):
+        try:
+            records.append(json.loads(path.read_text()))
+        except ValueError as err:
+            raise ValueError(f"status record {path} is unreadable: {err}") from err
+    records.sort(key=lambda r: r["id"])
+    units: dict[str, str] = {}
+    for record in records:
+        for name, values in record.get("parameters", {}).items():
+            units.setdefault(name, values.get("unit", ""))
+    table = Table()
+    table["id"] = [r["id"] for r in records] or np.array([], dtype=str)
+    table["status"] = [r["status"] for r in records] or np.array([], dtype=str)
+    table["error"] = [r.get("error", "") for r in records] or np.array([], dtype=str)
+    for key in ("rhat_max", "ess_bulk_min"):
+        table[key] = [r.get("diagnostics", {}).get(key, np.nan) for r in records]
+    table["divergences"] = [r.get("diagnostics", {}).get("divergences", -1) for r in records]
+    for name, unit in units.items():
+        for p in PERCENTILES:
+            column = [r.get("parameters", {}).get(name, {}).get(f"p{p}", np.nan) for r in records]
+            table[f"{name}_p{p}"] = np.array(column, dtype=float)
+            if unit:
+                table[f"{name}_p{p}"].unit = unit
+    fits_path = out / f"{CATALOGUE}.fits"
+    buffer = io.BytesIO()
+    table.write(buffer, format="fits")
+    _write_atomic(fits_path, buffer.getvalue())
+    text = io.StringIO()
+    table.write(text, format="ascii.csv")
+    _write_atomic(out / f"{CATALOGUE}.csv", text.getvalue().encode())
+    return fits_path

@@ -1,0 +1,216 @@
+"""The ``unite-stan`` command: fit, batch, merge, render, info and cache (see docs/batch.md)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _sampler_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", required=True, type=Path, help="output directory")
+    parser.add_argument("--seed", type=int, default=0, help="batch seed (default 0)")
+    parser.add_argument("--num-warmup", type=int, default=500)
+    parser.add_argument("--num-samples", type=int, default=1000)
+    parser.add_argument("--num-chains", type=int, default=2)
+    parser.add_argument("--backend", default="auto", choices=("auto", "embedded", "cmdstan"))
+    parser.add_argument("--no-resume", action="store_true", help="refit finished objects too")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar (for logs)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from unite_stan.batch import LOADERS
+
+    parser = argparse.ArgumentParser(prog="unite-stan", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    fit = commands.add_parser("fit", help="fit one spectrum file")
+    fit.add_argument("config", type=Path, help="configuration YAML")
+    fit.add_argument("spectrum", type=Path, help="spectrum file")
+    fit.add_argument("--loader", required=True, choices=LOADERS)
+    fit.add_argument("--redshift", required=True, type=float)
+    fit.add_argument("--id", default=None, help="object id (default: the file's stem)")
+    _sampler_options(fit)
+
+    batch = commands.add_parser("batch", help="fit every row of a catalogue CSV")
+    batch.add_argument("config", type=Path, help="configuration YAML")
+    batch.add_argument("catalogue", type=Path, help="CSV: id, path, loader, redshift[, name]")
+    batch.add_argument("--workers", type=int, default=1, help="local worker processes")
+    batch.add_argument("--scheduler", default=None, help="dask scheduler address")
+    batch.add_argument(
+        "--shard", default=None, help="K/N: fit objects K, K+N, K+2N… (one job of an array)"
+    )
+    _sampler_options(batch)
+
+    merge = commands.add_parser("merge", help="merge status records into the catalogue")
+    merge.add_argument("output", type=Path)
+
+    render = commands.add_parser("render", help="print the Stan program and a data summary")
+    render.add_argument("config", type=Path)
+    render.add_argument("spectrum", type=Path, nargs="?", default=None)
+    render.add_argument("--loader", choices=LOADERS, default=None)
+    render.add_argument("--redshift", type=float, default=None)
+
+    commands.add_parser("info", help="backends, compile cache and compiler")
+
+    cache = commands.add_parser("cache", help="list or clear the compile cache")
+    cache.add_argument("action", choices=("list", "clear"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2 for a usage error)."""
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except (ValueError, FileNotFoundError, TypeError) as err:
+        print(f"unite-stan {args.command}: {err}", file=sys.stderr)
+        return 2
+
+
+def _fit_kwargs(args) -> dict:
+    return {
+        "output_dir": args.output,
+        "seed": args.seed,
+        "num_warmup": args.num_warmup,
+        "num_samples": args.num_samples,
+        "num_chains": args.num_chains,
+        "backend": args.backend,
+        "resume": not args.no_resume,
+        "progress": not args.quiet,
+    }
+
+
+def _summary(result) -> int:
+    counts = {s: result.count(s) for s in ("ok", "poor_convergence", "failed")}
+    print(
+        f"{len(result.statuses)} objects: {counts['ok']} ok, {counts['poor_convergence']} poor "
+        f"convergence, {counts['failed']} failed ({len(result.skipped)} already done); "
+        f"catalogue {result.catalogue}"
+    )
+    return 1 if counts["failed"] else 0
+
+
+def _cmd_fit(args) -> int:
+    from unite_stan.batch import CatalogueRow, fit_many
+
+    object_id = args.id or args.spectrum.name.split(".")[0]
+    row = CatalogueRow(str(args.spectrum), args.loader)
+    result = fit_many(args.config, [(object_id, row, args.redshift)], **_fit_kwargs(args))
+    return _summary(result)
+
+
+def _cmd_batch(args) -> int:
+    from unite_stan.batch import fit_many
+
+    if args.workers < 1:
+        raise ValueError(f"--workers {args.workers}: must be >= 1")
+    kwargs = _fit_kwargs(args)
+    if args.shard is not None:
+        match = re.fullmatch(r"(\d+)/(\d+)", args.shard)
+        if not match:
+            raise ValueError(f"--shard {args.shard}: must be K/N, e.g. 0/8")
+        kwargs["shard"] = (int(match[1]), int(match[2]))
+    if args.scheduler:
+        from distributed import Client
+
+        with Client(args.scheduler) as client:
+            return _summary(fit_many(args.config, args.catalogue, executor=client, **kwargs))
+    if args.workers == 1:
+        return _summary(fit_many(args.config, args.catalogue, **kwargs))
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        return _summary(fit_many(args.config, args.catalogue, executor=pool, **kwargs))
+
+
+def _cmd_merge(args) -> int:
+    from unite_stan.batch import merge
+
+    path = merge(args.output)
+    print(f"catalogue: {path} and {path.with_suffix('.csv')}")
+    return 0
+
+
+def _cmd_render(args) -> int:
+    from unite_stan.batch import CatalogueRow, _spectra_of, _Task
+    from unite_stan.config import Configuration
+    from unite_stan.model import ModelBuilder
+
+    config = Configuration.load(args.config)
+    if args.spectrum is None or args.loader is None or args.redshift is None:
+        raise ValueError(
+            "render needs a spectrum: the program's structure and data depend on which lines "
+            "and continuum regions the spectrum covers. Usage: unite-stan render config.yaml "
+            "spectrum.fits --loader {sdss,desi,dja,table} --redshift Z"
+        )
+    task = _Task("render", CatalogueRow(str(args.spectrum), args.loader), args.redshift)
+    spectra = _spectra_of(task, config)
+    lines, cont = spectra.prepare(config.lines, config.continuum)
+    spectra.compute_scales(lines, cont)
+    program, _ = ModelBuilder(lines, cont, spectra).build()
+    print(program.code)
+    print("// data:")
+    for name, value in program.data.items():
+        shape = getattr(value, "shape", ())
+        print(f"//   {name}: {'scalar' if not shape else 'x'.join(map(str, shape))}")
+    return 0
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _cmd_info(args) -> int:
+    import os
+
+    from unite_stan.stan.backends import cmdstan_available
+    from unite_stan.stan.cache import ENV_VAR, cache_root
+
+    root = cache_root()
+    found, reason = cmdstan_available()
+    print("backends: embedded (httpstan's toolchain)" + (", cmdstan" if found else ""))
+    if not found:
+        print(f"  cmdstan: not found ({reason})")
+    compiler = os.environ.get("CXX", "g++")
+    print(f"compiler: {compiler} ({shutil.which(compiler) or 'not on PATH'})")
+    source = f"set by {ENV_VAR}" if os.environ.get(ENV_VAR) else f"default; {ENV_VAR} not set"
+    size = _size(root) if root.is_dir() else 0
+    print(f"cache: {root} ({source}); {size / 1e6:.1f} MB")
+    return 0
+
+
+def _cmd_cache(args) -> int:
+    from unite_stan.stan.cache import PROGRAM_FILE, cache_root
+
+    root = cache_root()
+    entries = sorted(p for p in root.glob("*/*") if p.is_dir()) if root.is_dir() else []
+    if args.action == "list":
+        for entry in entries:
+            kind = "model" if (entry / PROGRAM_FILE).exists() else "backend part"
+            print(f"{entry.parent.name}/{entry.name}  {kind}  {_size(entry) / 1e6:.1f} MB")
+        print(f"{len(entries)} entries in {root}")
+        return 0
+    for entry in entries:
+        shutil.rmtree(entry)
+    for lock in root.glob("*/*.lock") if root.is_dir() else []:
+        lock.unlink()
+    print(f"removed {len(entries)} entries from {root}")
+    return 0
+
+
+_COMMANDS = {
+    "fit": _cmd_fit,
+    "batch": _cmd_batch,
+    "merge": _cmd_merge,
+    "render": _cmd_render,
+    "info": _cmd_info,
+    "cache": _cmd_cache,
+}
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
