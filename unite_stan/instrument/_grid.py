@@ -7,7 +7,7 @@ from __future__ import annotations
 import astropy.units as u
 import numpy as np
 
-from unite_stan.instrument.base import Disperser, TabulatedCurves
+from unite_stan.instrument.base import Disperser, TabulatedCurves, check_positive_finite
 
 __all__ = ["GridDisperser"]
 
@@ -17,13 +17,7 @@ def _grid_values(values, n: int | None, what: str) -> np.ndarray:
     if arr.ndim != 1 or (n is not None and arr.size != n):
         want = "a 1-D array" if n is None else f"one value per wavelength ({n},)"
         raise ValueError(f"{what} has shape {arr.shape}; give {want}")
-    bad = np.flatnonzero(~(np.isfinite(arr) & (arr > 0)))
-    if bad.size:
-        raise ValueError(
-            f"{what} must be positive and finite; bad values {arr[bad[:5]].tolist()} at "
-            f"indices {bad[:5].tolist()}"
-        )
-    return arr
+    return check_positive_finite(arr, what)
 
 
 class GridDisperser(TabulatedCurves, Disperser):

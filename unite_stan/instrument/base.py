@@ -13,7 +13,15 @@ from unite_stan.instrument.tokens import CALIBRATION_SLOTS, FluxScale, PixOffset
 from unite_stan.prior import Fixed, Parameter
 
 # the tokens are importable from here too, as in unite
-__all__ = ["DISPERSERS", "Disperser", "FluxScale", "PixOffset", "RScale", "TabulatedCurves"]
+__all__ = [
+    "DISPERSERS",
+    "Disperser",
+    "FluxScale",
+    "PixOffset",
+    "RScale",
+    "TabulatedCurves",
+    "check_positive_finite",
+]
 
 #: Every concrete disperser class, by class name (the ``type:`` of configuration files).
 DISPERSERS = Registry("disperser")
@@ -41,6 +49,23 @@ def as_length_unit(unit, what: str = "unit") -> u.UnitBase:
             "u.micron"
         )
     return parsed
+
+
+def check_positive_finite(arr: np.ndarray, what: str) -> np.ndarray:
+    """``arr``, checked to hold positive, finite values only (a resolution or dispersion).
+
+    Raises
+    ------
+    ValueError
+        Naming ``what`` and the first five bad values with their indices.
+    """
+    bad = np.flatnonzero(~(np.isfinite(arr) & (arr > 0)))
+    if bad.size:
+        raise ValueError(
+            f"{what} must be positive and finite; bad values {arr[bad[:5]].tolist()} at "
+            f"indices {bad[:5].tolist()}"
+        )
+    return arr
 
 
 def _calibration_token(token: Parameter | None, slot: str) -> Parameter:

@@ -10,7 +10,7 @@ import numpy as np
 
 from unite_stan._units import as_quantity
 from unite_stan.constants import C_KMS
-from unite_stan.instrument.base import Disperser, TabulatedCurves
+from unite_stan.instrument.base import Disperser, TabulatedCurves, check_positive_finite
 from unite_stan.prior import Parameter
 
 __all__ = ["GenericDisperser", "SimpleDisperser"]
@@ -83,13 +83,7 @@ def _per_pixel(values, n: int, what: str) -> np.ndarray:
         raise ValueError(
             f"{what} has shape {arr.shape}; give a scalar or one value per wavelength ({n},)"
         )
-    bad = np.flatnonzero(~(np.isfinite(arr) & (arr > 0)))
-    if bad.size:
-        raise ValueError(
-            f"{what} must be positive and finite; bad values {arr[bad[:5]].tolist()} at "
-            f"indices {bad[:5].tolist()}"
-        )
-    return arr
+    return check_positive_finite(arr, what)
 
 
 def _quantity_value(value, unit: u.UnitBase, what: str, example: str) -> np.ndarray:
