@@ -97,12 +97,26 @@ def test_style_applies_from_any_directory(name, tmp_path, monkeypatch):
 
 def test_style_is_listed_and_registration_is_repeatable():
     assert {"unite", "unite.mplstyle"} <= set(matplotlib.style.available)
-    matplotlib.style.reload_library()
-    assert "unite" not in matplotlib.style.library
+    matplotlib.style.library.pop("unite")
     _style.register_style()
     assert matplotlib.style.library["unite"]["font.size"] == 25
+    assert matplotlib.style.reload_library._unite_stan_registers  # wrapped once only
     assert styles.STYLE_FILE.is_file()
     assert unite_stan.__name__ in styles.STYLE_FILE.parts  # ships inside the package
+
+
+def test_style_survives_a_library_reload_as_arviz_does_it(tmp_path, monkeypatch):
+    """ArviZ, on import, appends its style folder to matplotlib's user library paths and
+    reloads the library, which rebuilds it from files."""
+    (tmp_path / "other.mplstyle").write_text("lines.linewidth: 3\n")
+    monkeypatch.setattr(
+        matplotlib.style, "USER_LIBRARY_PATHS", [*matplotlib.style.USER_LIBRARY_PATHS, tmp_path]
+    )
+    matplotlib.style.reload_library()
+    assert matplotlib.style.library["other"]["lines.linewidth"] == 3
+    assert {"unite", "unite.mplstyle"} <= set(matplotlib.style.available)
+    with matplotlib.style.context("unite.mplstyle"):
+        assert matplotlib.rcParams["font.size"] == 25
 
 
 def test_style_registration_fails_soft(monkeypatch):

@@ -40,7 +40,8 @@ def register_style(style_module=None) -> None:
 
     Notes
     -----
-    Safe to call again, e.g. after ``matplotlib.style.reload_library()`` dropped the entries.
+    Safe to call again; ``matplotlib.style.reload_library()`` (which other packages call to
+    add their own sheets) registers the sheet again by itself.
     Never raises: the library is not a documented extension point of matplotlib, so if its
     layout changes the failure becomes a warning naming the sheet's path, which
     ``pyplot.style.use`` accepts directly.
@@ -55,6 +56,7 @@ def register_style(style_module=None) -> None:
         for name in (*STYLE_NAMES, _PACKAGE_ALIAS):
             style_module.library[name] = params
         style_module.available[:] = sorted(set(style_module.available).union(STYLE_NAMES))
+        _register_again_after_reloads(style_module)
     except Exception as exc:  # a plotting nicety must never break an import
         warnings.warn(
             f"unite_stan could not register its matplotlib style ({exc!r}); "
@@ -62,6 +64,27 @@ def register_style(style_module=None) -> None:
             RuntimeWarning,
             stacklevel=2,
         )
+
+
+def _register_again_after_reloads(style_module) -> None:
+    """Make ``style_module.reload_library()`` register the sheet again.
+
+    Packages that add style sheets of their own (ArviZ on import) append a folder to
+    matplotlib's user library paths and reload the library, which rebuilds it from files and
+    would drop the sheet.
+    """
+    reload = style_module.reload_library
+    if getattr(reload, "_unite_stan_registers", False):
+        return
+
+    def reload_library(*args, **kwargs):
+        result = reload(*args, **kwargs)
+        register_style(style_module)
+        return result
+
+    reload_library._unite_stan_registers = True
+    reload_library.__doc__ = reload.__doc__
+    style_module.reload_library = reload_library
 
 
 class _RegisteringLoader:
