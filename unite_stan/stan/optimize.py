@@ -76,23 +76,13 @@ class MapResult:
 
 def _starts(args, rng, init_values, n) -> list[np.ndarray]:
     """Start points as the fit's pilot uses them (see ``stages.starts``)."""
-    from unite_stan.stan.stages.starts import _point
+    from unite_stan.stan.stages.starts import _point, explicit_values, random_draw
 
-    free = args.free_sites
-    explicit = dict(args.init_values)
-    unknown = sorted(set(init_values) - set(free))
-    if unknown:
-        raise ValueError(
-            f"init values given for {unknown}, which are not sampled sites; sampled sites "
-            f"are {free}"
-        )
-    explicit.update(init_values)
-    points = []
-    for _ in range(n):
-        u0 = rng.uniform(-2.0, 2.0, size=len(free))
-        fractions = np.exp(rng.uniform(np.log(0.01), 0.0, size=len(free)))
-        points.append(_point(args, u0, fractions, explicit, small_fluxes=True))
-    return points
+    explicit = explicit_values(args, init_values)
+    return [
+        _point(args, *random_draw(rng, len(args.free_sites)), explicit, small_fluxes=True)
+        for _ in range(n)
+    ]
 
 
 class _Correction:

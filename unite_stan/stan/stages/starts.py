@@ -31,21 +31,33 @@ MIN_STARTS = 4
 FLUX_START = 1.0
 
 
-def stage(state: FitState) -> FitState:
-    free = state.program.free_sites
-    explicit = dict(state.args.init_values)
-    given = dict(state.settings.init_values)
+def explicit_values(args, given) -> dict:
+    """The start values of the configuration's tokens (``init=``) updated with ``given`` (site
+    -> value), which must name sampled sites only (``ValueError`` naming the others)."""
+    free = args.free_sites
     unknown = sorted(set(given) - set(free))
     if unknown:
         raise ValueError(
             f"init values given for {unknown}, which are not sampled sites; sampled sites "
             f"are {free}"
         )
-    explicit.update(given)
+    return {**args.init_values, **given}
+
+
+def random_draw(rng, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """One start's random numbers for ``n`` sites: ``u`` uniform in (-2, 2) and the flux
+    fractions, log-uniform over (0.01, 1) (see :func:`_point`)."""
+    u0 = rng.uniform(-2.0, 2.0, size=n)
+    fractions = np.exp(rng.uniform(np.log(0.01), 0.0, size=n))
+    return u0, fractions
+
+
+def stage(state: FitState) -> FitState:
+    free = state.program.free_sites
+    explicit = explicit_values(state.args, dict(state.settings.init_values))
     points, starts = [], []
     for _ in range(max(state.sampler.num_chains, MIN_STARTS)):
-        u0 = state.rng.uniform(-2.0, 2.0, size=len(free))
-        fractions = np.exp(state.rng.uniform(np.log(0.01), 0.0, size=len(free)))
+        u0, fractions = random_draw(state.rng, len(free))
         points.append(_point(state.args, u0, fractions, explicit, small_fluxes=False))
         starts.append(_point(state.args, u0, fractions, explicit, small_fluxes=True))
     chains = state.sampler.num_chains
