@@ -47,6 +47,15 @@ def _check_lengths(arrays: dict[str, u.Quantity]) -> None:
         )
 
 
+def midpoint_edges(centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel edges at midpoints between neighbouring ``centres`` (at least two), the outer two
+    half an end spacing out: ``(low, high)``, so that neighbouring pixels share an edge."""
+    mids = 0.5 * (centres[1:] + centres[:-1])
+    low = np.concatenate([[centres[0] - (mids[0] - centres[0])], mids])
+    high = np.concatenate([mids, [centres[-1] + (centres[-1] - mids[-1])]])
+    return low, high
+
+
 def _edges_from_centers(center: u.Quantity) -> tuple[u.Quantity, u.Quantity]:
     """Edges at midpoints between neighbouring centres; outer edges half an end spacing out."""
     values = length_values(center, center.unit, "center")
@@ -55,9 +64,7 @@ def _edges_from_centers(center: u.Quantity) -> tuple[u.Quantity, u.Quantity]:
             f"center has {values.size} unmasked pixel(s); deriving edges from centres needs at "
             "least two (use from_edges for a single pixel)"
         )
-    mids = 0.5 * (values[1:] + values[:-1])
-    low = np.concatenate([[values[0] - (mids[0] - values[0])], mids])
-    high = np.concatenate([mids, [values[-1] + (values[-1] - mids[-1])]])
+    low, high = midpoint_edges(values)
     return low * center.unit, high * center.unit
 
 

@@ -19,7 +19,7 @@ from astropy.table import Table
 from unite_stan.instrument.base import Disperser
 from unite_stan.instrument.desi import DESIDisperser, check_arm
 from unite_stan.instrument.sdss import SDSSDisperser
-from unite_stan.spectrum.loaders import from_edges
+from unite_stan.spectrum.loaders import from_edges, midpoint_edges
 from unite_stan.spectrum.spectrum import Spectrum
 
 __all__ = ["from_DJA", "from_desi_fits", "from_sdss_fits"]
@@ -83,17 +83,6 @@ def _column(table, name: str, extname: str, loader: str, path):
             f"{table.colnames})"
         )
     return table[name]
-
-
-def _midpoint_edges(centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel edges at midpoints between neighbouring centres, the outer two half a step out.
-
-    Computed on the file's whole grid, so a pixel dropped later leaves a gap.
-    """
-    mids = 0.5 * (centres[1:] + centres[:-1])
-    low = np.concatenate([[centres[0] - (mids[0] - centres[0])], mids])
-    high = np.concatenate([mids, [centres[-1] + (centres[-1] - mids[-1])]])
-    return low, high
 
 
 # ---- DJA -----------------------------------------------------------------------------------
@@ -160,7 +149,7 @@ def from_DJA(path, disperser: Disperser, *, name: str = "", cache: bool = False)
         )
         for c in ("flux", "err")
     )
-    low, high = _midpoint_edges(wave.value)
+    low, high = midpoint_edges(wave.value)
     return from_edges(low * u.micron, high * u.micron, flux, err, disperser, mask=mask, name=name)
 
 
@@ -210,7 +199,7 @@ def from_sdss_fits(
         col = {c: np.asarray(_column(table, c, "COADD", "from_sdss_fits", path)) for c in names}
     loglam = col["loglam"].astype(float)
     wavelength = 10.0**loglam
-    low, high = (10.0**edge for edge in _midpoint_edges(loglam))
+    low, high = (10.0**edge for edge in midpoint_edges(loglam))
 
     ivar = col["ivar"].astype(float)
     good_ivar = ivar > 0
@@ -365,7 +354,7 @@ def _desi_arm(data: dict, index: int, disperser: DESIDisperser, name: str) -> Sp
     error = np.full_like(ivar, np.nan)
     error[good] = 1.0 / np.sqrt(ivar[good])
 
-    low, high = _midpoint_edges(wavelength)
+    low, high = midpoint_edges(wavelength)
 
     dispersion = np.gradient(wavelength)
     sigma = desi_sigma_pix(np.asarray(data["RESOLUTION"][index], dtype=float))
