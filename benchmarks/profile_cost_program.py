@@ -59,10 +59,10 @@ VALUES = {
 }
 
 
-def build(n_edges: int):
+def build(n_edges: int, profiles=PROFILES):
     """The builder, the rendered program and the point (site -> value) for one line of each
-    registered profile, each line's window spanning all ``n_edges`` edges."""
-    centres = 6500.0 + 60.0 * np.arange(len(PROFILES))
+    of ``profiles`` (default: every registered profile)."""
+    centres = 6500.0 + 60.0 * np.arange(len(profiles))
     lo, hi = centres[0] - 40.0, centres[-1] + 40.0
     edges = np.linspace(lo, hi, n_edges)
     mid = 0.5 * (edges[1:] + edges[:-1])
@@ -78,7 +78,7 @@ def build(n_edges: int):
     )
     lc = line.LineConfiguration()
     point = {}
-    for cls, c in zip(PROFILES, centres, strict=True):
+    for cls, c in zip(profiles, centres, strict=True):
         name = cls.__name__
         lc.add_line(name, c * u.AA, profile=name, redshift=line.Redshift(name))
     cont = ContinuumConfiguration([ContinuumRegion(lo * u.AA, hi * u.AA, Linear(), name="c")])
@@ -110,7 +110,7 @@ def timed(density, x, calls: int, repeats: int) -> float:
     return best
 
 
-def measure(backend, program, code, args, point, windows, calls, repeats):
+def measure(backend, program, code, args, point, windows, calls, repeats, profiles=PROFILES):
     blocks = 1
     laid = program.laid_out(Layout(blocks=(blocks,)))
     model = backend.compile(code, progress=True)
@@ -127,7 +127,7 @@ def measure(backend, program, code, args, point, windows, calls, repeats):
         times[which] = density.run_threaded(1, lambda d=density: timed(d, x, calls, repeats))
     base = times[None]
     rows = {}
-    for j, cls in enumerate(PROFILES):
+    for j, cls in enumerate(profiles):
         rows[cls.__name__] = 1e9 * (times[j] - base) / windows[1][j]
     return 1e6 * base, rows
 
@@ -141,12 +141,23 @@ def main() -> None:
         "--texts", choices=["both", "code"], default="both",
         help="'code': only the program that runs (not the serial reference)",
     )  # fmt: skip
+    parser.add_argument(
+        "--profiles", nargs="+", metavar="NAME",
+        help="only these profiles (the Gaussian is always measured, as the reference)",
+    )  # fmt: skip
     opts = parser.parse_args()
+    profiles = PROFILES
+    if opts.profiles:
+        by_name = {cls.__name__: cls for cls in PROFILES}
+        unknown = sorted(set(opts.profiles) - set(by_name))
+        if unknown:
+            parser.error(f"unknown profiles {unknown}; registered: {sorted(by_name)}")
+        profiles = [by_name["Gaussian"]] + [by_name[p] for p in opts.profiles if p != "Gaussian"]
     # stanc --O1 on a program with every profile takes minutes on a loaded machine
     # (docs/performance.md): give it more time than fits allow by default
     embedded.STANC_TIMEOUT = max(embedded.STANC_TIMEOUT, 1800.0)
     backend = get_backend("embedded")
-    _, program, args, point, windows = build(opts.edges)
+    _, program, args, point, windows = build(opts.edges, profiles)
     n_edges = int(np.median(windows[1]))
     load_before = os.getloadavg()
     out = {"edges": n_edges, "calls": opts.calls, "repeats": opts.repeats, "layouts": {}}
@@ -156,7 +167,7 @@ def main() -> None:
     )
     for label, code in texts[: 1 if opts.texts == "code" else 2]:
         base_us, rows = measure(
-            backend, program, code, args, point, windows, opts.calls, opts.repeats
+            backend, program, code, args, point, windows, opts.calls, opts.repeats, profiles
         )
         gauss = rows["Gaussian"]
         out["layouts"][label] = {
@@ -166,6 +177,9 @@ def main() -> None:
         }
     out["load_average"] = {"before": load_before, "after": os.getloadavg()}
     out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores"
+    if opts.profiles:  # a partial run: printed, the results files keep the full table
+        print(json.dumps(out, indent=1))
+        return
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "profile_cost_program.json").write_text(json.dumps(out, indent=1) + "\n")
     lines = [
@@ -179,7 +193,7 @@ def main() -> None:
         "| profile | " + " | ".join(f"{k}: ns/edge (x Gaussian)" for k in out["layouts"]) + " |",
         "|---|" + "---|" * len(out["layouts"]),
     ]
-    for cls in PROFILES:
+    for cls in profiles:
         name = cls.__name__
         cells = [
             f"{lay['ns_per_edge'][name]:.1f} ({lay['vs_gaussian'][name]:.2f}x)"

@@ -11,7 +11,9 @@ import pytest
 from conftest import tutorial_fit1
 from test_fit_joint import configuration, spectra_with
 
-from unite_stan import continuum, model
+from unite_stan import continuum, instrument, line, model, prior, spectrum
+from unite_stan._resources import template_dir
+from unite_stan.instrument.generic import SimpleDisperser
 from unite_stan.stan import soa
 from unite_stan.stan.backends import get_backend
 from unite_stan.stan.backends.embedded import _httpstan_dir
@@ -99,3 +101,87 @@ def test_rewritten_forms_give_the_serial_log_density_and_gradient(tmp_path):
             lp, grad = threaded.run_threaded(threads, lambda x=x: threaded(x))
             assert lp == pytest.approx(lp_ref, rel=1e-12)
             np.testing.assert_allclose(grad, grad_ref, rtol=1e-9, atol=1e-9)
+
+
+def test_native_kernels_replace_the_functions_named_in_native_only(tmp_path):
+    """soa.native_kernels routes each function of soa.NATIVE (and nothing else) to its kernel
+    when any argument is an autodiff type, and adds the kernels' C++ once."""
+    code = "\n".join(
+        [
+            "functions {",
+            *(
+                (template_dir() / chunk).read_text()
+                for chunk in (
+                    "special/pseudovoigt.stan",
+                    "special/exp_erfc.stan",
+                    "profiles/gaussian.stan",
+                    "profiles/skewnormal.stan",
+                )
+            ),
+            "}",
+            "parameters { real x; }",
+            "model { x ~ std_normal(); }",
+        ]
+    )
+    cpp = stanc(code, tmp_path)
+    functions = soa.struct_of_arrays(cpp).split("class model_model final", 1)[0]
+    for name in soa.NATIVE:
+        assert functions.count(f"return unite_native::{name}(") == 1
+    assert (
+        "  if constexpr (unite_native::any_autodiff<T0__, T1__, T2__>::value) {\n"
+        "    return unite_native::unite_pseudovoigt_cumulative(x_arg__, g_arg__, l);\n  }"
+    ) in functions
+    assert functions.count("namespace unite_native {") == 1
+    assert "unite_native::gaussian_cumulative" not in functions
+    # a program without any of them gets no kernels
+    cpp = stanc("parameters { real x; }\nmodel { x ~ std_normal(); }", tmp_path)
+    assert "unite_native" not in soa.struct_of_arrays(cpp)
+
+
+@pytest.mark.stan
+def test_native_kernels_give_the_serial_log_density_and_gradient():
+    """Every profile whose cumulative runs through a native kernel (soa.NATIVE), in one program
+    whose edges move with a sampled pixel offset and whose LSF scales with a sampled r_scale:
+    the threaded program (kernels) against the serial text, at points across the priors."""
+    profiles = (
+        "PseudoVoigt",
+        "Cauchy",
+        "SkewVoigt",
+        "SkewNormal",
+        "SEMG",
+        "Laplace",
+        "GaussianSplitLaplace",
+    )
+    wave = np.linspace(6400.0, 7000.0, 1200)
+    disperser = SimpleDisperser(
+        wavelength=wave * u.AA,
+        R=3000.0,
+        name="g",
+        r_scale=instrument.RScale(prior=prior.Uniform(0.8, 1.2)),
+        pix_offset=instrument.PixOffset(prior=prior.Uniform(-1.0, 1.0)),
+    )
+    flam = u.erg / u.s / u.cm**2 / u.AA
+    spec = spectrum.from_centers(
+        wave * u.AA, np.ones(wave.size) * flam, 0.1 * np.ones(wave.size) * flam, disperser
+    )
+    lc = line.LineConfiguration()
+    for k, name in enumerate(profiles):
+        lc.add_line(name, (6450.0 + 75.0 * k) * u.AA, profile=name, redshift=line.Redshift(name))
+    cc = continuum.ContinuumConfiguration(
+        [continuum.ContinuumRegion(6410.0 * u.AA, 6990.0 * u.AA, continuum.Linear())]
+    )
+    spectra = spectrum.Spectra([spec], redshift=0.0)
+    spectra.line_scale = 1e-16 * u.erg / u.s / u.cm**2
+    spectra.continuum_scale = 1e-17 * flam
+    program, _ = model.ModelBuilder(lc, cc, spectra).build()
+    assert {"pix_offset_g", "r_scale_g"} <= set(program.free_sites)
+    backend = get_backend("embedded")
+    blocked = program.laid_out(Layout(blocks=(2,)))
+    serial = backend.log_density(backend.compile(program.serial_code, progress=False), blocked.data)
+    threaded = backend.log_density(backend.compile(blocked.code, progress=False), blocked.data)
+    rng = np.random.default_rng(11)
+    for x in (rng.uniform(-2.0, 2.0, len(program.free_sites)) for _ in range(4)):
+        lp_ref, grad_ref = serial(x)
+        lp, grad = threaded.run_threaded(2, lambda x=x: threaded(x))
+        assert lp == pytest.approx(lp_ref, rel=1e-12)
+        np.testing.assert_allclose(grad, grad_ref, rtol=1e-9, atol=1e-9 * np.abs(grad_ref).max())

@@ -20,12 +20,21 @@ only; the Stan program users read is unchanged.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
-__all__ = ["LEAVE", "REWRITE", "options", "struct_of_arrays"]
+from unite_stan._resources import template_dir
 
-#: version of the rewrite, part of the cache key of every program it applies to
-REWRITE = "functions-soa-4"
+__all__ = ["LEAVE", "NATIVE", "REWRITE", "native_kernels", "options", "struct_of_arrays"]
+
+#: the C++ of the native kernels (see :func:`native_kernels`)
+_KERNELS = (template_dir() / "native" / "kernels.hpp").read_text()
+#: the functions of the Stan text that have a native kernel of the same name and arguments
+NATIVE = ("unite_pseudovoigt_cumulative", "unite_exp_erfc", "skewnormal_cumulative")
+
+#: version of the rewrite, part of the cache key of every program it applies to (it changes
+#: with the kernels' source)
+REWRITE = "functions-soa-5-" + hashlib.sha256(_KERNELS.encode()).hexdigest()[:12]
 
 _SOA = "stan::conditional_var_value_t<{}, Eigen::Matrix<double,-1,1>>"
 _NAN = "std::numeric_limits<double>::quiet_NaN()"
@@ -126,5 +135,44 @@ def struct_of_arrays(cpp: str) -> str:
     )
     functions = _LITERAL.sub(lambda m: _LITERAL_KEPT + m.group(1), functions)
     functions = functions.replace(_LOCAL, _SOA.format("local_scalar_t__"))
+    functions, kernels = native_kernels(functions)
     cut = namespace.start()
-    return _SCALAR_EIGEN + functions[:cut] + _ASSIGN_AOS + functions[cut:] + rest
+    return _SCALAR_EIGEN + functions[:cut] + _ASSIGN_AOS + kernels + functions[cut:] + rest
+
+
+# a function's definition (not its declaration, which ends with ';'): name and parameters
+_DEFINITION = re.compile(r"^(?P<name>\w+)\((?P<params>[^;{}]*)\)\s*\{", re.M)
+_PARAM = re.compile(r"^const (?P<type>T\d+__)& (?P<name>\w+)$")
+
+
+def native_kernels(functions: str) -> tuple[str, str]:
+    """Route the reverse-mode calls of the :data:`NATIVE` functions to their kernels.
+
+    Each such function defined in stanc's C++ ``functions`` gets, first in its body, a
+    branch taken when any argument is an autodiff type: it returns the kernel of the same
+    name in ``templates/native/kernels.hpp`` (one autodiff node with its partial derivatives
+    written out) instead of running the Stan text's tens of vector operations. On doubles the
+    Stan text runs as written. Returns the functions and the kernels' C++ to insert before
+    them ("" when no kernel is used).
+    """
+    used = False
+
+    def route(match: re.Match) -> str:
+        nonlocal used
+        if match.group("name") not in NATIVE:
+            return match.group(0)
+        params = [" ".join(p.split()) for p in match.group("params").split(",")]
+        parsed = [_PARAM.match(p) for p in params if p != "std::ostream* pstream__"]
+        if not all(parsed):  # not the signature the kernel was written for
+            return match.group(0)
+        used = True
+        types = ", ".join(p.group("type") for p in parsed)
+        names = ", ".join(p.group("name") for p in parsed)
+        return (
+            match.group(0)
+            + f"\n  if constexpr (unite_native::any_autodiff<{types}>::value) {{"
+            + f"\n    return unite_native::{match.group('name')}({names});\n  }}"
+        )
+
+    functions = _DEFINITION.sub(route, functions)
+    return functions, (_KERNELS if used else "")
