@@ -304,4 +304,59 @@ stan::math::var_value<VectorXd> skewnormal_cumulative(const TE& edge_arg, const 
   return res;
 }
 
+// ---- skewvoigt_weighted_cumulative(vector content, vector x, real k) ----------------------
+// -1, then -1 plus the running sum of (content[i+1] - content[i]) erfc(-k (x[i] + x[i+1]))
+// (templates/profiles/skewvoigt.stan).
+template <typename TC, typename TX, typename TK>
+stan::math::var_value<VectorXd> skewvoigt_weighted_cumulative(const TC& c_arg, const TX& x_arg,
+                                                              const TK& k_arg) {
+  using stan::arena_t;
+  auto c_ar = stan::math::to_arena(c_arg);
+  auto x_ar = stan::math::to_arena(x_arg);
+  const VectorXd c = values(c_ar);
+  const VectorXd x = values(x_ar);
+  const double k = scalar_value(k_arg);
+  const Eigen::Index n = x.size();
+  const Eigen::Index pixels = n > 0 ? n - 1 : 0;
+  VectorXd out(pixels + 1);
+  // per pixel: its content difference, its weight erfc(-k m) and that weight's derivative in
+  // k m, 2 / sqrt(pi) exp(-(k m)^2), with m = x[i] + x[i+1]
+  arena_t<VectorXd> diff(pixels), weight(pixels), slope(pixels), sum(pixels);
+  out[0] = -1;
+  double running = 0;
+  for (Eigen::Index i = 0; i < pixels; ++i) {
+    diff[i] = c[i + 1] - c[i];
+    sum[i] = x[i + 1] + x[i];
+    weight[i] = std::erfc(-k * sum[i]);
+    slope[i] = two_over_sqrt_pi * std::exp(-(k * sum[i]) * (k * sum[i]));
+    running += diff[i] * weight[i];
+    out[i + 1] = running - 1;
+  }
+  stan::math::var_value<VectorXd> res(out);
+  stan::math::reverse_pass_callback(
+      [c_ar, x_ar, k_arg, res, diff, weight, slope, sum, pixels]() mutable {
+        const VectorXd adj = res.adj();
+        // each pixel's term enters every later output: its adjoint is their sum
+        double later = 0;
+        double by_k = 0;
+        for (Eigen::Index i = pixels - 1; i >= 0; --i) {
+          later += adj[i + 1];
+          if constexpr (is_ad<TC>) {
+            c_ar.adj().coeffRef(i + 1) += later * weight[i];
+            c_ar.adj().coeffRef(i) -= later * weight[i];
+          }
+          const double by_km = later * diff[i] * slope[i];
+          if constexpr (is_ad<TX>) {
+            x_ar.adj().coeffRef(i) += by_km * stan::math::value_of(k_arg);
+            x_ar.adj().coeffRef(i + 1) += by_km * stan::math::value_of(k_arg);
+          }
+          by_k += by_km * sum[i];
+        }
+        if constexpr (is_ad<TK>) {
+          k_arg.adj() += by_k;
+        }
+      });
+  return res;
+}
+
 }  // namespace unite_native

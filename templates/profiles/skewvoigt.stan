@@ -1,3 +1,13 @@
+  // -1, then -1 plus the running sum of each pixel's content (the differences of content, 2
+  // CDF - 1 at the edges x) times 1 + erf(k (x_i + x_i+1)) = erfc(-k (x_i + x_i+1)): the
+  // SkewVoigt's cumulative once its pseudo-Voigt content is known.
+  vector skewvoigt_weighted_cumulative(vector content, vector x, real k) {
+    int n = rows(x);
+    return append_row(rep_vector(-1, 1),
+                      cumulative_sum((content[2:n] - content[1:(n - 1)])
+                                     .* erfc(-k * (x[2:n] + x[1:(n - 1)])))
+                      - 1);
+  }
   // SkewVoigt line (Gaussian FWHM width[1] with the LSF in quadrature, Lorentzian FWHM
   // width[2], skewness alpha = width[3]): unite's cumulative, built pixel by pixel, as twice it
   // less 1 at the pixel edges (-1 at the first). Each pixel's pseudo-Voigt content (Ida et al.'s
@@ -31,10 +41,7 @@
                      : 0;
     real alpha_eff = width[3] * w0_int / sqrt(square(w0) + 2 * square(width[3] * sigma_l))
                      * exp(-log_sum_exp(-log_boost, -50));
-    return append_row(rep_vector(-1, 1),
-                      cumulative_sum((content[2:n] - content[1:(n - 1)])
-                                     .* erfc(-alpha_eff / w0 * 0.5 * (x[2:n] + x[1:(n - 1)])))
-                      - 1);
+    return skewvoigt_weighted_cumulative(content, x, 0.5 * alpha_eff / w0);
   }
   // Intrinsic density at the centre (the LSF 1e-10, as unite's tau normalisation), where the
   // skew factor is 1: the exact Voigt at its centre, erfcx(gamma / (sigma sqrt 2)) /

@@ -30,7 +30,12 @@ __all__ = ["LEAVE", "NATIVE", "REWRITE", "native_kernels", "options", "struct_of
 #: the C++ of the native kernels (see :func:`native_kernels`)
 _KERNELS = (template_dir() / "native" / "kernels.hpp").read_text()
 #: the functions of the Stan text that have a native kernel of the same name and arguments
-NATIVE = ("unite_pseudovoigt_cumulative", "unite_exp_erfc", "skewnormal_cumulative")
+NATIVE = (
+    "unite_pseudovoigt_cumulative",
+    "unite_exp_erfc",
+    "skewnormal_cumulative",
+    "skewvoigt_weighted_cumulative",
+)
 
 #: version of the rewrite, part of the cache key of every program it applies to (it changes
 #: with the kernels' source)
