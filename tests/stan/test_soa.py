@@ -114,8 +114,10 @@ def test_native_kernels_replace_the_functions_named_in_native_only(tmp_path):
                 for chunk in (
                     "special/pseudovoigt.stan",
                     "special/exp_erfc.stan",
+                    "special/interp.stan",
                     "profiles/gaussian.stan",
                     "profiles/skewnormal.stan",
+                    "profiles/skewvoigt.stan",
                 )
             ),
             "}",
