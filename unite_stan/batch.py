@@ -370,6 +370,7 @@ def _config_of(payload):
 def _run_task(task: _Task, job: dict, *, forbid_builds: bool = True) -> dict:
     """Fit one object and write its outputs; returns its status record (never raises, except
     :class:`~unite_stan.stan.cache.NotCompiledError` reported as ``needs_compile``)."""
+    from unite_stan._blas import one_blas_thread
     from unite_stan.stan import cache
 
     out = Path(job["output_dir"])
@@ -380,7 +381,7 @@ def _run_task(task: _Task, job: dict, *, forbid_builds: bool = True) -> dict:
     try:
         if task.error:
             raise ValueError(task.error)
-        with context, warnings.catch_warnings(record=True) as caught:
+        with context, one_blas_thread(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with contextlib.redirect_stderr(log):
                 record.update(_fit_and_write(task, job, record["seed"]))

@@ -534,16 +534,19 @@ class ModelBuilder:
         program, args = self._build_for_start_values(
             init_strategy, integration_mode, n_super, conv_half_width
         )
-        result = map_estimate(
-            program,
-            args,
-            backend=backend,
-            jacobian=jacobian,
-            seed=seed,
-            init_values=dict(init_strategy or {}),
-            num_starts=num_starts,
-            progress=progress_bar,
-        )
+        from unite_stan._blas import one_blas_thread
+
+        with one_blas_thread():  # scipy's L-BFGS-B makes many tiny BLAS calls (_blas.py)
+            result = map_estimate(
+                program,
+                args,
+                backend=backend,
+                jacobian=jacobian,
+                seed=seed,
+                init_values=dict(init_strategy or {}),
+                num_starts=num_starts,
+                progress=progress_bar,
+            )
         args.program = program
         args.run_info = {
             "optimize": {
