@@ -64,6 +64,7 @@ LEVELS = (0.68, 0.95)
 ANGLE_PRIOR = (-0.005, 0.005)
 BROAD_FWHM_HIGH = 5000.0
 ERROR = 3.0e-17
+MISFIT_CHI2 = 1.5
 
 
 class FixedScaleSpectra(Spectra):
@@ -190,18 +191,19 @@ def physical(args) -> dict[str, tuple[float, str]]:
 
 
 def simulate(config, n: int, seed: int):
-    """Truths (sampled units) and the source for ``fit_many``."""
+    """The model's args, the truths (sampled units), the simulated fluxes of the fitted pixels
+    and the source for ``fit_many``."""
     line_scale, continuum_scale = reference_scales()
     args, make = simulator(config, line_scale, continuum_scale)
-    truths, source = {}, []
+    truths, fluxes, source = {}, {}, []
     for i in range(n):
         rng = np.random.default_rng([seed, i])
         values = calibration.draw_prior(args, rng)
-        spectra = make(calibration.simulate_fluxes(args, values, rng))
         oid = f"sim{i:04d}"
+        fluxes[oid] = calibration.simulate_fluxes(args, values, rng)
         truths[oid] = values
-        source.append((oid, spectra, None))
-    return args, truths, source
+        source.append((oid, make(fluxes[oid]), None))
+    return args, truths, fluxes, source
 
 
 def posterior(path: Path, names: list[str]) -> dict[str, np.ndarray]:
@@ -212,7 +214,16 @@ def posterior(path: Path, names: list[str]) -> dict[str, np.ndarray]:
         return {n: np.asarray(ds[n].values, dtype=float).reshape(-1) for n in names}
 
 
-def analyse(args, truths, result, out: Path) -> dict:
+def chi2_per_pixel(args, values, fluxes) -> float:
+    """chi^2 per fitted pixel of the simulated fluxes against the model at ``values``."""
+    from unite_stan.compute import evaluate_model
+
+    (prediction,) = evaluate_model({n: np.array([values[n]]) for n in args.free_sites}, args)
+    (flux,) = fluxes
+    return float(np.mean(((flux - prediction.total[0]) / prediction.scaled_error) ** 2))
+
+
+def analyse(args, truths, fluxes, result, out: Path) -> dict:
     free = list(args.free_sites)
     units = physical(args)
     ranks = {n: [] for n in free}
@@ -228,6 +239,9 @@ def analyse(args, truths, result, out: Path) -> dict:
             continue
         row.update(record["diagnostics"])
         draws = posterior(out / f"{oid}.nc", free)
+        median = {n: float(np.median(draws[n])) for n in free}
+        row["chi2_per_pixel_median"] = chi2_per_pixel(args, median, fluxes[oid])
+        row["chi2_per_pixel_truth"] = chi2_per_pixel(args, truth, fluxes[oid])
         row["rank"] = {}
         for n in free:
             r = calibration.sbc_rank(draws[n], truth[n], N_RANKS)
@@ -236,6 +250,9 @@ def analyse(args, truths, result, out: Path) -> dict:
             for q in LEVELS:
                 covers[(n, q)].append(calibration.interval_covers(draws[n], truth[n], q))
         objects.append(row)
+    # a posterior whose median misfits the data (both chains in a wrong mode: R-hat cannot see
+    # it); chi2 per pixel of a good fit is 1 +- 0.07 for ~400 pixels
+    misfit = [o.get("chi2_per_pixel_median", 0.0) > MISFIT_CHI2 for o in objects if "rank" in o]
     fitted = sum(o["status"] != "failed" for o in objects)
     parameters = {}
     for n in free:
@@ -247,6 +264,10 @@ def analyse(args, truths, result, out: Path) -> dict:
             entry[f"coverage_{int(q * 100)}"] = frac
             entry[f"band_{int(q * 100)}"] = [lo, hi]
             entry[f"pass_{int(q * 100)}"] = bool(lo <= frac <= hi)
+            kept = [h for h, m in zip(hits, misfit, strict=True) if not m]
+            entry[f"coverage_{int(q * 100)}_without_misfits"] = (
+                float(np.mean(kept)) if kept else float("nan")
+            )
         counts, p = calibration.uniformity_pvalue(ranks[n], N_RANKS, N_BINS)
         entry["rank_counts"] = counts.tolist()
         entry["uniformity_p"] = p
@@ -256,6 +277,7 @@ def analyse(args, truths, result, out: Path) -> dict:
         "failed": len(objects) - fitted,
         "poor_convergence": sum(o["status"] == "poor_convergence" for o in objects),
         "with_divergences": sum(o.get("divergences", 0) > 0 for o in objects),
+        "misfits": [o["id"] for o in objects if o.get("chi2_per_pixel_median", 0) > MISFIT_CHI2],
         "rhat_max": max((o.get("rhat_max", 0.0) for o in objects), default=float("nan")),
         "parameters": parameters,
         "objects": objects,
@@ -301,8 +323,9 @@ def figure(name: str, summary: dict, path: Path) -> None:
 
 def table(summary: dict) -> list[str]:
     lines = [
-        "| parameter | unit | 68 % coverage | 95 % coverage | 68 % | 95 % | SBC p-value |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| parameter | unit | 68 % coverage [2 sigma band] | 95 % coverage [2 sigma band] | 68 % "
+        "| 95 % | SBC p-value | 68 % / 95 % without misfits |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for pname, e in summary["parameters"].items():
         verdict = {True: "PASS", False: "FAIL"}
@@ -310,7 +333,8 @@ def table(summary: dict) -> list[str]:
             f"| {pname} | {e['unit']} | {e['coverage_68']:.3f} "
             f"[{e['band_68'][0]:.3f}, {e['band_68'][1]:.3f}] | {e['coverage_95']:.3f} "
             f"[{e['band_95'][0]:.3f}, {e['band_95'][1]:.3f}] | {verdict[e['pass_68']]} | "
-            f"{verdict[e['pass_95']]} | {e['uniformity_p']:.3f} |"
+            f"{verdict[e['pass_95']]} | {e['uniformity_p']:.3f} | "
+            f"{e['coverage_68_without_misfits']:.3f} / {e['coverage_95_without_misfits']:.3f} |"
         )
     return lines
 
@@ -327,7 +351,7 @@ def main(argv=None) -> None:
 
     out = opts.output or HERE / "results" / "coverage_runs" / opts.config
     config = configuration(opts.config)
-    args, truths, source = simulate(config, opts.n, opts.seed)
+    args, truths, fluxes, source = simulate(config, opts.n, opts.seed)
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     start = time.perf_counter()
     kw = dict(output_dir=out, seed=opts.seed, scale_kwargs=SCALES, progress=False, **DRAWS)
@@ -338,7 +362,7 @@ def main(argv=None) -> None:
         result = fit_many(config, source, **kw)
     seconds = time.perf_counter() - start
     load_after = Path("/proc/loadavg").read_text().split()[:3]
-    summary = analyse(args, truths, result, Path(out))
+    summary = analyse(args, truths, fluxes, result, Path(out))
     summary.update(
         config=opts.config,
         n=opts.n,
@@ -357,18 +381,21 @@ def main(argv=None) -> None:
     )
     results = HERE / "results"
     results.mkdir(exist_ok=True)
-    (results / f"coverage_{opts.config}.json").write_text(json.dumps(summary, indent=1) + "\n")
-    figure(opts.config, summary, ROOT / "docs" / "figures" / f"coverage_{opts.config}.png")
+    # the default study keeps the plain names; other sizes get their own files
+    stem = f"coverage_{opts.config}" + ("" if opts.n == 200 else f"_n{opts.n}")
+    (results / f"{stem}.json").write_text(json.dumps(summary, indent=1) + "\n")
+    figure(opts.config, summary, ROOT / "docs" / "figures" / f"{stem}.png")
     head = [
         f"Configuration `{opts.config}`: {summary['fitted']} fitted of {opts.n} "
         f"({summary['failed']} failed, {summary['poor_convergence']} poor convergence, "
-        f"{summary['with_divergences']} with divergences, max R-hat "
+        f"{summary['with_divergences']} with divergences, {len(summary['misfits'])} misfit "
+        f"(chi2/pixel of the posterior median > {MISFIT_CHI2}: {summary['misfits']}), max R-hat "
         f"{summary['rhat_max']:.3f}); {seconds:.0f} s with {opts.workers} worker(s), "
         f"load {' '.join(load_before)} -> {' '.join(load_after)}, {summary['date']}.",
         "",
     ]
     text = "\n".join(head + table(summary)) + "\n"
-    (results / f"coverage_{opts.config}.md").write_text(text)
+    (results / f"{stem}.md").write_text(text)
     print(text)
 
 
