@@ -363,7 +363,22 @@ def main(argv=None) -> None:
     seconds = time.perf_counter() - start
     load_after = Path("/proc/loadavg").read_text().split()[:3]
     summary = analyse(args, truths, fluxes, result, Path(out))
+    # every invocation on this output directory, so that a resumed study keeps its fit time
+    log = Path(out) / "coverage_invocations.json"
+    invocations = json.loads(log.read_text()) if log.exists() else []
+    invocations.append(
+        {
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "workers": opts.workers,
+            "fitted": opts.n - len(result.skipped),
+            "seconds": round(seconds, 1),
+            "load_before": load_before,
+            "load_after": load_after,
+        }
+    )
+    log.write_text(json.dumps(invocations, indent=1) + "\n")
     summary.update(
+        invocations=invocations,
         config=opts.config,
         n=opts.n,
         seed=opts.seed,
@@ -390,7 +405,8 @@ def main(argv=None) -> None:
         f"({summary['failed']} failed, {summary['poor_convergence']} poor convergence, "
         f"{summary['with_divergences']} with divergences, {len(summary['misfits'])} misfit "
         f"(chi2/pixel of the posterior median > {MISFIT_CHI2}: {summary['misfits']}), max R-hat "
-        f"{summary['rhat_max']:.3f}); {seconds:.0f} s with {opts.workers} worker(s), "
+        f"{summary['rhat_max']:.3f}); this run fitted {opts.n - len(result.skipped)} in "
+        f"{seconds:.0f} s with {opts.workers} worker(s), "
         f"load {' '.join(load_before)} -> {' '.join(load_after)}, {summary['date']}.",
         "",
     ]
