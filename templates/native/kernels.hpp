@@ -38,21 +38,27 @@ double scalar_value(const T& x) {
   return stan::math::value_of(x);
 }
 
+// sum of adj .* partial: what a scalar argument's adjoint gains
+template <typename A>
+double weighted_sum(const A& adj, const stan::arena_t<VectorXd>& partial) {
+  double total = 0;
+  for (Eigen::Index i = 0; i < adj.size(); ++i) {
+    total += adj.coeff(i) * partial.coeff(i);
+  }
+  return total;
+}
+
 // Adds adj .* partial to a vector argument's adjoints (an arena copy of it), or its sum to a
 // scalar's; nothing for data.
-template <typename T>
-void add_adjoint(T& x, const VectorXd& adj, const stan::arena_t<VectorXd>& partial) {
+template <typename T, typename A>
+void add_adjoint(T& x, const A& adj, const stan::arena_t<VectorXd>& partial) {
   if constexpr (is_ad<T>) {
     if constexpr (stan::is_eigen<T>::value || stan::is_var_matrix<T>::value) {
       for (Eigen::Index i = 0; i < adj.size(); ++i) {
         x.adj().coeffRef(i) += adj.coeff(i) * partial.coeff(i);
       }
     } else {
-      double total = 0;
-      for (Eigen::Index i = 0; i < adj.size(); ++i) {
-        total += adj.coeff(i) * partial.coeff(i);
-      }
-      x.adj() += total;
+      x.adj() += weighted_sum(adj, partial);
     }
   }
 }
@@ -152,7 +158,7 @@ stan::math::var_value<VectorXd> unite_pseudovoigt_cumulative(const TX& x_arg, co
   }
   stan::math::var_value<VectorXd> res(out);
   stan::math::reverse_pass_callback([x_ar, g_ar, l_arg, res, d_x, d_g, d_l]() mutable {
-    const VectorXd adj = res.adj();
+    const auto& adj = res.adj();
     add_adjoint(x_ar, adj, d_x);
     add_adjoint(g_ar, adj, d_g);
     add_adjoint(l_arg, adj, d_l);
@@ -201,7 +207,7 @@ stan::math::var_value<VectorXd> unite_exp_erfc(const TT& t_arg, const TA& a_arg,
   }
   stan::math::var_value<VectorXd> res(out);
   stan::math::reverse_pass_callback([t_ar, a_ar, lam_ar, res, d_t, d_a, d_lam]() mutable {
-    const VectorXd adj = res.adj();
+    const auto& adj = res.adj();
     add_adjoint(t_ar, adj, d_t);
     add_adjoint(a_ar, adj, d_a);
     add_adjoint(lam_ar, adj, d_lam);
@@ -281,23 +287,14 @@ stan::math::var_value<VectorXd> skewnormal_cumulative(const TE& edge_arg, const 
   stan::math::var_value<VectorXd> res(out);
   stan::math::reverse_pass_callback(
       [e_ar, centre_arg, w_ar, l_ar, res, d_e, d_w1, d_w2, d_l]() mutable {
-        const VectorXd adj = res.adj();
+        const auto& adj = res.adj();
         add_adjoint(e_ar, adj, d_e);
         if constexpr (is_ad<TC>) {
-          double total = 0;
-          for (Eigen::Index i = 0; i < adj.size(); ++i) {
-            total += adj.coeff(i) * d_e.coeff(i);
-          }
-          centre_arg.adj() -= total;
+          centre_arg.adj() -= weighted_sum(adj, d_e);  // d / d centre = -d / d edge
         }
         if constexpr (is_ad<TW>) {
-          double s1 = 0, s2 = 0;
-          for (Eigen::Index i = 0; i < adj.size(); ++i) {
-            s1 += adj.coeff(i) * d_w1.coeff(i);
-            s2 += adj.coeff(i) * d_w2.coeff(i);
-          }
-          w_ar.adj().coeffRef(0) += s1;
-          w_ar.adj().coeffRef(1) += s2;
+          w_ar.adj().coeffRef(0) += weighted_sum(adj, d_w1);
+          w_ar.adj().coeffRef(1) += weighted_sum(adj, d_w2);
         }
         add_adjoint(l_ar, adj, d_l);
       });
@@ -335,7 +332,7 @@ stan::math::var_value<VectorXd> skewvoigt_weighted_cumulative(const TC& c_arg, c
   stan::math::var_value<VectorXd> res(out);
   stan::math::reverse_pass_callback(
       [c_ar, x_ar, k_arg, res, diff, weight, slope, sum, pixels]() mutable {
-        const VectorXd adj = res.adj();
+        const auto& adj = res.adj();
         // each pixel's term enters every later output: its adjoint is their sum
         double later = 0;
         double by_k = 0;
