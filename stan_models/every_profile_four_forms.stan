@@ -353,6 +353,21 @@ functions {
     return 0.9394372786996513 / sqrt(1e-20 + square(width[1]));
   }
 
+  // The index lo of the interval [t[lo], t[lo + 1]] that holds v, for t increasing and
+  // t[1] < v < t[rows(t)] (bisection).
+  int interp_bracket(real v, vector t) {
+    int lo = 1;
+    int hi = rows(t);
+    while (hi - lo > 1) {
+      int m = (lo + hi) %/% 2;
+      if (t[m] <= v) {
+        lo = m;
+      } else {
+        hi = m;
+      }
+    }
+    return lo;
+  }
   // Linear interpolation of y(t) at v (t increasing), clamped to y's end values outside t.
   real interp_clamped(real v, vector t, vector y) {
     int n = rows(t);
@@ -362,17 +377,22 @@ functions {
     if (v >= t[n]) {
       return y[n];
     }
-    int lo = 1;
-    int hi = n;
-    while (hi - lo > 1) {
-      int m = (lo + hi) %/% 2;
-      if (t[m] <= v) {
-        lo = m;
-      } else {
-        hi = m;
-      }
+    int lo = interp_bracket(v, t);
+    return (y[lo + 1] - y[lo]) / (t[lo + 1] - t[lo]) * (v - t[lo]) + y[lo];
+  }
+  // interp_clamped(v, t, sqrt(y2)), taking the square root at the two bracketing points only
+  // (a square root of the whole vector puts one autodiff node per element on the tape).
+  real interp_sqrt_clamped(real v, vector t, vector y2) {
+    int n = rows(t);
+    if (v <= t[1]) {
+      return sqrt(y2[1]);
     }
-    return (y[hi] - y[lo]) / (t[hi] - t[lo]) * (v - t[lo]) + y[lo];
+    if (v >= t[n]) {
+      return sqrt(y2[n]);
+    }
+    int lo = interp_bracket(v, t);
+    real y_lo = sqrt(y2[lo]);
+    return (sqrt(y2[lo + 1]) - y_lo) / (t[lo + 1] - t[lo]) * (v - t[lo]) + y_lo;
   }
 
   // -1, then -1 plus the running sum of each pixel's content (the differences of content, 2
@@ -401,7 +421,7 @@ functions {
     vector[n] x = edge - centre;
     vector[n] content = unite_pseudovoigt_cumulative(x, sqrt(lsf_fwhm2 + square(width[1])),
                                                      width[2]);
-    real lsf = interp_clamped(centre, edge, sqrt(lsf_fwhm2));
+    real lsf = interp_sqrt_clamped(centre, edge, lsf_fwhm2);
     real w0 = (0.5343107854377173 * width[2]
                + sqrt(0.21686644455963575 * square(width[2]) + square(lsf) + square(width[1])))
               / 1.6651092223153954;

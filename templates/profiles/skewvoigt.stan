@@ -24,7 +24,7 @@
     vector[n] x = edge - centre;
     vector[n] content = unite_pseudovoigt_cumulative(x, sqrt(lsf_fwhm2 + square(width[1])),
                                                      width[2]);
-    real lsf = interp_clamped(centre, edge, sqrt(lsf_fwhm2));
+    real lsf = interp_sqrt_clamped(centre, edge, lsf_fwhm2);
     real w0 = (0.5343107854377173 * width[2]
                + sqrt(0.21686644455963575 * square(width[2]) + square(lsf) + square(width[1])))
               / 1.6651092223153954;
