@@ -280,7 +280,7 @@ def test_four_processes_building_one_new_structure_compile_once(tmp_path, monkey
 def test_outputs_read_back_with_arviz_and_to_arviz(tmp_path):
     import xarray as xr
 
-    from unite_stan.batch import fit_many
+    from unite_stan.batch import fit_many, netcdf_engine
     from unite_stan.diagnostics import rhat
     from unite_stan.model import ModelBuilder
     from unite_stan.spectrum import Spectra
@@ -312,6 +312,17 @@ def test_outputs_read_back_with_arviz_and_to_arviz(tmp_path):
     np.testing.assert_array_equal(
         interactive["posterior"]["flux_Ha"].values, tree["posterior"]["flux_Ha"].values
     )
+    # the batch writes with netCDF-C (the test extra installs netCDF4); read back by h5netcdf,
+    # every group holds what h5netcdf itself writes
+    assert netcdf_engine() == "netcdf4"
+    for engine in ("netcdf4", "h5netcdf"):
+        interactive.to_netcdf(tmp_path / f"{engine}.nc", engine=engine)
+    c_written, h5_written = (
+        xr.open_datatree(tmp_path / f"{engine}.nc", engine="h5netcdf")
+        for engine in ("netcdf4", "h5netcdf")
+    )
+    for group in tree.children:
+        xr.testing.assert_identical(c_written[group].to_dataset(), h5_written[group].to_dataset())
     az = pytest.importorskip("arviz")
     idata = az.from_netcdf(tmp_path / "x.nc")
     assert set(idata.groups()) == {"posterior", "sample_stats", "log_likelihood", "observed_data"}
