@@ -334,6 +334,28 @@ def test_spectra_tables_equal_one_evaluation_of_the_whole_model(fit1):
             assert np.array_equal(table[name].to_value(FLUX_UNIT), values.T), name
 
 
+@pytest.mark.parametrize("n_draws", [1, 2, 3, 999, 4000])
+@pytest.mark.parametrize(
+    "pct", [[0.16, 0.5, 0.84], [0.0, 0.025, 0.975, 1.0], [0.001, 0.3333, 0.6667, 0.999]]
+)
+def test_pixel_percentiles_equal_numpy_bit_for_bit(n_draws, pct):
+    # the tables sort each pixel's draws and interpolate as numpy's linear method does: the
+    # same bits as numpy.percentile, over magnitudes 1e-20..1e20, ties, constant pixels, and
+    # pixels with NaN (numpy's NaN) or infinite draws
+    rng = np.random.default_rng(n_draws)
+    draws = rng.normal(size=(n_draws, 60)) * 10 ** rng.uniform(-20, 20, size=60)
+    draws[:, :6] = np.round(draws[:, :6])
+    draws[:, 6] = 3.0
+    if n_draws > 3:
+        draws[3, 7], draws[1, 8], draws[2, 9] = np.nan, np.inf, -np.inf
+    pct = np.asarray(pct)
+    with np.errstate(invalid="ignore"):
+        expected = np.percentile(draws, 100 * pct, axis=0)
+        got = results._pixel_percentiles(draws, pct)
+    assert np.array_equal(got, expected, equal_nan=True)
+    assert np.isnan(got[:, 7]).all() == (n_draws > 3)
+
+
 def test_spectra_tables_pieces_change_values_only_at_the_window_level(fit1, monkeypatch):
     # pieces of 12 pixels: a piece's profile windows use its own widest LSF, which moves a
     # window edge by a fraction of a pixel, below 1e-14 of the peak (the windows' truncation)

@@ -137,8 +137,18 @@ def _profile_cdf(profile, e, centre, widths, lsf):
     result does not depend on which draws are evaluated together. It saves most of the work
     (and memory) on long spectra.
     """
+    start, band = _profile_cdf_band(profile, e, centre, widths, lsf)
+    out = np.zeros((band.shape[0], e.shape[1]))
+    out[:, start + band.shape[1] :] = 1.0
+    out[:, start : start + band.shape[1]] = band
+    return out
+
+
+def _profile_cdf_band(profile, e, centre, widths, lsf) -> tuple[int, np.ndarray]:
+    """:func:`_profile_cdf` as ``(start, band)``: the cumulative is ``band`` on the edges
+    ``start, start + 1, ...`` (every draw), 0 on the edges before them and 1 after them."""
     if profile.window_sigmas is None:
-        return profile.cdf(e - centre, widths, lsf)
+        return 0, profile.cdf(e - centre, widths, lsf)
     width_max = np.zeros(np.shape(centre))
     for w in widths.values():
         width_max = np.maximum(width_max, np.abs(w))
@@ -146,19 +156,15 @@ def _profile_cdf(profile, e, centre, widths, lsf):
     half = profile.window_sigmas * FWHM_TO_SIGMA * np.hypot(lsf_max, width_max)
     lo, hi = centre - half, centre + half
     e_min, e_max = e.min(axis=0), e.max(axis=0)
-    out = np.zeros(e.shape)
     cols = np.flatnonzero((e_max >= lo.min()) & (e_min <= hi.max()))
-    if cols.size == 0:
-        out[:, e_min > hi.max()] = 1.0
-        return out
+    if cols.size == 0:  # every edge is left (0) or right (1) of every draw's window
+        return int(np.count_nonzero(~(e_min > hi.max()))), np.zeros((centre.shape[0], 0))
     near = slice(cols[0], cols[-1] + 1)
-    out[:, near.stop :] = 1.0
     edges = e[:, near]
     x = edges - centre
     inside = (edges >= lo) & (edges <= hi)
     values = profile.cdf(x, widths, np.broadcast_to(lsf, e.shape)[:, near])
-    out[:, near] = np.where(inside, values, x > 0)
-    return out
+    return int(cols[0]), np.where(inside, values, x > 0)
 
 
 def evaluate_model(
@@ -182,6 +188,7 @@ def evaluate_model(
         samples = {k: np.asarray(v)[draws] for k, v in samples.items()}
     values = resolve_site_values(samples, args)
     lines = line_arrays(values, args)
+    n_draws = lines["centre"].shape[0]
     entries = list(args.line_config)
     z_sys = args.redshift
     out = []
@@ -194,7 +201,9 @@ def evaluate_model(
             continue
         to_c = args.spec_to_canonical[s]
         disp = spec.disperser
-        p, r_scale, f_scale = _calibration(values, args, s)
+        # a calibration the same in every draw (Fixed, as usual) gives the edges and LSF one
+        # row, which broadcasts against the draws: the same numbers for a fraction of the work
+        p, r_scale, f_scale = (_one_row_if_constant(c) for c in _calibration(values, args, s))
         pix = np.asarray(spec.pixel_idx)[keep]
         # only the edges of the selected pixels (and of the gaps between them)
         e_native = np.asarray(spec.edges, dtype=float)[pix[0] : pix[-1] + 2]
@@ -217,6 +226,7 @@ def evaluate_model(
 
         cont_cols, continuum = _continuum_columns(values, e, pix, region_lsf, f_scale, s, args)
         total = _compose(entries, line_cols, continuum, optical_depth, lines, args)
+        total = np.broadcast_to(total, (n_draws, total.shape[1])).copy()
         centres = np.asarray(spec.wavelength, dtype=float)[keep]
         in_region = _in_region(centres * to_c, args)
         out.append(
@@ -327,22 +337,38 @@ def _line_columns(entries, lines, e, index, lsf, f_scale, s: int, args):
     absorbers' optical depths, each line's cumulative differenced over the intervals with the
     LSF FWHM ``lsf`` at each edge; an absorber's column is ``None`` until the total is known."""
     line_cols, optical_depth = {}, {}
-    width = np.diff(e, axis=1)[:, index]
+    index = np.asarray(index)
+    width = np.diff(e, axis=1)[:, index]  # one row when the edges are the same in every draw
+    n_draws, n_edges = lines["centre"].shape[0], e.shape[1]
+    shape = (n_draws, index.size)
     for j, entry in enumerate(entries):
-        cdf = _profile_cdf(
+        start, band = _profile_cdf_band(
             entry.profile,
             e,
             lines["centre"][:, j : j + 1],
             {k: np.asarray(v)[:, None] for k, v in lines["widths"][j].items()},
             lsf,
         )
-        phi = np.diff(cdf, axis=1)[:, index] / width
+        # the intervals that touch the band: its edges with the 0 before and the 1 after
+        first = max(start - 1, 0)
+        padded = [band]
+        if start > 0:
+            padded.insert(0, np.zeros((n_draws, 1)))
+        if start + band.shape[1] < n_edges:
+            padded.append(np.ones((n_draws, 1)))
+        mass = np.diff(np.concatenate(padded, axis=1), axis=1)
+        # every other interval holds 0 (0 - 0 before the band, 1 - 1 after it)
+        touched = (index >= first) & (index < first + mass.shape[1])
+        phi = np.zeros(shape)
+        phi[:, touched] = mass[:, index[touched] - first] / width[:, touched]
         if entry.is_absorption:
             optical_depth[j] = lines["area_tau"][:, j : j + 1] * phi
             line_cols[entry.name] = None  # filled once the total is known
         else:
             amp = lines["amp"][:, j : j + 1]
-            line_cols[entry.name] = f_scale * amp * args.line_flux_scales[s] * phi
+            column = np.zeros(shape)
+            column[:, touched] = f_scale * amp * args.line_flux_scales[s] * phi[:, touched]
+            line_cols[entry.name] = column
     return line_cols, optical_depth
 
 
@@ -402,6 +428,11 @@ def _in_region(centres, args) -> np.ndarray:
         low, high = args.cont_low[r] * (1 + z_sys), args.cont_high[r] * (1 + z_sys)
         inside |= (centres >= low) & (centres <= high)
     return inside
+
+
+def _one_row_if_constant(column: np.ndarray) -> np.ndarray:
+    """A (draws, 1) column as its first row when every draw holds the same value."""
+    return column[:1] if np.all(column == column[:1]) else column
 
 
 def _calibration(values: dict, args, s: int):

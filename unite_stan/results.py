@@ -496,17 +496,41 @@ def _spectrum_columns(
 
 
 def _pixel_percentiles(draws: np.ndarray, pct: np.ndarray) -> np.ndarray:
-    """``numpy.percentile`` over the draws (axis 0) of a (draws, pixels) array.
+    """``numpy.percentile(draws, 100 * pct, axis=0)`` of a (draws, pixels) array, bit for bit.
 
     Pixels whose value is the same in every draw (most pixels of a line component, far from
     the line) skip the sort: their percentiles are that value, as ``numpy.percentile`` gives.
+    The others are sorted with the draws contiguous, which is about three times faster than
+    numpy's partition along the strided axis, and interpolated as numpy's ``linear`` method
+    does (:func:`_sorted_percentiles`); a pixel with a NaN draw goes to ``numpy.percentile``.
     """
     out = np.empty((pct.size, draws.shape[1]))
     varies = np.any(draws != draws[:1], axis=0)
     out[:, ~varies] = draws[0, ~varies]
     if varies.any():
-        out[:, varies] = np.percentile(draws[:, varies], 100.0 * pct, axis=0)
+        ordered = np.sort(draws[:, varies].T, axis=1)
+        values = _sorted_percentiles(ordered, 100.0 * pct)
+        nan = np.isnan(ordered[:, -1])  # the sort puts NaN last
+        if nan.any():
+            values[:, nan] = np.percentile(ordered[nan].T, 100.0 * pct, axis=0)
+        out[:, varies] = values
     return out
+
+
+def _sorted_percentiles(ordered: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Percentiles ``q`` (in %) of each row of ``ordered`` (rows sorted, no NaN), shape
+    (q, rows): numpy's ``linear`` method step by step (``numpy.lib._function_base_impl``:
+    the fraction ``q / 100``, virtual index ``(n - 1) q``, and its ``_lerp``, which
+    interpolates from the upper neighbour when the weight is >= 0.5), so that the result
+    equals ``numpy.percentile`` to the last bit (tests/test_results.py checks it)."""
+    n = ordered.shape[1]
+    virtual = (n - 1) * np.true_divide(np.asarray(q, dtype=float), 100)
+    below = np.clip(np.floor(virtual).astype(np.intp), 0, n - 1)
+    above = np.clip(below + 1, 0, n - 1)
+    gamma = (virtual - below)[:, None]
+    a, b = ordered[:, below].T, ordered[:, above].T
+    diff = b - a
+    return np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
 
 
 def _insert_gap_rows(
