@@ -787,6 +787,7 @@ def fit_many(
     """
     from unite_stan.config import Configuration
     from unite_stan.stan.backends import get_backend
+    from unite_stan.stan.backends.base import available_cores
 
     if isinstance(config, (str, os.PathLike)):
         config = Configuration.load(config)
@@ -811,6 +812,10 @@ def fit_many(
         "threads_per_chain": threads_per_chain,
         "backend": get_backend(backend).name,
     }
+    with warnings.catch_warnings():  # the clamp below warns once
+        warnings.simplefilter("ignore")
+        # the parent's first fit runs alone on its host: its chains may use every core there
+        first_kw = _clamp(kw, 1, available_cores())
     kw = _clamp(kw, slots, cores)
     job = {
         "config": payload,
@@ -841,11 +846,12 @@ def fit_many(
 
     bar = tqdm(total=len(tasks), initial=len(skipped), unit="spectrum", disable=not progress)
     try:
-        # the parent fits the first object itself: its program compiles here, once
+        # the parent fits the first object itself: its program compiles here, once (the
+        # chains run in parallel as the host allows; the draws do not depend on it)
         while todo:
             task = todo.pop(0)
             with _counting_builds() as counter:
-                record = _run_task(task, job, forbid_builds=False)
+                record = _run_task(task, {**job, "fit_kwargs": first_kw}, forbid_builds=False)
             compiled.extend(counter)
             statuses[task.id] = record
             bar.update(1)

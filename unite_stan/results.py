@@ -486,8 +486,9 @@ def _spectrum_columns(
             columns.update({name: np.empty(spec.npix) for name in data})
         block = slice(n_rows, n_rows + int(rows.sum()))
         columns["wavelength"][block] = piece.wavelength[rows]
+        every_row = bool(rows.all())
         for name, draws in model.items():
-            draws = draws[:, rows]
+            draws = draws if every_row else draws[:, rows]
             columns[name][block] = (draws if pct is None else _pixel_percentiles(draws, pct)).T
         for name, values in data.items():
             columns[name][block] = values[rows]
