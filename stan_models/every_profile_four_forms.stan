@@ -395,11 +395,15 @@ functions {
     return (sqrt(y2[lo + 1]) - y_lo) / (t[lo + 1] - t[lo]) * (v - t[lo]) + y_lo;
   }
 
-  // -1, then -1 plus the running sum of each pixel's content (the differences of content, 2
-  // CDF - 1 at the edges x) times 1 + erf(k (x_i + x_i+1)) = erfc(-k (x_i + x_i+1)): the
-  // SkewVoigt's cumulative once its pseudo-Voigt content is known.
-  vector skewvoigt_weighted_cumulative(vector content, vector x, real k) {
-    int n = rows(x);
+  // The SkewVoigt's cumulative at the edges once its skew factor's k is known: each edge's
+  // pseudo-Voigt content (Gaussian FWHM g with the edge's LSF in quadrature, Lorentzian FWHM
+  // l) at x = edge - centre; then -1, and -1 plus the running sum of each pixel's content
+  // (the differences of content, 2 CDF - 1 at the edges) times 1 + erf(k (x_i + x_i+1)) =
+  // erfc(-k (x_i + x_i+1)).
+  vector skewvoigt_edges(vector edge, real centre, real g, real l, vector lsf_fwhm2, real k) {
+    int n = rows(edge);
+    vector[n] x = edge - centre;
+    vector[n] content = unite_pseudovoigt_cumulative(x, sqrt(lsf_fwhm2 + square(g)), l);
     return append_row(rep_vector(-1, 1),
                       cumulative_sum((content[2:n] - content[1:(n - 1)])
                                      .* erfc(-k * (x[2:n] + x[1:(n - 1)])))
@@ -417,10 +421,6 @@ functions {
   // log is 0 without taking xi^0.53872 (whose derivative is infinite there). Written on whole
   // vectors, without loops over edges, so that stanc keeps them as single autodiff nodes.
   vector skewvoigt_cumulative(vector edge, real centre, vector width, vector lsf_fwhm2) {
-    int n = rows(edge);
-    vector[n] x = edge - centre;
-    vector[n] content = unite_pseudovoigt_cumulative(x, sqrt(lsf_fwhm2 + square(width[1])),
-                                                     width[2]);
     real lsf = interp_sqrt_clamped(centre, edge, lsf_fwhm2);
     real w0 = (0.5343107854377173 * width[2]
                + sqrt(0.21686644455963575 * square(width[2]) + square(lsf) + square(width[1])))
@@ -438,7 +438,7 @@ functions {
                      : 0;
     real alpha_eff = width[3] * w0_int / sqrt(square(w0) + 2 * square(width[3] * sigma_l))
                      * exp(-log_sum_exp(-log_boost, -50));
-    return skewvoigt_weighted_cumulative(content, x, 0.5 * alpha_eff / w0);
+    return skewvoigt_edges(edge, centre, width[1], width[2], lsf_fwhm2, 0.5 * alpha_eff / w0);
   }
   // Intrinsic density at the centre (the LSF 1e-10, as unite's tau normalisation), where the
   // skew factor is 1: the exact Voigt at its centre, erfcx(gamma / (sigma sqrt 2)) /

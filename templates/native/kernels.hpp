@@ -90,6 +90,64 @@ inline void poly(int k, double r, double& value, double& slope) {
 }
 }  // namespace pv
 
+// One edge of it: the value (2 CDF - 1) at x with Gaussian FWHM g and Lorentzian FWHM l,
+// and its derivatives in x, g and l.
+inline void pseudovoigt_element(double x, double g, double l, double& out, double& d_x,
+                                double& d_g, double& d_l) {
+  const double total = g + l;
+  const double rho = l / total;
+  const double mix = rho * (1 - rho);
+  const double d_mix = 1 - 2 * rho;
+  double p[7], dp[7];
+  for (int k = 0; k < 7; ++k) {
+    pv::poly(k, rho, p[k], dp[k]);
+  }
+  // widths (w) and their derivatives in rho at fixed total (dw); d w / d total = w / total
+  const double w_g = total * (1 - rho * p[0]);
+  const double dw_g = -total * (p[0] + rho * dp[0]);
+  const double w_l = total * (1 - (1 - rho) * p[1]);
+  const double dw_l = total * (p[1] - (1 - rho) * dp[1]);
+  const double w_i = total * p[2];
+  const double dw_i = total * dp[2];
+  const double w_p = total * p[3];
+  const double dw_p = total * dp[3];
+  const double eta_l = rho + mix * p[4];
+  const double deta_l = 1 + d_mix * p[4] + mix * dp[4];
+  const double eta_i = mix * p[5];
+  const double deta_i = d_mix * p[5] + mix * dp[5];
+  const double eta_p = mix * p[6];
+  const double deta_p = d_mix * p[6] + mix * dp[6];
+  const double eta_g = 1 - eta_l - eta_i - eta_p;
+  // components (each 2 CDF - 1) and their derivatives in x and in their width
+  const double u = 1.6651092223153954 * x / w_g;
+  const double gauss = std::erf(u);
+  const double gauss_u = two_over_sqrt_pi * std::exp(-u * u);
+  const double v = 2 * x / w_l;
+  const double lorentz = std::atan(v) * 0.6366197723675814;
+  const double lorentz_v = 0.6366197723675814 / (1 + v * v);
+  const double t = x / (w_i * 0.6523830132520534);
+  const double root = std::sqrt(1 + t * t);
+  const double irr = t / root;
+  const double irr_t = 1 / (root * root * root);
+  const double q = x / (w_p * 0.5672963285532555);
+  const double sech = std::tanh(q);
+  const double sech_q = 1 - sech * sech;
+  out = eta_g * gauss + eta_l * lorentz + eta_i * irr + eta_p * sech;
+  d_x = eta_g * gauss_u * 1.6651092223153954 / w_g + eta_l * lorentz_v * 2 / w_l
+        + eta_i * irr_t / (w_i * 0.6523830132520534) + eta_p * sech_q / (w_p * 0.5672963285532555);
+  // d out / d width_k = -(component)'(arg) arg / width_k
+  const double by_wg = -eta_g * gauss_u * u / w_g;
+  const double by_wl = -eta_l * lorentz_v * v / w_l;
+  const double by_wi = -eta_i * irr_t * t / w_i;
+  const double by_wp = -eta_p * sech_q * q / w_p;
+  const double d_rho = -(deta_l + deta_i + deta_p) * gauss + deta_l * lorentz + deta_i * irr
+                       + deta_p * sech + by_wg * dw_g + by_wl * dw_l + by_wi * dw_i
+                       + by_wp * dw_p;
+  const double d_total = (by_wg * w_g + by_wl * w_l + by_wi * w_i + by_wp * w_p) / total;
+  d_g = d_total - d_rho * rho / total;
+  d_l = d_total + d_rho * (1 - rho) / total;
+}
+
 template <typename TX, typename TG, typename TL>
 stan::math::var_value<VectorXd> unite_pseudovoigt_cumulative(const TX& x_arg, const TG& g_arg,
                                                              const TL& l_arg) {
@@ -103,58 +161,7 @@ stan::math::var_value<VectorXd> unite_pseudovoigt_cumulative(const TX& x_arg, co
   VectorXd out(n);
   arena_t<VectorXd> d_x(n), d_g(n), d_l(n);
   for (Eigen::Index i = 0; i < n; ++i) {
-    const double total = g[i] + l;
-    const double rho = l / total;
-    const double mix = rho * (1 - rho);
-    const double d_mix = 1 - 2 * rho;
-    double p[7], dp[7];
-    for (int k = 0; k < 7; ++k) {
-      pv::poly(k, rho, p[k], dp[k]);
-    }
-    // widths (w) and their derivatives in rho at fixed total (dw); d w / d total = w / total
-    const double w_g = total * (1 - rho * p[0]);
-    const double dw_g = -total * (p[0] + rho * dp[0]);
-    const double w_l = total * (1 - (1 - rho) * p[1]);
-    const double dw_l = total * (p[1] - (1 - rho) * dp[1]);
-    const double w_i = total * p[2];
-    const double dw_i = total * dp[2];
-    const double w_p = total * p[3];
-    const double dw_p = total * dp[3];
-    const double eta_l = rho + mix * p[4];
-    const double deta_l = 1 + d_mix * p[4] + mix * dp[4];
-    const double eta_i = mix * p[5];
-    const double deta_i = d_mix * p[5] + mix * dp[5];
-    const double eta_p = mix * p[6];
-    const double deta_p = d_mix * p[6] + mix * dp[6];
-    const double eta_g = 1 - eta_l - eta_i - eta_p;
-    // components (each 2 CDF - 1) and their derivatives in x and in their width
-    const double u = 1.6651092223153954 * x[i] / w_g;
-    const double gauss = std::erf(u);
-    const double gauss_u = two_over_sqrt_pi * std::exp(-u * u);
-    const double v = 2 * x[i] / w_l;
-    const double lorentz = std::atan(v) * 0.6366197723675814;
-    const double lorentz_v = 0.6366197723675814 / (1 + v * v);
-    const double t = x[i] / (w_i * 0.6523830132520534);
-    const double root = std::sqrt(1 + t * t);
-    const double irr = t / root;
-    const double irr_t = 1 / (root * root * root);
-    const double q = x[i] / (w_p * 0.5672963285532555);
-    const double sech = std::tanh(q);
-    const double sech_q = 1 - sech * sech;
-    out[i] = eta_g * gauss + eta_l * lorentz + eta_i * irr + eta_p * sech;
-    d_x[i] = eta_g * gauss_u * 1.6651092223153954 / w_g + eta_l * lorentz_v * 2 / w_l + eta_i * irr_t / (w_i * 0.6523830132520534)
-             + eta_p * sech_q / (w_p * 0.5672963285532555);
-    // d out / d width_k = -(component)'(arg) arg / width_k
-    const double by_wg = -eta_g * gauss_u * u / w_g;
-    const double by_wl = -eta_l * lorentz_v * v / w_l;
-    const double by_wi = -eta_i * irr_t * t / w_i;
-    const double by_wp = -eta_p * sech_q * q / w_p;
-    const double d_rho = -(deta_l + deta_i + deta_p) * gauss + deta_l * lorentz + deta_i * irr
-                         + deta_p * sech + by_wg * dw_g + by_wl * dw_l + by_wi * dw_i
-                         + by_wp * dw_p;
-    const double d_total = (by_wg * w_g + by_wl * w_l + by_wi * w_i + by_wp * w_p) / total;
-    d_g[i] = d_total - d_rho * rho / total;
-    d_l[i] = d_total + d_rho * (1 - rho) / total;
+    pseudovoigt_element(x[i], g[i], l, out[i], d_x[i], d_g[i], d_l[i]);
   }
   stan::math::var_value<VectorXd> res(out);
   stan::math::reverse_pass_callback([x_ar, g_ar, l_arg, res, d_x, d_g, d_l]() mutable {
@@ -301,28 +308,45 @@ stan::math::var_value<VectorXd> skewnormal_cumulative(const TE& edge_arg, const 
   return res;
 }
 
-// ---- skewvoigt_weighted_cumulative(vector content, vector x, real k) ----------------------
-// -1, then -1 plus the running sum of (content[i+1] - content[i]) erfc(-k (x[i] + x[i+1]))
-// (templates/profiles/skewvoigt.stan).
-template <typename TC, typename TX, typename TK>
-stan::math::var_value<VectorXd> skewvoigt_weighted_cumulative(const TC& c_arg, const TX& x_arg,
-                                                              const TK& k_arg) {
+// ---- skewvoigt_edges(vector edge, real centre, real g, real l, vector lsf_fwhm2, real k) ----
+// The SkewVoigt's cumulative at the edges (templates/profiles/skewvoigt.stan): each edge's
+// pseudo-Voigt content, Gaussian FWHM sqrt(lsf_fwhm2 + g^2) and Lorentzian FWHM l, at
+// x = edge - centre; then -1, and -1 plus the running sum of (content[i+1] - content[i])
+// erfc(-k (x[i] + x[i+1])). One node for what the Stan text does in five.
+template <typename TE, typename TC, typename TG, typename TL, typename TF, typename TK>
+stan::math::var_value<VectorXd> skewvoigt_edges(const TE& edge_arg, const TC& centre_arg,
+                                                const TG& g_arg, const TL& l_arg,
+                                                const TF& lsf_arg, const TK& k_arg) {
   using stan::arena_t;
-  auto c_ar = stan::math::to_arena(c_arg);
-  auto x_ar = stan::math::to_arena(x_arg);
-  const VectorXd c = values(c_ar);
-  const VectorXd x = values(x_ar);
+  auto e_ar = stan::math::to_arena(edge_arg);
+  auto f_ar = stan::math::to_arena(lsf_arg);
+  const VectorXd edge = values(e_ar);
+  const VectorXd lsf2 = values(f_ar);
+  const double centre = scalar_value(centre_arg);
+  const double g = scalar_value(g_arg);
+  const double l = scalar_value(l_arg);
   const double k = scalar_value(k_arg);
-  const Eigen::Index n = x.size();
+  const Eigen::Index n = edge.size();
   const Eigen::Index pixels = n > 0 ? n - 1 : 0;
-  VectorXd out(pixels + 1);
+  // per edge: the content's derivatives in x, in the edge's Gaussian FWHM over that FWHM
+  // (d / d g^2 times 2), and in l
+  arena_t<VectorXd> d_x(n), d_g2(n), d_l(n);
+  VectorXd x(n), content(n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    x[i] = edge[i] - centre;
+    const double width = std::sqrt(lsf2[i] + g * g);
+    double d_width;
+    pseudovoigt_element(x[i], width, l, content[i], d_x[i], d_width, d_l[i]);
+    d_g2[i] = d_width / width;
+  }
   // per pixel: its content difference, its weight erfc(-k m) and that weight's derivative in
   // k m, 2 / sqrt(pi) exp(-(k m)^2), with m = x[i] + x[i+1]
+  VectorXd out(pixels + 1);
   arena_t<VectorXd> diff(pixels), weight(pixels), slope(pixels), sum(pixels);
   out[0] = -1;
   double running = 0;
   for (Eigen::Index i = 0; i < pixels; ++i) {
-    diff[i] = c[i + 1] - c[i];
+    diff[i] = content[i + 1] - content[i];
     sum[i] = x[i + 1] + x[i];
     weight[i] = std::erfc(-k * sum[i]);
     slope[i] = two_over_sqrt_pi * std::exp(-(k * sum[i]) * (k * sum[i]));
@@ -330,29 +354,53 @@ stan::math::var_value<VectorXd> skewvoigt_weighted_cumulative(const TC& c_arg, c
     out[i + 1] = running - 1;
   }
   stan::math::var_value<VectorXd> res(out);
-  stan::math::reverse_pass_callback(
-      [c_ar, x_ar, k_arg, res, diff, weight, slope, sum, pixels]() mutable {
-        const auto& adj = res.adj();
-        // each pixel's term enters every later output: its adjoint is their sum
-        double later = 0;
-        double by_k = 0;
-        for (Eigen::Index i = pixels - 1; i >= 0; --i) {
-          later += adj[i + 1];
-          if constexpr (is_ad<TC>) {
-            c_ar.adj().coeffRef(i + 1) += later * weight[i];
-            c_ar.adj().coeffRef(i) -= later * weight[i];
-          }
-          const double by_km = later * diff[i] * slope[i];
-          if constexpr (is_ad<TX>) {
-            x_ar.adj().coeffRef(i) += by_km * stan::math::value_of(k_arg);
-            x_ar.adj().coeffRef(i + 1) += by_km * stan::math::value_of(k_arg);
-          }
-          by_k += by_km * sum[i];
-        }
-        if constexpr (is_ad<TK>) {
-          k_arg.adj() += by_k;
-        }
-      });
+  stan::math::reverse_pass_callback([e_ar, centre_arg, g_arg, l_arg, f_ar, k_arg, res, d_x,
+                                     d_g2, d_l, diff, weight, slope, sum, n,
+                                     pixels]() mutable {
+    const auto& adj = res.adj();
+    double by_centre = 0, by_g2 = 0, by_l = 0, by_k = 0;
+    // edge j's adjoints, of its content (c) and of its x (beyond the content's): to the
+    // arguments
+    auto finish = [&](Eigen::Index j, double c, double x_adj) {
+      const double total_x = x_adj + c * d_x[j];
+      if constexpr (is_ad<TE>) {
+        e_ar.adj().coeffRef(j) += total_x;
+      }
+      by_centre -= total_x;
+      by_g2 += c * d_g2[j];
+      by_l += c * d_l[j];
+      if constexpr (is_ad<TF>) {
+        f_ar.adj().coeffRef(j) += 0.5 * c * d_g2[j];
+      }
+    };
+    // each pixel's term enters every later output: its adjoint is their sum; edge i + 1 is
+    // complete once pixels i + 1 and i are done
+    double later = 0, c_next = 0, x_next = 0;
+    for (Eigen::Index i = pixels - 1; i >= 0; --i) {
+      later += adj[i + 1];
+      const double by_content = later * weight[i];
+      const double by_x = later * diff[i] * slope[i] * stan::math::value_of(k_arg);
+      finish(i + 1, c_next + by_content, x_next + by_x);
+      c_next = -by_content;
+      x_next = by_x;
+      by_k += later * diff[i] * slope[i] * sum[i];
+    }
+    if (n > 0) {
+      finish(0, c_next, x_next);
+    }
+    if constexpr (is_ad<TC>) {
+      centre_arg.adj() += by_centre;
+    }
+    if constexpr (is_ad<TG>) {
+      g_arg.adj() += by_g2 * stan::math::value_of(g_arg);
+    }
+    if constexpr (is_ad<TL>) {
+      l_arg.adj() += by_l;
+    }
+    if constexpr (is_ad<TK>) {
+      k_arg.adj() += by_k;
+    }
+  });
   return res;
 }
 

@@ -34,7 +34,7 @@ NATIVE = (
     "unite_pseudovoigt_cumulative",
     "unite_exp_erfc",
     "skewnormal_cumulative",
-    "skewvoigt_weighted_cumulative",
+    "skewvoigt_edges",
 )
 
 #: version of the rewrite, part of the cache key of every program it applies to (it changes
