@@ -7,7 +7,8 @@ spectrum of ``--edges`` pixel edges. The line windows are data, so one compiled 
 every profile's cost: all windows empty (the baseline: priors, continuum, likelihood), then one
 line's window at a time (the edges within 30 A of its centre). A profile's cost per edge is its
 gradient time minus the baseline's, over the number of edges; the ratio to the Gaussian's is
-what item 9 bounds (<= 3).
+what item 9 bounds (<= 3). The configurations are timed in turns (each repeat times every
+one once), so that drifts of the machine's speed fall on the baseline and the profiles alike.
 
 Both program texts are measured on one thread and one block per spectrum: the one that runs
 (``program.code``: ``reduce_sum_static`` over the blocks, its likelihood a struct-of-arrays
@@ -100,13 +101,16 @@ def build(n_edges: int, profiles=PROFILES):
     return builder, program, args, point, (first, count)
 
 
-def timed(density, x, calls: int, repeats: int) -> float:
-    best = np.inf
+def timed(densities: dict, x, calls: int, repeats: int) -> dict:
+    """Best time per call of each density, measured in turns (each repeat times every density
+    once, one after the other) so that drifts of the machine's speed fall on all alike."""
+    best = dict.fromkeys(densities, np.inf)
     for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(calls):
-            density(x)
-        best = min(best, (time.perf_counter() - start) / calls)
+        for key, density in densities.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                density(x)
+            best[key] = min(best[key], (time.perf_counter() - start) / calls)
     return best
 
 
@@ -116,15 +120,15 @@ def measure(backend, program, code, args, point, windows, calls, repeats, profil
     model = backend.compile(code, progress=True)
     x = unconstrain(args, point)
     n_line = laid.data["line_win_start"].shape[1]
-    times = {}
+    densities = {}
     for which in [None, *range(n_line)]:
         start = windows[0][None, :].astype(int)
         length = np.zeros((1, n_line), dtype=int)
         if which is not None:
             length[0, which] = windows[1][which]
         data = laid.laid_out(Layout(blocks=(blocks,), windows=(start, length))).data
-        density = backend.log_density(model, data)
-        times[which] = density.run_threaded(1, lambda d=density: timed(d, x, calls, repeats))
+        densities[which] = backend.log_density(model, data)
+    times = densities[None].run_threaded(1, lambda: timed(densities, x, calls, repeats))
     base = times[None]
     rows = {}
     for j, cls in enumerate(profiles):
@@ -136,7 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edges", type=int, default=4000)
     parser.add_argument("--calls", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument(
         "--texts", choices=["both", "code"], default="both",
         help="'code': only the program that runs (not the serial reference)",
