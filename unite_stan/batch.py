@@ -55,7 +55,12 @@ __all__ = [
 #: Loaders a catalogue row may name.
 LOADERS = ("sdss", "desi", "dja", "table")
 #: Values of a status record's ``status``.
-STATUSES = ("ok", "poor_convergence", "failed")
+STATUSES = ("ok", "poor_convergence", "misfit", "failed")
+#: Statuses of a finished object (its outputs written).
+FINISHED = ("ok", "poor_convergence", "misfit")
+#: chi^2 of the posterior median's model this many of its standard deviations (sqrt(2 N) for N
+#: pixels) above N makes an object a ``misfit``.
+MISFIT_SIGMAS = 5.0
 #: Percentiles of every parameter in the status records and the catalogue.
 PERCENTILES = (16, 50, 84)
 #: Percentiles (fractions) of the per-object FITS file's tables (the draws are in the netCDF).
@@ -400,7 +405,7 @@ def _run_task(task: _Task, job: dict, *, forbid_builds: bool = True) -> dict:
 
 
 def _fit_and_write(task: _Task, job: dict, seed: int) -> dict:
-    from unite_stan.diagnostics import check_convergence
+    from unite_stan.diagnostics import check_convergence, chi2_and_pixels
     from unite_stan.model import ModelBuilder
     from unite_stan.results import make_hdul
 
@@ -416,6 +421,9 @@ def _fit_and_write(task: _Task, job: dict, seed: int) -> dict:
     problems = check_convergence(
         ds, free, rhat_max=job["rhat_max"], min_ess_per_chain=job["min_ess_per_chain"]
     )
+    chi2, pixels = chi2_and_pixels({n: np.median(samples[n]) for n in free}, args)
+    chi2 = chi2 / pixels if pixels else float("nan")
+    chi2_limit = 1.0 + MISFIT_SIGMAS * np.sqrt(2.0 / pixels) if pixels else float("inf")
     out = Path(job["output_dir"])
     files = {}
     nc = out / f"{task.id}.nc"
@@ -427,11 +435,16 @@ def _fit_and_write(task: _Task, job: dict, seed: int) -> dict:
     _write_atomic(fits_path, buffer.getvalue())
     files["fits"] = _file_record(fits_path)
     return {
-        "status": "poor_convergence" if problems else "ok",
+        "status": "misfit" if chi2 > chi2_limit else "poor_convergence" if problems else "ok",
         "problems": problems,
         "redshift": float(spectra.redshift),
         "program_hash": str(ds.attrs.get("program_hash", "")),
-        "diagnostics": _diagnostics(ds, free),
+        "diagnostics": {
+            **_diagnostics(ds, free),
+            "chi2_per_pixel": chi2,
+            "chi2_limit": chi2_limit,
+            "pixels": pixels,
+        },
         "parameters": _percentiles(samples, args),
         "files": files,
     }
@@ -579,14 +592,14 @@ def _netcdf_attr(value):
 
 
 def is_complete(output_dir, object_id: str) -> bool:
-    """Whether the object's status record exists, is ``ok`` or ``poor_convergence``, and its
-    netCDF and FITS files have the size and sha256 it records."""
+    """Whether the object's status record exists, is finished (``ok``, ``poor_convergence`` or
+    ``misfit``), and its netCDF and FITS files have the size and sha256 it records."""
     out = Path(output_dir)
     try:
         record = json.loads((out / f"{object_id}.status.json").read_text())
     except (OSError, ValueError):
         return False
-    if record.get("status") not in ("ok", "poor_convergence"):
+    if record.get("status") not in FINISHED:
         return False
     for key in ("nc", "fits"):
         meta = record.get("files", {}).get(key)
@@ -770,7 +783,11 @@ def fit_many(
         Keywords of ``Spectra.compute_scales`` (``line_mask_width``, ``box_width``…).
     rhat_max, min_ess_per_chain : float
         Convergence thresholds (:func:`unite_stan.diagnostics.check_convergence`); an object
-        that misses one is ``poor_convergence``, with the problems in its record.
+        that misses one is ``poor_convergence``, with the problems in its record. An object
+        whose model at the posterior median misfits its data (chi^2 per pixel above ``1 +
+        MISFIT_SIGMAS sqrt(2 / N)`` for N fitted pixels: all chains in a wrong mode, lines
+        missing from the configuration, or underestimated errors) is ``misfit``; its record's
+        ``diagnostics`` hold ``chi2_per_pixel``, ``chi2_limit`` and ``pixels``.
     resume : bool
         Skip objects whose outputs are complete and valid (:func:`is_complete`); failed objects
         are fitted again. False refits everything.
@@ -948,7 +965,8 @@ def merge(output_dir) -> Path:
     """One catalogue of every status record in ``output_dir``: ``catalogue.fits`` and
     ``catalogue.csv``, one row per object (sorted by id).
 
-    Columns: ``id``, ``status``, ``error``, ``rhat_max``, ``ess_bulk_min``, ``divergences``,
+    Columns: ``id``, ``status``, ``error``, ``rhat_max``, ``ess_bulk_min``, ``chi2_per_pixel``,
+    ``divergences``,
     then ``<parameter>_p16``, ``_p50``, ``_p84`` of every parameter in physical units (the FITS
     columns carry the units; NaN where an object lacks the parameter or failed).
 
@@ -977,7 +995,7 @@ def merge(output_dir) -> Path:
     table["id"] = [r["id"] for r in records] or np.array([], dtype=str)
     table["status"] = [r["status"] for r in records] or np.array([], dtype=str)
     table["error"] = [r.get("error", "") for r in records] or np.array([], dtype=str)
-    for key in ("rhat_max", "ess_bulk_min"):
+    for key in ("rhat_max", "ess_bulk_min", "chi2_per_pixel"):
         table[key] = [r.get("diagnostics", {}).get(key, np.nan) for r in records]
     table["divergences"] = [r.get("diagnostics", {}).get("divergences", -1) for r in records]
     for name, unit in units.items():

@@ -86,10 +86,11 @@ def _fit_kwargs(args) -> dict:
 
 
 def _summary(result) -> int:
-    counts = {s: result.count(s) for s in ("ok", "poor_convergence", "failed")}
+    counts = {s: result.count(s) for s in ("ok", "poor_convergence", "misfit", "failed")}
     print(
         f"{len(result.statuses)} objects: {counts['ok']} ok, {counts['poor_convergence']} poor "
-        f"convergence, {counts['failed']} failed ({len(result.skipped)} already done); "
+        f"convergence, {counts['misfit']} misfit, {counts['failed']} failed "
+        f"({len(result.skipped)} already done); "
         f"catalogue {result.catalogue}"
     )
     return 1 if counts["failed"] else 0

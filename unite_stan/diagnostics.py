@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = [
     "SAMPLER_VARIABLES",
     "check_convergence",
+    "chi2_and_pixels",
+    "chi2_per_pixel",
     "ess_basic",
     "ess_bulk",
     "ess_tail",
@@ -241,6 +243,36 @@ def check_convergence(
                 problems.append(f"{kind} ESS of {label} is {ess:.0f} ({ess_rule} chains)")
     problems.extend(_sampler_problems(ds))
     return problems
+
+
+def chi2_per_pixel(values: dict, args) -> float:
+    """chi^2 per fitted pixel of the model at one point against the data.
+
+    ``values`` maps each sampled site of ``args`` (a fit's or ``build()``'s ``ModelArgs``) to
+    one value in its sampled units (e.g. posterior medians). Returns the mean of ``((flux -
+    model) / error)^2`` over the pixels the likelihood uses (inside a continuum region, with a
+    finite positive error; the error as the likelihood scales it), all spectra together:
+    about ``1 +- sqrt(2 / N)`` for ``N`` pixels when the model describes the data and the
+    errors are right, far above where a fit sits in a wrong mode. ``nan`` without pixels.
+    """
+    total, count = chi2_and_pixels(values, args)
+    return total / count if count else float("nan")
+
+
+def chi2_and_pixels(values: dict, args) -> tuple[float, int]:
+    """chi^2 of the model at one point and the number of pixels it sums over (see
+    :func:`chi2_per_pixel`)."""
+    from unite_stan.compute import evaluate_model
+
+    point = {name: np.array([float(values[name])]) for name in args.free_sites}
+    total, count = 0.0, 0
+    for prediction in evaluate_model(point, args):
+        error = np.asarray(prediction.scaled_error, dtype=float)
+        keep = np.asarray(prediction.in_region, dtype=bool) & np.isfinite(error) & (error > 0)
+        residual = (prediction.observed_flux[keep] - prediction.total[0, keep]) / error[keep]
+        total += float(np.sum(residual * residual))
+        count += int(keep.sum())
+    return total, count
 
 
 def warn_convergence(

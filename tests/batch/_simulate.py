@@ -92,8 +92,11 @@ def configuration():
     return Configuration(lines, continuum)
 
 
-def write_table(spec, path, resolution=1200.0, *, nan_flux: bool = False) -> None:
-    """``spec`` as the batch's ``table`` loader reads it (``nan_flux``: every flux NaN)."""
+def write_table(
+    spec, path, resolution=1200.0, *, nan_flux: bool = False, error_factor: float = 1.0
+) -> None:
+    """``spec`` as the batch's ``table`` loader reads it (``nan_flux``: every flux NaN;
+    ``error_factor`` multiplies the errors)."""
     from astropy.io import fits
     from astropy.table import Table
 
@@ -102,7 +105,7 @@ def write_table(spec, path, resolution=1200.0, *, nan_flux: bool = False) -> Non
             "low": np.asarray(spec.low) * spec.unit,
             "high": np.asarray(spec.high) * spec.unit,
             "flux": np.asarray(spec.flux) * (np.nan if nan_flux else 1.0) * spec.flux_unit,
-            "error": np.asarray(spec.error) * spec.flux_unit,
+            "error": np.asarray(spec.error) * error_factor * spec.flux_unit,
         }
     )
     hdu = fits.table_to_hdu(table)

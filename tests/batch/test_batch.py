@@ -146,7 +146,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_catalogue(tmp_path):
 
 
 def test_bad_catalogue_rows_are_recorded_as_failed(tmp_path):
-    from unite_stan.batch import fit_many, merge
+    from unite_stan.batch import fit_many, is_complete, merge
 
     data = tmp_path / "data"
     data.mkdir()
@@ -154,9 +154,11 @@ def test_bad_catalogue_rows_are_recorded_as_failed(tmp_path):
     sim.write_table(sim.spectrum(1), data / "dup.fits")
     (data / "garbage.fits").write_bytes(b"this is not a FITS file\n" * 10)
     sim.write_table(sim.spectrum(2), data / "nan.fits", nan_flux=True)
+    sim.write_table(sim.spectrum(3), data / "small_errors.fits", error_factor=1 / 3)
     (tmp_path / "cat.csv").write_text(
         "id,path,loader,redshift\n"
         "good,data/good.fits,table,0.0\n"
+        "small_errors,data/small_errors.fits,table,0.0\n"
         "missing,data/missing.fits,table,0.0\n"
         "garbage,data/garbage.fits,table,0.0\n"
         "allnan,data/nan.fits,table,0.0\n"
@@ -172,6 +174,14 @@ def test_bad_catalogue_rows_are_recorded_as_failed(tmp_path):
     )  # fmt: skip
     statuses = result.statuses
     assert statuses["good"]["status"] in ("ok", "poor_convergence")
+    # the model at the posterior median describes the data (chi^2 per pixel 1 +- sqrt(2 / N));
+    # with errors 3 times too small, chi^2 per pixel is about 9: a misfit, with its outputs
+    good, small = statuses["good"]["diagnostics"], statuses["small_errors"]["diagnostics"]
+    assert good["chi2_limit"] == pytest.approx(1 + 5 * np.sqrt(2 / good["pixels"]))
+    assert abs(good["chi2_per_pixel"] - 1) < 3 * np.sqrt(2 / good["pixels"])
+    assert statuses["small_errors"]["status"] == "misfit"
+    assert 7 < small["chi2_per_pixel"] < 11
+    assert is_complete(out, "small_errors")
     errors = {k: v.get("error", "") for k, v in statuses.items() if v["status"] == "failed"}
     assert sorted(errors) == ["allnan", "badloader", "badz", "garbage", "missing", "twice"]
     assert (
@@ -186,18 +196,22 @@ def test_bad_catalogue_rows_are_recorded_as_failed(tmp_path):
         "error (600 pixels): nothing to fit"
     )
     assert errors["twice"] == (
-        "ValueError: object id 'twice' appears 2 times (items [4, 5]); ids must be unique, so "
+        "ValueError: object id 'twice' appears 2 times (items [5, 6]); ids must be unique, so "
         "none of these items was fitted"
     )
     assert (
-        errors["badz"] == "ValueError: catalogue line 8: redshift 'abc' is not a finite number > -1"
+        errors["badz"] == "ValueError: catalogue line 9: redshift 'abc' is not a finite number > -1"
     )
     assert errors["badloader"] == (
-        "ValueError: catalogue line 9: loader 'hubble' is not one of ['sdss', 'desi', 'dja', 'table']"
+        "ValueError: catalogue line 10: loader 'hubble' is not one of ['sdss', 'desi', 'dja', 'table']"
     )
     catalogue = Table.read(merge(out))
-    assert len(catalogue) == 7
-    assert dict(zip(catalogue["id"], catalogue["status"], strict=True))["twice"] == "failed"
+    assert len(catalogue) == 8
+    status = dict(zip(catalogue["id"], catalogue["status"], strict=True))
+    assert status["twice"] == "failed" and status["small_errors"] == "misfit"
+    chi2 = dict(zip(catalogue["id"], catalogue["chi2_per_pixel"], strict=True))
+    assert chi2["small_errors"] == pytest.approx(small["chi2_per_pixel"], rel=1e-12)
+    assert np.isnan(chi2["missing"])
     record = json.loads((out / "missing.status.json").read_text())
     assert record["status"] == "failed" and "traceback" in record
 
@@ -350,8 +364,8 @@ def test_command_line_fit_and_batch(tmp_path, capsys):
     assert main([*argv, *draws, "--workers", "2"]) == 1
     summary = capsys.readouterr().out
     assert re.fullmatch(
-        r"3 objects: \d ok, \d poor convergence, 1 failed \(1 already done\); catalogue "
-        + re.escape(str(out / "catalogue.fits") + "\n"),
+        r"3 objects: \d ok, \d poor convergence, \d misfit, 1 failed \(1 already done\); "
+        r"catalogue " + re.escape(str(out / "catalogue.fits") + "\n"),
         summary,
     ), summary
     assert sorted(Table.read(out / "catalogue.fits")["id"]) == ["lost", "s4", "s5"]

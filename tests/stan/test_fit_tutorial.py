@@ -366,6 +366,58 @@ def test_pilot_map_is_used_and_leaves_log_prob_unchanged(fit1):
     )
 
 
+def test_pilot_starts_again_where_its_mode_misfits_the_data():
+    """A redshift prior of unite's default width (+-0.0025) lets [NII] 6549 sit on Ha. Every
+    start put there (z = 0.00214), the optimiser ends in that wrong mode, whose chi^2 per pixel
+    is far above 1 + 5 sqrt(2 / N): the pilot runs again from 12 more starts and finds the
+    mode the usual starts find (chi^2 per pixel about 1), to the same point."""
+    from unite_stan import prior
+    from unite_stan.stan.run import constrain, unconstrain
+    from unite_stan.stan.settings import FitSettings, SamplerSettings
+    from unite_stan.stan.stages import STAGES, run_stages
+    from unite_stan.stan.stages import starts as starts_stage
+    from unite_stan.stan.stages.pilot import RESTARTS
+    from unite_stan.stan.stages.state import FitState
+
+    spectra, flc, fcc = tutorial_fit1()
+    for entry in flc:
+        entry.redshift.prior = prior.Uniform(-0.0025, 0.0025)  # data: the same program
+    program, args = model.ModelBuilder(flc, fcc, spectra).build()
+    settings = FitSettings(
+        sampler=SamplerSettings(num_warmup=100, num_samples=100, num_chains=2, seed=1)
+    )
+
+    def pilot(z_start=None):
+        def starts(state):
+            state = starts_stage.stage(state)
+            if z_start is None:
+                return state
+            moved = [unconstrain(args, {**constrain(args, s), "z_narrow": z_start})
+                     for s in state.starts]  # fmt: skip
+            return state.update(starts=tuple(moved))
+
+        stages = [(n, starts if n == "starts" else f) for n, f in STAGES]
+        stages = stages[: [n for n, _ in stages].index("pilot") + 1]
+        state = FitState(program=program, args=args, settings=settings,
+                         rng=np.random.default_rng(1), sampler=settings.sampler)  # fmt: skip
+        state = run_stages(state, tuple(stages))
+        return state.info["pilot"], constrain(args, state.loc)
+
+    usual, mode = pilot()
+    assert usual["restarts"] == 0
+    assert abs(usual["chi2_per_pixel"] - 1) < 0.1 < usual["misfit_limit"] - 1
+    wrong, found = pilot(z_start=0.00214)
+    assert wrong["restarts"] == RESTARTS == 12
+    assert "from 16 starts (the first 4 misfit the data)" in wrong["summary"]
+    assert wrong["chi2_per_pixel"] == pytest.approx(usual["chi2_per_pixel"], rel=1e-9)
+    assert found["z_narrow"] == pytest.approx(mode["z_narrow"], abs=1e-8)
+    # the mode with its redshift moved where the starts were misfits by far
+    from unite_stan.diagnostics import chi2_per_pixel
+
+    wrong_point = {**mode, "z_narrow": 0.00214}
+    assert chi2_per_pixel(wrong_point, args) > 10 * wrong["misfit_limit"]
+
+
 def test_flux_coordinate_is_data_and_log_prob_stays_unites(fit1):
     """A line flux moved to the flux coordinate (its c is data, the program unchanged): the
     program's log density at the same values differs by the exchanged Jacobians, which

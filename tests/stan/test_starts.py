@@ -44,19 +44,27 @@ def test_pilot_starts_fluxes_within_the_data_scale_and_chains_start_as_in_unite(
             assert 0.01 <= pilot_start[name] <= 1.0
             s = unite_point[name] / 3.0
             assert -2.0 < np.log(s / (1 - s)) < 2.0
-        # every other site is where unite would start it
-        for name in set(args.free_sites) - set(FLUXES):
+        # every other site but the redshift is where unite would start it
+        for name in set(args.free_sites) - {*FLUXES, "z_narrow"}:
             assert pilot_start[name] == pytest.approx(unite_point[name], rel=1e-12)
     spread = [constrain(args, s)["flux_Ha"] for s in state.starts]
     assert max(spread) / min(spread) > 2.0
+    # the redshift (prior U(-0.001, 0.001)): one start in each sixth of its prior, within the
+    # middle 80 % of it
+    place = np.sort([(constrain(args, s)["z_narrow"] + 0.001) / 0.002 * 6 for s in state.starts])
+    np.testing.assert_array_equal(np.floor(place), np.arange(6))
+    assert np.all((place % 1 > 0.1) & (place % 1 < 0.9))
+    assert state.info["starts"]["stratified_redshifts"] == ["z_narrow"]
 
 
 def test_user_start_values_are_kept_in_both_kinds_of_start():
     spectra, flc, fcc = tutorial_fit1()
-    state, args = start_state(spectra, flc, fcc, init_values={"flux_Ha": 2.5})
+    state, args = start_state(spectra, flc, fcc, init_values={"flux_Ha": 2.5, "z_narrow": 2e-4})
     for point in (*state.starts, *state.inits):
         assert constrain(args, point)["flux_Ha"] == pytest.approx(2.5, rel=1e-12)
-    assert state.info["starts"]["user_values"] == ["flux_Ha"]
+        assert constrain(args, point)["z_narrow"] == pytest.approx(2e-4, rel=1e-12)
+    assert state.info["starts"]["user_values"] == ["flux_Ha", "z_narrow"]
+    assert state.info["starts"]["stratified_redshifts"] == []
 
 
 def test_signed_flux_priors_start_around_zero():

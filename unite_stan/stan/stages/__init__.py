@@ -122,6 +122,8 @@ def result_of(state: FitState) -> FitResult:
             "pilot_message": str(pilot_info.get("message", "")),
             "pilot_refined": bool(pilot_info.get("refined", False)),
             "pilot_check_sd": float(pilot_info.get("laplace_check_sd", np.nan)),
+            "pilot_chi2_per_pixel": float(pilot_info.get("chi2_per_pixel", np.nan)),
+            "pilot_restarts": int(pilot_info.get("restarts", 0)),
             "max_treedepth": state.sampler.max_treedepth,
             "metric": state.sampler.metric,
             "adapt_delta": state.recorded(last, "adapt_delta"),
