@@ -405,7 +405,7 @@ def _run_task(task: _Task, job: dict, *, forbid_builds: bool = True) -> dict:
 
 
 def _fit_and_write(task: _Task, job: dict, seed: int) -> dict:
-    from unite_stan.diagnostics import check_convergence, chi2_and_pixels
+    from unite_stan.diagnostics import check_convergence
     from unite_stan.model import ModelBuilder
     from unite_stan.results import make_hdul
 
@@ -421,9 +421,10 @@ def _fit_and_write(task: _Task, job: dict, seed: int) -> dict:
     problems = check_convergence(
         ds, free, rhat_max=job["rhat_max"], min_ess_per_chain=job["min_ess_per_chain"]
     )
-    chi2, pixels = chi2_and_pixels({n: np.median(samples[n]) for n in free}, args)
-    chi2 = chi2 / pixels if pixels else float("nan")
-    chi2_limit = 1.0 + MISFIT_SIGMAS * np.sqrt(2.0 / pixels) if pixels else float("inf")
+    chi2, chi2_limit, pixels = _chi2_of_chains(ds, free, args)
+    status = "poor_convergence" if problems else "ok"
+    if min(chi2, default=np.nan) > chi2_limit:
+        status = "misfit"
     out = Path(job["output_dir"])
     files = {}
     nc = out / f"{task.id}.nc"
@@ -435,19 +436,36 @@ def _fit_and_write(task: _Task, job: dict, seed: int) -> dict:
     _write_atomic(fits_path, buffer.getvalue())
     files["fits"] = _file_record(fits_path)
     return {
-        "status": "misfit" if chi2 > chi2_limit else "poor_convergence" if problems else "ok",
+        "status": status,
         "problems": problems,
         "redshift": float(spectra.redshift),
         "program_hash": str(ds.attrs.get("program_hash", "")),
         "diagnostics": {
             **_diagnostics(ds, free),
-            "chi2_per_pixel": chi2,
+            "chi2_per_pixel": min(chi2, default=float("nan")),
+            "chi2_per_pixel_chains": chi2,
             "chi2_limit": chi2_limit,
             "pixels": pixels,
         },
         "parameters": _percentiles(samples, args),
         "files": files,
     }
+
+
+def _chi2_of_chains(ds, free: list[str], args) -> tuple[list[float], float, int]:
+    """chi^2 per pixel of the model at each chain's median, the misfit limit ``1 +
+    MISFIT_SIGMAS sqrt(2 / N)`` and the number N of fitted pixels. Per chain, because chains
+    in different modes of a multimodal posterior each describe the data while the median of
+    all draws together may not."""
+    from unite_stan.diagnostics import chi2_and_pixels
+
+    chi2, pixels = [], 0
+    for chain in range(int(ds.sizes["chain"])):
+        medians = {n: float(np.median(np.asarray(ds[n])[chain])) for n in free}
+        total, pixels = chi2_and_pixels(medians, args)
+        chi2.append(total / pixels if pixels else float("nan"))
+    limit = 1.0 + MISFIT_SIGMAS * np.sqrt(2.0 / pixels) if pixels else float("inf")
+    return chi2, float(limit), pixels
 
 
 def _diagnostics(ds, free: list[str]) -> dict:
@@ -784,10 +802,12 @@ def fit_many(
     rhat_max, min_ess_per_chain : float
         Convergence thresholds (:func:`unite_stan.diagnostics.check_convergence`); an object
         that misses one is ``poor_convergence``, with the problems in its record. An object
-        whose model at the posterior median misfits its data (chi^2 per pixel above ``1 +
-        MISFIT_SIGMAS sqrt(2 / N)`` for N fitted pixels: all chains in a wrong mode, lines
-        missing from the configuration, or underestimated errors) is ``misfit``; its record's
-        ``diagnostics`` hold ``chi2_per_pixel``, ``chi2_limit`` and ``pixels``.
+        none of whose chains describes its data (chi^2 per pixel of the model at each chain's
+        median above ``1 + MISFIT_SIGMAS sqrt(2 / N)`` for N fitted pixels: every chain in a
+        wrong mode, lines missing from the configuration, or underestimated errors) is
+        ``misfit``; its record's ``diagnostics`` hold ``chi2_per_pixel`` (the best chain's),
+        ``chi2_per_pixel_chains``, ``chi2_limit`` and ``pixels``. (Chains in different modes
+        that each fit are ``poor_convergence``: the median of all draws together may misfit.)
     resume : bool
         Skip objects whose outputs are complete and valid (:func:`is_complete`); failed objects
         are fitted again. False refits everything.
