@@ -824,7 +824,6 @@ def fit_many(
     """
     from unite_stan.config import Configuration
     from unite_stan.stan.backends import get_backend
-    from unite_stan.stan.backends.base import available_cores
 
     if isinstance(config, (str, os.PathLike)):
         config = Configuration.load(config)
@@ -849,10 +848,6 @@ def fit_many(
         "threads_per_chain": threads_per_chain,
         "backend": get_backend(backend).name,
     }
-    with warnings.catch_warnings():  # the clamp below warns once
-        warnings.simplefilter("ignore")
-        # the parent's first fit runs alone on its host: its chains may use every core there
-        first_kw = _clamp(kw, 1, available_cores())
     kw = _clamp(kw, slots, cores)
     job = {
         "config": payload,
@@ -883,12 +878,14 @@ def fit_many(
 
     bar = tqdm(total=len(tasks), initial=len(skipped), unit="spectrum", disable=not progress)
     try:
-        # the parent fits the first object itself: its program compiles here, once (the
-        # chains run in parallel as the host allows; the draws do not depend on it)
-        while todo:
+        # in-process, the first object's program compiles as it is fitted (its chains in
+        # parallel as the host allows; the draws do not depend on it). With workers, every
+        # object goes to them at once: a worker that finds its program not compiled hands it
+        # back (needs_compile) and the parent compiles it, once, while the others wait
+        while todo and kind == "serial":
             task = todo.pop(0)
             with _counting_builds() as counter:
-                record = _run_task(task, {**job, "fit_kwargs": first_kw}, forbid_builds=False)
+                record = _run_task(task, job, forbid_builds=False)
             compiled.extend(counter)
             statuses[task.id] = record
             bar.update(1)
@@ -901,7 +898,10 @@ def fit_many(
         while queue or pending:
             while queue and len(pending) < window:
                 task = queue.pop(0)
-                pending[runner.submit(_run_task, task, job)] = task
+                # dask: pure=False, or a task handed back (needs_compile) and submitted again
+                # would get the first submission's cached result
+                extra = {"pure": False} if kind == "dask" else {}
+                pending[runner.submit(_run_task, task, job, **extra)] = task
             done, _ = _wait_first(set(pending), kind)
             for future in done:
                 task = pending.pop(future)
