@@ -15,6 +15,14 @@ lets lines settle on their neighbours, and four starts may all end in such a mod
 simulated spectra in ``benchmarks/coverage.py``, chi^2 per pixel 2.4-8080 at their posterior
 medians). A fit whose model describes the data never pays for it; one whose errors are
 underestimated pays the extra starts (a few hundredths of a second each) and keeps its mode.
+
+A model with more than one free redshift (kinematic components: broad and narrow lines,
+outflows) always runs the ``RESTARTS`` more starts: its components can trade places, and a
+weak broad line parked at a wrong redshift leaves a mode that fits the data nearly as well
+(chi^2 13-130 above the truth's over 363 pixels, below any misfit limit) and holds both chains
+with a fine R-hat. Four starts ended there in 6 of 1000 simulated broad + narrow spectra
+(``benchmarks/coverage.py --config broad --n 1000``); sixteen found the better mode in 5 of
+them. A single-redshift model (the tutorial's) keeps its four starts.
 """
 
 from __future__ import annotations
@@ -64,12 +72,13 @@ def stage(state: FitState) -> FitState:
     n_starts = len(state.starts)
     chi2 = _chi2_per_pixel(state, result)
     restarted = False
-    if chi2[0] > chi2[1]:
+    components = len(state.recorded("starts", "stratified_redshifts", []))
+    if chi2[0] > chi2[1] or components > 1:
         explicit = explicit_values(state.args, dict(state.settings.init_values))
         _, more, _ = draw_starts(state.args, state.rng, RESTARTS, explicit)
         result = _best_of(result, laplace_pilot(density, more, coordinates=coordinates))
         n_starts += RESTARTS
-        restarted = True
+        restarted = "misfit" if chi2[0] > chi2[1] else "redshifts"
         chi2 = _chi2_per_pixel(state, result)
     info = {
         "used": result.kind != "identity",
@@ -107,7 +116,11 @@ def stage(state: FitState) -> FitState:
     info["summary"] = (
         f"Laplace pilot: {result.kind} map at the mode (log density "
         f"{result.mode_log_density:.1f}) from {n_starts} starts"
-        + (f" (the first {len(state.starts)} misfit the data)" if restarted else "")
+        + {
+            False: "",
+            "misfit": f" (the first {len(state.starts)} misfit the data)",
+            "redshifts": f" ({components} free redshifts)",
+        }[restarted]
         + f", {len(modes)} distinct optim{'a' if len(modes) > 1 else 'um'}, "
         f"{len(kept)} holding the posterior mass; chi2/pixel {chi2[0]:.2f}; check sd "
         f"{info['laplace_check_sd']:.2f}"
