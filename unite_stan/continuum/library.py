@@ -1071,6 +1071,23 @@ def _read_table(path):
         return Table.read(path, format="ascii")
 
 
+_EXAMPLES_FOLDER: list[Path] = []
+
+
+def _examples_folder() -> Path:
+    """The process's temporary folder for :meth:`Template.contract_examples`, made once and
+    removed at exit (the contract test builds the examples many times)."""
+    if not _EXAMPLES_FOLDER:
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="unite_stan_template_"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _EXAMPLES_FOLDER.append(folder)
+    return _EXAMPLES_FOLDER[0]
+
+
 class Template(ContinuumForm):
     """``F = Σ_cols scale_col·T_col(λ_r)/T_col(nw_r)``: the columns of a template file at the
     rest-frame wavelengths ``λ_r = λ/(1 + z_sys)``, interpolated linearly and clamped at the
@@ -1158,10 +1175,8 @@ class Template(ContinuumForm):
     @classmethod
     def contract_examples(cls) -> list[ContinuumForm]:
         """Two small templates written to a temporary folder: two f_λ columns in Å, and one
-        in µm."""
-        import tempfile
-
-        folder = Path(tempfile.mkdtemp(prefix="unite_stan_template_"))
+        in µm. The folder is one per process and removed when the process exits."""
+        folder = _examples_folder()
         wave = np.linspace(6301.3, 6797.9, 41)  # no node at the contract test's norm_wav
         stars = 1 + 0.3 * np.sin(wave / 37.0)
         gas = np.exp(-(((wave - 6550.0) / 90.0) ** 2)) + 0.2
