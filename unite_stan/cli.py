@@ -189,18 +189,53 @@ def _cmd_cache(args) -> int:
     from unite_stan.stan.cache import PROGRAM_FILE, cache_root
 
     root = cache_root()
-    entries = sorted(p for p in root.glob("*/*") if p.is_dir()) if root.is_dir() else []
+    # entries only: a build's working directory (.<key>.tmp-*) is not one
+    entries = (
+        sorted(p for p in root.glob("*/*") if p.is_dir() and not p.name.startswith("."))
+        if root.is_dir()
+        else []
+    )
     if args.action == "list":
         for entry in entries:
             kind = "model" if (entry / PROGRAM_FILE).exists() else "backend part"
             print(f"{entry.parent.name}/{entry.name}  {kind}  {_size(entry) / 1e6:.1f} MB")
         print(f"{len(entries)} entries in {root}")
         return 0
-    for entry in entries:
-        shutil.rmtree(entry)
-    for lock in root.glob("*/*.lock") if root.is_dir() else []:
-        lock.unlink()
-    print(f"removed {len(entries)} entries from {root}")
+    return _clear_cache(root, entries)
+
+
+def _clear_cache(root, entries) -> int:
+    """Remove every entry not being built right now (its lock free; a build holds it), with
+    its key's working directories left by crashed builds. Lock files stay: deleting one that
+    another process has just opened would let two builds of one key run at once."""
+    import filelock
+
+    removed, busy = 0, []
+    try:
+        for entry in entries:
+            lock = filelock.FileLock(str(entry.parent / f"{entry.name}.lock"))
+            try:
+                lock.acquire(timeout=0)
+            except filelock.Timeout:
+                busy.append(entry)
+                continue
+            try:
+                shutil.rmtree(entry)
+                for stale in entry.parent.glob(f".{entry.name}.tmp-*"):
+                    shutil.rmtree(stale, ignore_errors=True)
+            finally:
+                lock.release()
+            removed += 1
+    except OSError as err:
+        print(
+            f"unite-stan cache: cannot clear {root}: {err.strerror or err} "
+            f"({err.filename or root}); removed {removed} of {len(entries)} entries",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"removed {removed} entries from {root}")
+    for entry in busy:
+        print(f"kept {entry.parent.name}/{entry.name}: another process is building it")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import _simulate as sim
 import numpy as np
@@ -86,6 +87,46 @@ def test_info_and_cache_list_and_clear(tmp_path, monkeypatch, capsys):
     assert main(["cache", "clear"]) == 0
     assert capsys.readouterr().out == f"removed 1 entries from {tmp_path}\n"
     assert not entry.exists()
+
+
+def test_cache_clear_keeps_an_entry_being_built_and_reports_what_it_cannot_remove(
+    tmp_path, monkeypatch, capsys
+):
+    import filelock
+
+    from unite_stan.stan.cache import ENV_VAR
+
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+    busy, idle = (tmp_path / "embedded" / name for name in ("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"))
+    for entry in (busy, idle):
+        entry.mkdir(parents=True)
+        (entry / "model.stan").write_text("x")
+    crashed = tmp_path / "embedded" / ".bbbbbbbbbbbbbbbb.tmp-1234"
+    crashed.mkdir()
+    building = tmp_path / "embedded" / ".aaaaaaaaaaaaaaaa.tmp-5678"
+    building.mkdir()
+    lock = filelock.FileLock(str(busy.parent / f"{busy.name}.lock"))
+    with lock:  # as a process compiling into .aaaaaaaaaaaaaaaa.tmp-5678 holds it
+        assert main(["cache", "list"]) == 0
+        assert capsys.readouterr().out.endswith(f"2 entries in {tmp_path}\n")
+        assert main(["cache", "clear"]) == 0
+    assert capsys.readouterr().out == (
+        f"removed 1 entries from {tmp_path}\n"
+        "kept embedded/aaaaaaaaaaaaaaaa: another process is building it\n"
+    )
+    assert busy.is_dir() and building.is_dir()
+    assert not idle.exists() and not crashed.exists()
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(30, "Read-only file system", str(path))
+
+    monkeypatch.setattr(shutil, "rmtree", refuse)
+    assert main(["cache", "clear"]) == 1
+    assert capsys.readouterr().err == (
+        f"unite-stan cache: cannot clear {tmp_path}: Read-only file system ({busy}); "
+        "removed 0 of 1 entries\n"
+    )
+    assert busy.is_dir()
 
 
 def test_batch_refuses_zero_workers(tmp_path, capsys):

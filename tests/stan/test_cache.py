@@ -156,6 +156,25 @@ def _old_record(entry: Path) -> None:
     (entry / "build.json").write_text(json.dumps(fields))
 
 
+def _null_artifact(entry: Path) -> None:
+    fields = json.loads((entry / "build.json").read_text())
+    fields["artifact"] = None
+    (entry / "build.json").write_text(json.dumps(fields))
+
+
+def _size_as_text(entry: Path) -> None:
+    fields = json.loads((entry / "build.json").read_text())
+    fields["artifact_size"] = str(fields["artifact_size"])
+    (entry / "build.json").write_text(json.dumps(fields))
+
+
+def _file_for_entry(entry: Path) -> None:
+    for path in entry.iterdir():
+        path.unlink()
+    entry.rmdir()
+    entry.write_text("x")
+
+
 DAMAGE = {
     "truncated": (_truncate, "artifact.bin has 2 bytes where the build record says 5"),
     "emptied": (_empty, "artifact.bin has 0 bytes where the build record says 5"),
@@ -170,6 +189,17 @@ DAMAGE = {
         _old_record,
         "its build record has no artifact hash (written by an older unite_stan)",
     ),
+    "null artifact": (
+        _null_artifact,
+        "build.json is unreadable (build record field 'artifact' is None (NoneType); it must "
+        "be a string)",
+    ),
+    "size as text": (
+        _size_as_text,
+        "build.json is unreadable (build record field 'artifact_size' is '5' (str); it must be "
+        "an integer)",
+    ),
+    "file for entry": (_file_for_entry, "the entry is a file, not a directory"),
 }
 
 
@@ -265,6 +295,19 @@ def test_build_record_json_round_trip_and_validation():
         BuildRecord.from_json('{"backend": "embedded"}')
     with pytest.raises(ValueError, match="keys among"):
         BuildRecord.from_json('{"surprise": 1}')
+    fields = json.loads(record.to_json())
+    for name, value, kind in [
+        ("options", [], "an object"),
+        ("compile_seconds", "1.5", "an integer or a number"),
+        ("artifact_size", True, "an integer"),
+    ]:
+        bad = json.dumps({**fields, name: value})
+        with pytest.raises(ValueError) as err:
+            BuildRecord.from_json(bad)
+        assert str(err.value) == (
+            f"build record field {name!r} is {value!r} ({type(value).__name__}); it must be {kind}"
+        )
+    assert BuildRecord.from_json(json.dumps({**fields, "compile_seconds": 2})).compile_seconds == 2
 
 
 def test_compile_lines_are_printed_whatever_progress_says(isolated_cache, capsys):

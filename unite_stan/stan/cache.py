@@ -150,6 +150,8 @@ def _check_entry(directory: Path, key: str) -> tuple[BuildRecord | None, str]:
     """The entry's record if the entry is complete and intact; else ``None`` and what is wrong
     (``''`` when there is no entry at all)."""
     if not directory.is_dir():
+        if directory.exists() or directory.is_symlink():
+            return None, "the entry is a file, not a directory"
         return None, ""
     try:
         record = BuildRecord.from_json((directory / RECORD_FILE).read_text())
@@ -302,8 +304,10 @@ def build_entry(
             # Holding the lock, nobody else builds this key: leftovers are from crashed builds.
             for stale in final.parent.glob(f".{final.name}.tmp-*"):
                 shutil.rmtree(stale, ignore_errors=True)
-            if final.exists():
+            if final.is_dir() and not final.is_symlink():
                 shutil.rmtree(final)
+            elif final.exists() or final.is_symlink():
+                final.unlink()  # a file (or link) where the entry belongs
             workdir = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
 
         report("compile", f"Compiling {what} ({backend} backend; this takes 20-60 s, once)…")

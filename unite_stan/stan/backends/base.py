@@ -124,14 +124,46 @@ class BuildRecord:
         if not isinstance(fields, dict) or not set(fields) <= names:
             raise ValueError(f"build record must be a JSON object with keys among {sorted(names)}")
         try:
-            return cls(**fields)
+            record = cls(**fields)
         except TypeError as err:
             raise ValueError(f"build record is incomplete: {err}") from None
+        for spec in dataclasses.fields(cls):
+            value = getattr(record, spec.name)
+            kind = _RECORD_TYPES.get(spec.name, object)
+            # bool is an int to isinstance; a record never holds one
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ValueError(
+                    f"build record field {spec.name!r} is {value!r} "
+                    f"({type(value).__name__}); it must be {_type_names(kind)}"
+                )
+        return record
 
     @property
     def directory(self) -> Path:
         """The cache entry holding the artifact."""
         return Path(self.artifact).parent
+
+
+#: The JSON types of :class:`BuildRecord`'s fields (a float field accepts an integer).
+_RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "program_hash": str,
+    "backend": str,
+    "backend_identity": str,
+    "options": dict,
+    "created": str,
+    "compile_seconds": (int, float),
+    "artifact": str,
+    "command": str,
+    "warnings": str,
+    "artifact_size": int,
+    "artifact_sha256": str,
+}
+
+
+def _type_names(kind) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {"str": "a string", "dict": "an object", "int": "an integer", "float": "a number"}
+    return " or ".join(names[k.__name__] for k in kinds)
 
 
 @dataclass
