@@ -75,7 +75,10 @@ def stage(state: FitState) -> FitState:
     components = len(state.recorded("starts", "stratified_redshifts", []))
     if chi2[0] > chi2[1] or components > 1:
         explicit = explicit_values(state.args, dict(state.settings.init_values))
-        _, more, _ = draw_starts(state.args, state.rng, RESTARTS, explicit)
+        # from a stream of their own (the fit's generator jumped ahead; it is not advanced),
+        # so that extra starts finding nothing better leave the fit's draws as they were
+        extra = np.random.Generator(state.rng.bit_generator.jumped())
+        _, more, _ = draw_starts(state.args, extra, RESTARTS, explicit)
         result = _best_of(result, laplace_pilot(density, more, coordinates=coordinates))
         n_starts += RESTARTS
         restarted = "misfit" if chi2[0] > chi2[1] else "redshifts"
@@ -139,9 +142,14 @@ def _chi2_per_pixel(state: FitState, result) -> tuple[float, float]:
     return total / count, 1.0 + MISFIT_SIGMAS * float(np.sqrt(2.0 / count))
 
 
+#: A second pilot run's mode replaces the first's only when higher by more than this (log
+#: density): the same optimum found again differs by the optimiser's tolerance.
+BETTER_BY = 1e-6
+
+
 def _best_of(first, second):
     """The pilot result with the higher mode, holding both runs' optima and costs."""
-    better = second if second.mode_log_density > first.mode_log_density else first
+    better = second if second.mode_log_density > first.mode_log_density + BETTER_BY else first
     return replace(
         better,
         optima=tuple(first.optima) + tuple(second.optima),
