@@ -30,6 +30,20 @@ def test_windowed_cdf_equals_the_full_cdf(centres, edges):
     assert set(np.unique(windowed[full == 0.0])) <= {0.0}
 
 
+def test_windowed_cdf_with_shared_edges_and_an_lsf_per_draw():
+    """A sampled r_scale with a fixed pixel offset: one row of edges for every draw, one LSF
+    row per draw (make_spectra_tables failed on it with a broadcast error)."""
+    profile = Gaussian()
+    centre = np.array([[6563.0], [6563.4], [6562.7]])
+    e = np.linspace(6400.0, 6700.0, 301)[None, :]
+    widths = {"fwhm_gauss": np.array([[4.0], [5.0], [3.0]])}
+    lsf = e / 1500.0 * np.array([[0.8], [1.0], [1.2]])
+    full = profile.cdf(e - centre, widths, lsf)
+    assert full.shape == (3, 301)
+    windowed = _profile_cdf(profile, e, centre, widths, lsf)
+    np.testing.assert_allclose(windowed, full, rtol=0, atol=1e-15)
+
+
 def test_tables_show_the_model_inside_the_likelihood():
     """evaluate_model's total (what make_spectra_tables shows) is the model the Stan program's
     likelihood uses, for continua that are not linear in the wavelength too: a PowerLaw, a
@@ -100,3 +114,12 @@ def test_tables_show_the_model_inside_the_likelihood():
     assert set(point) == set(args.free_sites)
     table, _ = table_log_likelihood(program, args, point)
     assert table == pytest.approx(stan_log_likelihood(program, args, point), abs=1e-8)
+    # several draws, each with its r_scale, on edges every draw shares (pixel offset fixed)
+    from unite_stan.compute import evaluate_model
+
+    draws = {name: np.full(3, value) for name, value in point.items()}
+    draws["r_scale_grism"] = np.array([0.85, 0.9, 1.15])
+    (three,) = evaluate_model(draws, args)
+    for i in range(3):
+        (one,) = evaluate_model({name: v[i : i + 1] for name, v in draws.items()}, args)
+        np.testing.assert_allclose(three.total[i], one.total[0], rtol=1e-13, atol=0)

@@ -152,7 +152,10 @@ def _profile_cdf_band(profile, e, centre, widths, lsf) -> tuple[int, np.ndarray]
     width_max = np.zeros(np.shape(centre))
     for w in widths.values():
         width_max = np.maximum(width_max, np.abs(w))
-    lsf_max = np.max(np.broadcast_to(lsf, e.shape), axis=1, keepdims=True)
+    # a sampled r_scale gives each draw its LSF while the edges may be shared by all draws (a
+    # fixed pixel offset): the band is as wide as either
+    full = np.broadcast_shapes(np.shape(lsf), e.shape)
+    lsf_max = np.max(np.broadcast_to(lsf, full), axis=1, keepdims=True)
     half = profile.window_sigmas * FWHM_TO_SIGMA * np.hypot(lsf_max, width_max)
     lo, hi = centre - half, centre + half
     e_min, e_max = e.min(axis=0), e.max(axis=0)
@@ -163,7 +166,7 @@ def _profile_cdf_band(profile, e, centre, widths, lsf) -> tuple[int, np.ndarray]
     edges = e[:, near]
     x = edges - centre
     inside = (edges >= lo) & (edges <= hi)
-    values = profile.cdf(x, widths, np.broadcast_to(lsf, e.shape)[:, near])
+    values = profile.cdf(x, widths, np.broadcast_to(lsf, full)[:, near])
     return int(cols[0]), np.where(inside, values, x > 0)
 
 

@@ -37,8 +37,8 @@ def test_construction_and_container_api():
     assert spectra.canonical_unit == u.AA
     assert spectra.instrument.names == ["blue", "red"]
     assert spectra.dispersers == [a.disperser, b.disperser]
-    assert repr(spectra) == "Spectra: 2 spectra, z=0.1"
-    assert repr(Spectra([a])) == "Spectra: 1 spectrum, z=0.0"
+    assert repr(spectra) == "Spectra: 2 spectrum/a, z=0.1000"
+    assert repr(Spectra([a])) == "Spectra: 1 spectrum/a, z=0.0000"
     assert "r_scale_blue" in str(spectra)
     with pytest.raises(KeyError, match=r"names are \['blue', 'red'\]"):
         spectra["green"]

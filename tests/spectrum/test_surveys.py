@@ -318,4 +318,4 @@ def test_real_desi():
             float(hdul["R_FLUX"].data[0, 1000]) * 1e-17, rel=1e-12
         )
         assert hdul["REDSHIFTS"].data["Z"][0] == pytest.approx(1.2902562)
-    assert repr(Spectra(spectra, redshift=1.29)) == "Spectra: 3 spectra, z=1.29"
+    assert repr(Spectra(spectra, redshift=1.29)) == "Spectra: 3 spectrum/a, z=1.2900"

@@ -133,7 +133,7 @@ class NIRSpec(Disperser):
         grating = _grating(grating)
         r_source = _r_source(r_source)
         super().__init__(
-            u.micron,
+            u.um,
             name=name or grating.upper(),
             r_scale=r_scale,
             flux_scale=flux_scale,

@@ -523,8 +523,8 @@ class Spectra:
         return self._spectra[key]
 
     def __repr__(self) -> str:
-        n = len(self._spectra)
-        return f"Spectra: {n} {'spectrum' if n == 1 else 'spectra'}, z={self._redshift}"
+        # unite's text, word for word (scripts parse or print it)
+        return f"Spectra: {len(self._spectra)} spectrum/a, z={self._redshift:.4f}"
 
     def __str__(self) -> str:
         rows = [("Name", "Disperser", "Pixels", "Range", "Calibration")]

@@ -26,7 +26,7 @@ __all__ = ["from_DJA", "from_desi_fits", "from_sdss_fits"]
 
 #: flux unit of DJA spectra after conversion (f_ν columns are converted with spectral_density);
 #: per micron, the NIRSpec dispersers' unit, so that flux density times wavelength simplifies
-DJA_FLUX_UNIT = u.Unit(1e-16 * u.erg / u.s / u.cm**2 / u.micron)
+DJA_FLUX_UNIT = u.Unit(1e-16 * u.erg / u.s / u.cm**2 / u.um)
 #: flux unit of SDSS and DESI spectra: the files' 1e-17 scale is applied to the values
 SURVEY_FLUX_UNIT = u.erg / u.s / u.cm**2 / u.AA
 SURVEY_FLUX_FACTOR = 1e-17
@@ -140,7 +140,7 @@ def from_DJA(path, disperser: Disperser, *, name: str = "", cache: bool = False)
                 f"from_DJA: column {key!r} of {_label(path)} has no unit; DJA files give wave in "
                 "um and flux, err in uJy"
             )
-    wave = u.Quantity(np.asarray(columns["wave"], dtype=float), columns["wave"].unit).to(u.micron)
+    wave = u.Quantity(np.asarray(columns["wave"], dtype=float), columns["wave"].unit).to(u.um)
     mask = np.ma.getmaskarray(columns["flux"])
     equivalency = u.spectral_density(wave)
     flux, err = (
@@ -150,7 +150,7 @@ def from_DJA(path, disperser: Disperser, *, name: str = "", cache: bool = False)
         for c in ("flux", "err")
     )
     low, high = midpoint_edges(wave.value)
-    return from_edges(low * u.micron, high * u.micron, flux, err, disperser, mask=mask, name=name)
+    return from_edges(low * u.um, high * u.um, flux, err, disperser, mask=mask, name=name)
 
 
 # ---- SDSS ----------------------------------------------------------------------------------
