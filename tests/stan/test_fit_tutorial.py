@@ -366,7 +366,7 @@ def test_pilot_map_is_used_and_leaves_log_prob_unchanged(fit1):
     )
 
 
-def test_pilot_starts_again_where_its_mode_misfits_the_data():
+def test_pilot_starts_again_where_its_mode_misfits_the_data(monkeypatch):
     """A redshift prior of unite's default width (+-0.0025) lets [NII] 6549 sit on Ha. Every
     start put there (z = 0.00214), the optimiser ends in that wrong mode, whose chi^2 per pixel
     is far above 1 + 5 sqrt(2 / N): the pilot runs again from 12 more starts and finds the
@@ -416,6 +416,26 @@ def test_pilot_starts_again_where_its_mode_misfits_the_data():
 
     wrong_point = {**mode, "z_narrow": 0.00214}
     assert chi2_per_pixel(wrong_point, args) > 10 * wrong["misfit_limit"]
+    # the first round's 12 starts put there too: a second round (its own stream) finds the mode
+    from unite_stan.stan.stages import pilot as pilot_stage
+
+    real, calls = pilot_stage.draw_starts, []
+
+    def first_round_misplaced(args_, rng, n, explicit):
+        points, starts, moved = real(args_, rng, n, explicit)
+        calls.append(n)
+        if len(calls) == 1:
+            starts = [
+                unconstrain(args, {**constrain(args, u), "z_narrow": 0.00214}) for u in starts
+            ]
+        return points, starts, moved
+
+    monkeypatch.setattr(pilot_stage, "draw_starts", first_round_misplaced)
+    twice, found = pilot(z_start=0.00214)
+    assert calls == [RESTARTS, RESTARTS]
+    assert twice["restarts"] == 2 * RESTARTS
+    assert "from 28 starts (the first 4 misfit the data)" in twice["summary"]
+    assert found["z_narrow"] == pytest.approx(mode["z_narrow"], abs=1e-8)
 
 
 def test_flux_coordinate_is_data_and_log_prob_stays_unites(fit1):
