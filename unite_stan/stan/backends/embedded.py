@@ -414,16 +414,20 @@ class EmbeddedBackend(Backend):
             with_pch = _pch_enabled() and cache.lookup(self._shim_key(), self.name) is None
         if not with_pch:
             return self._shim(progress)
+        # both built in worker threads while this one waits: an interrupt (delivered here) or
+        # a failed build sets ``cancel``, and both compilers are stopped at once, each within
+        # a poll of its thread, rather than one after the other's grace time
         cancel = threading.Event()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="unite_stan_setup") as pool:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="unite_stan_setup") as pool:
             pch = pool.submit(self._pch, progress, cancel=cancel)
+            shim = pool.submit(self._shim, progress, cancel=cancel)
             try:
-                shim = self._shim(progress)
+                record = shim.result()
                 pch.result()
             except BaseException:
-                cancel.set()  # an interrupt or a failed shim: stop the header's compiler too
+                cancel.set()
                 raise
-        return shim
+        return record
 
     def _shim_options(self) -> dict:
         return {name: self.options()[name] for name in ("cxx", "cxxflags")}
@@ -431,14 +435,16 @@ class EmbeddedBackend(Backend):
     def _shim_key(self) -> str:
         return cache.program_hash(_SHIM_CPP, self.identity(), self._shim_options())
 
-    def _shim(self, progress: bool) -> BuildRecord:
+    def _shim(self, progress: bool, *, cancel: threading.Event | None = None) -> BuildRecord:
         """The compiled shim object, built on first use (once per toolchain and flags)."""
         key = self._shim_key()
         record, _ = cache.build_entry(
             self.name,
             key,
             None,
-            functools.partial(self._build_shim, key=key, options=self._shim_options()),
+            functools.partial(
+                self._build_shim, key=key, options=self._shim_options(), cancel=cancel
+            ),
             progress=progress,
             description=f"unite_stan's C++ shim {key[:16]} (once per toolchain)",
         )
@@ -505,7 +511,15 @@ class EmbeddedBackend(Backend):
         artifact = final / target.relative_to(workdir)
         return self._record(key, options, start, artifact, shlex.join(command), "")
 
-    def _build_shim(self, workdir: Path, final: Path, *, key: str, options: dict) -> BuildRecord:
+    def _build_shim(
+        self,
+        workdir: Path,
+        final: Path,
+        *,
+        key: str,
+        options: dict,
+        cancel: threading.Event | None = None,
+    ) -> BuildRecord:
         what = f"unite_stan's C++ shim {key[:16]}"
         self._require_compiler(what)
         start = time.perf_counter()
@@ -527,7 +541,7 @@ class EmbeddedBackend(Backend):
             "-o",
             "unite_stan_shim.o",
         ]
-        _compile([command], workdir, what)
+        _compile([command], workdir, what, cancel)
         return self._record(
             key, options, start, final / "unite_stan_shim.o", shlex.join(command), ""
         )
