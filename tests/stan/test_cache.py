@@ -360,6 +360,24 @@ def test_a_cache_path_that_is_a_file_names_the_setting(tmp_path, monkeypatch):
     assert isinstance(error.value, OSError)
 
 
+def test_a_directory_where_a_lock_file_belongs_is_named(isolated_cache):
+    key = cache.program_hash(PROGRAM, "fake", {})
+    lock = isolated_cache / "fake" / f"{key[:16]}.lock"
+    lock.mkdir(parents=True)
+    with pytest.raises(cache.CacheError) as error:
+        cache.build_entry("fake", key, PROGRAM, lambda w, f: fake_build(w, f, key=key))
+    assert str(error.value) == (
+        f"the Stan compile cache {isolated_cache} (set by UNITE_STAN_CACHE) has a directory "
+        f"where its lock file belongs: {lock}; remove that directory (nothing in it is the "
+        "cache's)"
+    )
+    lock.rmdir()
+    record, built = cache.build_entry(
+        "fake", key, PROGRAM, lambda w, f: fake_build(w, f, key=key), progress=False
+    )
+    assert built and Path(record.artifact).read_bytes() == b"built"
+
+
 needs_sysfs = pytest.mark.skipif(
     not Path("/sys/kernel").is_dir(), reason="needs Linux's /sys, which nobody can write"
 )

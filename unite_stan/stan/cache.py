@@ -368,8 +368,14 @@ def _cache_error(err: OSError, directory: Path) -> CacheError:
     not_directory = next(
         (p for p in (directory, *directory.parents) if p.exists() and not p.is_dir()), None
     )
+    blocked = Path(err.filename) if isinstance(err, IsADirectoryError) and err.filename else None
     if not_directory is not None:
         reason = f"{not_directory} is a file, not a directory"
+    elif blocked is not None and blocked.suffix == ".lock":
+        return CacheError(
+            f"the Stan compile cache {root} ({source}) has a directory where its lock file "
+            f"belongs: {blocked}; remove that directory (nothing in it is the cache's)"
+        )
     elif isinstance(err, PermissionError):
         reason = f"no permission to write {err.filename or directory}"
     else:
