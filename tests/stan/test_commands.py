@@ -67,9 +67,14 @@ def processes_in(directory: Path) -> list[tuple[int, str]]:
 
 
 def user_process(script: str, *args: str, cache: Path) -> subprocess.Popen:
-    """A Python process of a user running ``script`` with ``cache`` as its compile cache."""
+    """A Python process of a user running ``script`` with ``cache`` as its compile cache.
+
+    Ctrl-C raises KeyboardInterrupt there even where this suite runs with SIGINT ignored (a
+    job started in the background by a non-interactive shell inherits SIG_IGN, and Python
+    then installs no handler: the interrupt tests' SIGINT would do nothing)."""
+    interruptible = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
     return subprocess.Popen(
-        [sys.executable, "-c", script, *args],
+        [sys.executable, "-c", interruptible + script, *args],
         env={
             **os.environ,
             "UNITE_STAN_CACHE": str(cache),

@@ -699,7 +699,7 @@ def test_a_damaged_shim_is_rebuilt(toy, tmp_path, monkeypatch):
     os.truncate(entry / "unite_stan_shim.o", 100)
     size = (good / "unite_stan_shim.o").stat().st_size
 
-    def rebuild(self, workdir, final, *, key, options):
+    def rebuild(self, workdir, final, *, key, options, cancel=None):
         shutil.copy(good / "unite_stan_shim.o", workdir)
         return self._record(key, options, time.perf_counter(), final / "unite_stan_shim.o", "", "")
 
