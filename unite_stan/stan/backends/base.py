@@ -11,6 +11,7 @@ import concurrent.futures
 import dataclasses
 import json
 import os
+import typing
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,9 +128,11 @@ class BuildRecord:
             record = cls(**fields)
         except TypeError as err:
             raise ValueError(f"build record is incomplete: {err}") from None
+        hints = typing.get_type_hints(cls)
         for spec in dataclasses.fields(cls):
             value = getattr(record, spec.name)
-            kind = _RECORD_TYPES.get(spec.name, object)
+            # the field's annotation; a float field accepts an integer (JSON writes 2.0 as 2)
+            kind = (int, float) if hints[spec.name] is float else hints[spec.name]
             # bool is an int to isinstance; a record never holds one
             if not isinstance(value, kind) or isinstance(value, bool):
                 raise ValueError(
@@ -142,22 +145,6 @@ class BuildRecord:
     def directory(self) -> Path:
         """The cache entry holding the artifact."""
         return Path(self.artifact).parent
-
-
-#: The JSON types of :class:`BuildRecord`'s fields (a float field accepts an integer).
-_RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
-    "program_hash": str,
-    "backend": str,
-    "backend_identity": str,
-    "options": dict,
-    "created": str,
-    "compile_seconds": (int, float),
-    "artifact": str,
-    "command": str,
-    "warnings": str,
-    "artifact_size": int,
-    "artifact_sha256": str,
-}
 
 
 def _type_names(kind) -> str:
