@@ -45,8 +45,9 @@ def tutorial_truth() -> dict:
     }
 
 
-def tutorial_spectrum():
-    """The tutorial's 600-pixel synthetic spectrum (seed 42), as a fresh Spectrum."""
+def tutorial_spectrum(error_factor: float = 1.0):
+    """The tutorial's 600-pixel synthetic spectrum (seed 42), as a fresh Spectrum; its
+    errors (not its noise) times ``error_factor``."""
     from unite_stan import spectrum
     from unite_stan.instrument.generic import SimpleDisperser
 
@@ -61,7 +62,7 @@ def tutorial_spectrum():
     )
     cont = t["cont_level"] + t["cont_slope"] * (wl - t["cont_pivot"])
     flux = (lines + cont + rng.normal(0, 3.0, 600)) * 1e-17
-    error = np.full(600, 3.0e-17)
+    error = np.full(600, 3.0e-17 * error_factor)
     half = 0.5 * dlam
     return spectrum.from_edges(
         (wl - half) * u.AA,

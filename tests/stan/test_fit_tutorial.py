@@ -369,7 +369,7 @@ def test_pilot_map_is_used_and_leaves_log_prob_unchanged(fit1):
 def test_pilot_starts_again_where_its_mode_misfits_the_data(monkeypatch):
     """A redshift prior of unite's default width (+-0.0025) lets [NII] 6549 sit on Ha. Every
     start put there (z = 0.00214), the optimiser ends in that wrong mode, whose chi^2 per pixel
-    is far above 1 + 5 sqrt(2 / N): the pilot runs again from 12 more starts and finds the
+    is far above 1 + 3 sqrt(2 / N): the pilot runs again from 12 more starts and finds the
     mode the usual starts find (chi^2 per pixel about 1), to the same point."""
     from unite_stan import prior
     from unite_stan.stan.run import constrain, unconstrain
@@ -436,6 +436,47 @@ def test_pilot_starts_again_where_its_mode_misfits_the_data(monkeypatch):
     assert twice["restarts"] == 2 * RESTARTS
     assert "from 28 starts (the first 4 misfit the data)" in twice["summary"]
     assert found["z_narrow"] == pytest.approx(mode["z_narrow"], abs=1e-8)
+
+
+def test_pilot_searches_again_at_four_sigma_and_keeps_its_mode():
+    """Errors 1/1.13 of the noise: chi^2 per pixel at the mode is about 1.28, 4 sigma above
+    N over the 414 fitted pixels (sqrt(2 / N) = 0.070). The pilot's search limit, 3 sigma
+    (below the batch's misfit status, 5), makes it run all 3 rounds of 12 more starts, and
+    the mode it keeps is the one the correct errors give (the same point to the optimiser's
+    tolerance: scaling every error does not move the mode)."""
+    from conftest import tutorial_spectrum
+
+    from unite_stan.stan.settings import FitSettings, SamplerSettings
+    from unite_stan.stan.stages import STAGES, run_stages
+    from unite_stan.stan.stages.pilot import MISFIT_SIGMAS, RESTARTS, ROUNDS
+    from unite_stan.stan.stages.state import FitState
+
+    settings = FitSettings(
+        sampler=SamplerSettings(num_warmup=100, num_samples=100, num_chains=2, seed=1)
+    )
+    stages = STAGES[: [n for n, _ in STAGES].index("pilot") + 1]
+
+    def pilot(error_factor):
+        spectra, flc, fcc = tutorial_fit1(tutorial_spectrum(error_factor))
+        program, args = model.ModelBuilder(flc, fcc, spectra).build()
+        state = FitState(program=program, args=args, settings=settings,
+                         rng=np.random.default_rng(1), sampler=settings.sampler)  # fmt: skip
+        state = run_stages(state, tuple(stages))
+        return state.info["pilot"], state
+
+    assert MISFIT_SIGMAS == 3.0 and RESTARTS == 12 and ROUNDS == 3
+    usual, mode = pilot(1.0)
+    low, found = pilot(1 / 1.13)
+    # the two modes in standard deviations of the posterior (the correct errors' Laplace map)
+    shift = np.linalg.solve(np.asarray(mode.chol), np.asarray(found.loc) - np.asarray(mode.loc))
+    sigma = np.sqrt(2 / 414)
+    assert usual["restarts"] == 0 and usual["misfit_limit"] == pytest.approx(1 + 3 * sigma)
+    assert 1 + 3 * sigma < low["chi2_per_pixel"] < 1 + 5 * sigma
+    # the same point to the optimiser's tolerance
+    assert low["chi2_per_pixel"] == pytest.approx(1.13**2 * usual["chi2_per_pixel"], rel=1e-4)
+    assert low["restarts"] == ROUNDS * RESTARTS == 36
+    assert "from 40 starts (the first 4 misfit the data)" in low["summary"]
+    assert np.max(np.abs(shift)) < 0.05
 
 
 def test_flux_coordinate_is_data_and_log_prob_stays_unites(fit1):
