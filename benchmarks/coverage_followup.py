@@ -19,7 +19,7 @@ For each variant it reports whether the central 68 % and 95 % intervals of the p
 hold the truth, the interval's width, R-hat and the chains' log densities. If the study's
 intervals are too narrow because of the sampler (the pilot's choice of mode, its whitening,
 short chains), the reference holds the truth in more of the tail objects than the study.
-Output: ``benchmarks/results/coverage_followup_<config>_<parameter>.{json,md}``.
+Output: ``benchmarks/results/coverage_followup_<config>[_seed<seed>]_<parameter>.{json,md}``.
 """
 
 from __future__ import annotations
@@ -137,7 +137,8 @@ def main(argv=None) -> None:
     spectra_of = {oid: spectra for oid, spectra, _ in source}
     factor, unit = study.physical(args)[opts.parameter]
 
-    out = HERE / "results" / f"coverage_followup_{opts.config}_{opts.parameter}.json"
+    seed_part = "" if opts.seed == 2018 else f"_seed{opts.seed}"
+    out = HERE / "results" / f"coverage_followup_{opts.config}{seed_part}_{opts.parameter}.json"
     done = json.loads(out.read_text())["objects"] if out.exists() else {}
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     start = time.perf_counter()
