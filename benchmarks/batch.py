@@ -114,9 +114,6 @@ def main() -> None:
             sim.configuration(), [("warm", sim.spectrum(0), 0.0)], output_dir=out,
             scale_kwargs=sim.SCALES, progress=False, **DRAWS,
         )  # fmt: skip
-    import logging
-
-    logging.getLogger("unite_stan").setLevel(logging.WARNING)  # no per-fit log lines
     alone = [fit_alone(args.alone, pc) for pc in (2, 1)] if args.alone else []
     rows = [run(args.objects, w) for w in args.workers]
     cores = os.cpu_count() or 1
