@@ -1,18 +1,18 @@
 """Fit many spectra of one configuration: one compile, any executor, resumable, one catalogue.
 
 ``fit_many(config, source, output_dir=...)`` fits every object of ``source`` and writes, per
-object, ``<id>.nc`` (the draws in ArviZ's group layout), ``<id>.fits`` (``make_hdul``'s content)
-and, last, ``<id>.status.json``. :func:`merge` joins the status records into one catalogue.
-See docs/batch.md.
+object, ``<id>.nc`` (the draws in ArviZ's group layout), ``<id>.fits`` (``make_hdul``'s content;
+not with ``fits=False``) and, last, ``<id>.status.json``. :func:`merge` joins the status records
+into one catalogue. See docs/batch.md.
 
 Guarantees:
 
-* The parent process fits the first object itself, which compiles its program (once; cached),
-  before anything is sent to a worker. Workers run inside
-  :func:`unite_stan.stan.cache.builds_forbidden`: a worker whose program is not cached (another
-  structure) hands the program back, the parent compiles it and sends the object again.
+* Every program is compiled once, in the parent process (cached). In-process, the first object
+  compiles its program as it is fitted. Workers run inside
+  :func:`unite_stan.stan.cache.builds_forbidden`: a worker whose program is not cached hands
+  the program back, the parent compiles it and sends the object again.
 * Every file is written to a temporary file in the output directory and renamed into place;
-  the status record is written last and holds the size and sha256 of the other two, so a
+  the status record is written last and holds the size and sha256 of the others, so a
   status record whose files match marks a finished object and nothing else does.
 * A failing object is recorded (``status: failed`` with the error) and never stops the batch.
 """
@@ -380,6 +380,8 @@ def _run_task(task: _Task, job: dict, *, forbid_builds: bool = True) -> dict:
 
     out = Path(job["output_dir"])
     _remove(out / f"{task.id}.status.json")
+    if not job["fits"]:  # an earlier run's FITS file, which this run's record cannot vouch for
+        _remove(out / f"{task.id}.fits")
     log = io.StringIO()
     record: dict[str, Any] = {"id": task.id, "seed": object_seed(job["seed"], task.id)}
     context = cache.builds_forbidden() if forbid_builds else contextlib.nullcontext()
@@ -430,11 +432,12 @@ def _fit_and_write(task: _Task, job: dict, seed: int) -> dict:
     nc = out / f"{task.id}.nc"
     _write_atomic(nc, _netcdf_bytes(args))
     files["nc"] = _file_record(nc)
-    fits_path = out / f"{task.id}.fits"
-    buffer = io.BytesIO()
-    make_hdul(samples, args, percentiles=HDUL_PERCENTILES).writeto(buffer)
-    _write_atomic(fits_path, buffer.getvalue())
-    files["fits"] = _file_record(fits_path)
+    if job["fits"]:
+        fits_path = out / f"{task.id}.fits"
+        buffer = io.BytesIO()
+        make_hdul(samples, args, percentiles=HDUL_PERCENTILES).writeto(buffer)
+        _write_atomic(fits_path, buffer.getvalue())
+        files["fits"] = _file_record(fits_path)
     return {
         "status": status,
         "problems": problems,
@@ -609,9 +612,10 @@ def _netcdf_attr(value):
     return json.dumps(value, default=str)
 
 
-def is_complete(output_dir, object_id: str) -> bool:
+def is_complete(output_dir, object_id: str, *, fits: bool = True) -> bool:
     """Whether the object's status record exists, is finished (``ok``, ``poor_convergence`` or
-    ``misfit``), and its netCDF and FITS files have the size and sha256 it records."""
+    ``misfit``), and its netCDF file and (with ``fits``, the default) its FITS file have the size
+    and sha256 it records. With ``fits=False`` a FITS file the record lists is checked too."""
     out = Path(output_dir)
     try:
         record = json.loads((out / f"{object_id}.status.json").read_text())
@@ -619,8 +623,9 @@ def is_complete(output_dir, object_id: str) -> bool:
         return False
     if record.get("status") not in FINISHED:
         return False
-    for key in ("nc", "fits"):
-        meta = record.get("files", {}).get(key)
+    files = record.get("files", {})
+    for key in ("nc", "fits") if fits or "fits" in files else ("nc",):
+        meta = files.get(key)
         if not meta:
             return False
         try:
@@ -772,6 +777,7 @@ def fit_many(
     resume: bool = True,
     progress: bool = True,
     shard: tuple[int, int] | None = None,
+    fits: bool = True,
 ) -> BatchResult:
     """Fit every object of ``spectra_source`` with ``config``; write per-object outputs and a
     merged catalogue to ``output_dir``.
@@ -817,6 +823,15 @@ def fit_many(
         Fit only the objects whose position in the source is ``k`` modulo ``n`` (``0 <= k <
         n``): ``n`` independent jobs (a job array) share one source and one output directory.
         Ids are checked for duplicates over the whole source.
+    fits : bool
+        Write each object's ``<id>.fits`` (``make_hdul``: the parameter table and the spectra
+        tables with the model's percentiles at every pixel). False writes only the netCDF file
+        and the status record, for surveys that need the catalogue: an eighth to a sixth less
+        time per object for the tutorial's structure (docs/batch.md). The draws, and so the
+        catalogue, are the same either way. With ``resume``, an object finished without its
+        FITS file is fitted again (same seed, same draws) when ``fits`` is True, which is how
+        to get the FITS files of chosen objects later; a refit with ``fits=False`` removes the
+        object's FITS file of an earlier run, which the new status record cannot vouch for.
 
     Returns
     -------
@@ -857,6 +872,7 @@ def fit_many(
         "scale_kwargs": dict(scale_kwargs or {}),
         "rhat_max": float(rhat_max),
         "min_ess_per_chain": float(min_ess_per_chain),
+        "fits": bool(fits),
     }
     tasks = _tasks(spectra_source)
     if shard is not None:
@@ -866,7 +882,7 @@ def fit_many(
     statuses: dict[str, dict] = {}
     skipped, todo = [], []
     for task in tasks:
-        if resume and is_complete(out, task.id):
+        if resume and is_complete(out, task.id, fits=fits):
             statuses[task.id] = json.loads((out / f"{task.id}.status.json").read_text())
             skipped.append(task.id)
         else:

@@ -20,6 +20,11 @@ def _sampler_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="auto", choices=("auto", "embedded", "cmdstan"))
     parser.add_argument("--no-resume", action="store_true", help="refit finished objects too")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar (for logs)")
+    parser.add_argument(
+        "--no-fits",
+        action="store_true",
+        help="write no <id>.fits (make_hdul's tables): the netCDF file, status and catalogue only",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,6 +87,7 @@ def _fit_kwargs(args) -> dict:
         "backend": args.backend,
         "resume": not args.no_resume,
         "progress": not args.quiet,
+        "fits": not args.no_fits,
     }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import _simulate as sim
 import numpy as np
 import pytest
+from astropy.io import fits
 from astropy.table import QTable, Table
 
 pytestmark = pytest.mark.stan
@@ -231,6 +232,7 @@ def test_a_worker_hands_an_uncompiled_program_back(tmp_path, monkeypatch):
         "scale_kwargs": sim.SCALES,
         "rhat_max": 1.01,
         "min_ess_per_chain": 100.0,
+        "fits": True,
     }
     record = _run_task(_Task("a", sim.spectrum(0), 0.0), job)
     assert record["status"] == "needs_compile" and record["backend"] == "embedded"
@@ -292,6 +294,38 @@ def test_four_processes_building_one_new_structure_compile_once(tmp_path, monkey
     assert len(built) == 1  # one process compiled
     assert len({created for _, created in results}) == 1  # all four hold the same build
     assert [p.name for p in _models(root)] == [built[0][:16]]
+
+
+def test_without_fits_files_and_resuming_with_them(tmp_path):
+    from unite_stan.batch import fit_many
+
+    source = [(f"n{i}", sim.spectrum(i), 0.0) for i in (6, 7)]
+    kwargs = {"seed": 3, "scale_kwargs": sim.SCALES, "progress": False, **DRAWS}
+    bare = fit_many(sim.configuration(), source, output_dir=tmp_path, fits=False, **kwargs)
+    assert sorted(p.name for p in tmp_path.glob("n*")) == [
+        "n6.nc", "n6.status.json", "n7.nc", "n7.status.json",
+    ]  # fmt: skip
+    assert all("fits" not in r["files"] for r in bare.statuses.values())
+    # without FITS, finished as they are
+    again = fit_many(sim.configuration(), source, output_dir=tmp_path, fits=False, **kwargs)
+    assert sorted(again.skipped) == ["n6", "n7"]
+    # asking for the FITS files refits both: same seeds, same draws, same catalogue
+    full = fit_many(sim.configuration(), source, output_dir=tmp_path, **kwargs)
+    assert full.skipped == [] and sorted(p.name for p in tmp_path.glob("n*.fits")) == [
+        "n6.fits", "n7.fits",
+    ]  # fmt: skip
+    for oid, record in full.statuses.items():
+        assert record["parameters"] == bare.statuses[oid]["parameters"]
+    with fits.open(tmp_path / "n6.fits") as hdul:  # the median row is the catalogue's p50
+        table = hdul["PARAMETERS"].data
+        median = table["flux_Ha"][list(table["percentile"]).index(0.5)]
+    assert median == full.statuses["n6"]["parameters"]["flux_Ha"]["p50"]
+    # a FITS file the record lists is checked even with fits=False: a damaged one is refitted
+    (tmp_path / "n7.fits").write_bytes(b"damaged")
+    last = fit_many(sim.configuration(), source, output_dir=tmp_path, fits=False, **kwargs)
+    assert last.skipped == ["n6"]
+    assert not (tmp_path / "n7.fits").exists()  # the refit without FITS removed the stale one
+    assert last.statuses["n7"]["parameters"] == bare.statuses["n7"]["parameters"]
 
 
 def test_outputs_read_back_with_arviz_and_to_arviz(tmp_path):
@@ -362,9 +396,12 @@ def test_command_line_fit_and_batch(tmp_path, capsys):
     assert main([*argv, "--redshift", "0", "-o", str(out), *draws]) == 0
     assert capsys.readouterr().out.startswith("1 objects: ")
     assert sorted(p.name for p in out.glob("s4.*")) == ["s4.fits", "s4.nc", "s4.status.json"]
-    # the same object again, from the catalogue: already done; 'lost' fails, so exit status 1
+    # the same object again, from the catalogue: already done (its FITS file is checked, though
+    # --no-fits writes none for s5); 'lost' fails, so exit status 1
     argv = ["batch", str(tmp_path / "fit.yaml"), str(tmp_path / "cat.csv"), "-o", str(out)]
-    assert main([*argv, *draws, "--workers", "2"]) == 1
+    assert main([*argv, *draws, "--workers", "2", "--no-fits"]) == 1
+    assert sorted(p.name for p in out.glob("s5.*")) == ["s5.nc", "s5.status.json"]
+    assert (out / "s4.fits").is_file()
     summary = capsys.readouterr().out
     assert re.fullmatch(
         r"3 objects: \d ok, \d poor convergence, \d misfit, 1 failed \(1 already done\); "
