@@ -2,6 +2,7 @@
 
     python benchmarks/coverage.py --config tutorial           # 200 spectra, 2 workers
     python benchmarks/coverage.py --config broad --n 200 --workers 1
+    python benchmarks/coverage.py --report benchmarks/results/coverage_broad.json  # no fits
 
 For each of ``--n`` objects: every site is drawn from the configuration's prior
 (:func:`unite_stan.calibration.draw_prior`, bounds that depend on other sites included), the
@@ -12,8 +13,11 @@ and the objects are fitted through :func:`unite_stan.batch.fit_many` (one compil
 truths inside the central 68 % and 95 % intervals of the 2000 draws (PASS when within binomial
 2 sigma of nominal), and the rank of the truth among L = 99 draws thinned evenly from them
 (Talts et al. 2018), histogrammed in 10 bins with the binomial 99 % band and a chi-square
-uniformity p-value. Coverage and ranks do not change under the increasing maps from sampled to
-physical units; the truths are recorded in physical units (parameter table's).
+uniformity p-value; the study's checks together are tested family-wise
+(:func:`unite_stan.calibration.familywise_coverage_test`), for all fits and for the fits with
+status ``ok`` (their coverage from the ranks). Coverage and ranks do not change under the
+increasing maps from sampled to physical units; the truths are recorded in physical units
+(parameter table's).
 
 Scales: the priors of fluxes and continuum scales are in units of ``line_scale`` and
 ``continuum_scale``, which ``fit_many`` computes from each object's data. A prior that depends
@@ -271,7 +275,7 @@ def analyse(args, truths, fluxes, result, out: Path) -> dict:
         entry["rank_counts"] = counts.tolist()
         entry["uniformity_p"] = p
         parameters[n] = entry
-    return {
+    summary = {
         "fitted": fitted,
         "failed": len(objects) - fitted,
         "poor_convergence": sum(o["status"] == "poor_convergence" for o in objects),
@@ -281,6 +285,55 @@ def analyse(args, truths, fluxes, result, out: Path) -> dict:
         "parameters": parameters,
         "objects": objects,
     }
+    return add_familywise(summary)
+
+
+def add_familywise(summary: dict) -> dict:
+    """Add the family-wise tests of the study's checks (all fits, and the fits with status
+    ``ok``) and the coverage of the ``ok`` fits from their ranks; returns ``summary``.
+
+    All fits: the checks are the table's (coverage of the draws' quantile intervals). The ``ok``
+    fits: coverage from the ranks (:func:`unite_stan.calibration.rank_coverage`). Selecting fits
+    by what their data and chains gave (the status) keeps a calibrated posterior calibrated:
+    its coverage is nominal given any event of the data, so the ``ok`` fits must pass too."""
+    params = summary["parameters"]
+    names = list(params)
+    fitted = [o for o in summary["objects"] if "rank" in o]
+    ok = [o for o in fitted if o["status"] == "ok"]
+    for name, entry in params.items():
+        for q in LEVELS:
+            ranks = [o["rank"][name] for o in ok]
+            entry[f"coverage_{int(q * 100)}_ok_ranks"] = (
+                calibration.rank_coverage(ranks, q, N_RANKS) if ranks else float("nan")
+            )
+    tests = {}
+    for label, group, key in (("all", fitted, "coverage_{}"), ("ok", ok, "coverage_{}_ok_ranks")):
+        if len(group) < 2:
+            continue
+        tests[label] = calibration.familywise_coverage_test(
+            {n: [o["rank"][n] for o in group] for n in names},
+            {n: {q: params[n][key.format(int(q * 100))] for q in LEVELS} for n in names},
+            n_ranks=N_RANKS,
+        )
+    summary["familywise"] = tests
+    return summary
+
+
+def familywise_lines(summary: dict) -> list[str]:
+    """The family-wise tests as sentences for the report's head."""
+    out = []
+    for label, t in summary.get("familywise", {}).items():
+        which = "All fits" if label == "all" else "Fits with status `ok` (coverage from ranks)"
+        outside = ", ".join(f"{n} {int(round(q * 100))} % (z {z:+.2f})" for n, q, z in t["outside"])
+        out.append(
+            f"{which}, {t['fits']}: {len(t['outside'])} of {t['checks']} checks outside 2 sigma"
+            f"{': ' + outside if outside else ''} (a calibrated method with these fits' "
+            f"dependence between parameters: {t['expected_outside']:.2f} on average, "
+            f"P(>= {len(t['outside'])}) = {t['p_outside']:.3f}); largest |z| "
+            f"{t['max_abs_z']:.2f}, family-wise p = {t['p_max_z']:.3f} "
+            f"(`calibration.familywise_coverage_test`, {t['n_boot']} resampled studies)."
+        )
+    return out
 
 
 def figure(name: str, summary: dict, path: Path) -> None:
@@ -323,8 +376,8 @@ def figure(name: str, summary: dict, path: Path) -> None:
 def table(summary: dict) -> list[str]:
     lines = [
         "| parameter | unit | 68 % coverage [2 sigma band] | 95 % coverage [2 sigma band] | 68 % "
-        "| 95 % | SBC p-value | 68 % / 95 % without misfits |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| 95 % | SBC p-value | 68 % / 95 % without misfits | 68 % / 95 % of `ok` fits (ranks) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for pname, e in summary["parameters"].items():
         verdict = {True: "PASS", False: "FAIL"}
@@ -333,7 +386,9 @@ def table(summary: dict) -> list[str]:
             f"[{e['band_68'][0]:.3f}, {e['band_68'][1]:.3f}] | {e['coverage_95']:.3f} "
             f"[{e['band_95'][0]:.3f}, {e['band_95'][1]:.3f}] | {verdict[e['pass_68']]} | "
             f"{verdict[e['pass_95']]} | {e['uniformity_p']:.3f} | "
-            f"{e['coverage_68_without_misfits']:.3f} / {e['coverage_95_without_misfits']:.3f} |"
+            f"{e['coverage_68_without_misfits']:.3f} / {e['coverage_95_without_misfits']:.3f} | "
+            f"{e.get('coverage_68_ok_ranks', float('nan')):.3f} / "
+            f"{e.get('coverage_95_ok_ranks', float('nan')):.3f} |"
         )
     return lines
 
@@ -364,7 +419,26 @@ def pooled(summaries: list[dict]) -> dict:
         entry["rank_counts"] = counts.tolist()
         entry["uniformity_p"] = float(chi2.sf(statistic, counts.size - 1))
         parameters[name] = entry
-    return {"fitted": total, "parameters": parameters}
+    objects = [o for s in summaries for o in s["objects"]]
+    return add_familywise({"fitted": total, "parameters": parameters, "objects": objects})
+
+
+def study_head(summary: dict) -> list[str]:
+    """The head of one study's report: what was fitted, how, and the family-wise tests."""
+    n = summary["n"]
+    return [
+        f"Configuration `{summary['config']}`: {summary['fitted']} fitted of {n} "
+        f"({summary['failed']} failed, {summary['poor_convergence']} poor convergence, "
+        f"{summary['with_divergences']} with divergences, {len(summary['misfits'])} misfit "
+        f"(status misfit, no chain's median model fits the data: {summary['misfits']}), max R-hat "
+        f"{summary['rhat_max']:.3f}); this run fitted {n - summary['resumed']} in "
+        f"{summary['seconds']:.0f} s with {summary['workers']} worker(s), "
+        f"load {' '.join(summary['load_before'])} -> {' '.join(summary['load_after'])}, "
+        f"{summary['date']}.",
+        "",
+        *familywise_lines(summary),
+        "",
+    ]
 
 
 def main(argv=None) -> None:
@@ -379,7 +453,20 @@ def main(argv=None) -> None:
         help="pool the results of independent studies (e.g. two seeds) of one configuration "
         "and print their table; fits nothing",
     )  # fmt: skip
+    parser.add_argument(
+        "--report", nargs="+", type=Path, metavar="JSON",
+        help="recompute the family-wise tests of finished studies and rewrite their JSON and "
+        "markdown reports; fits nothing",
+    )  # fmt: skip
     opts = parser.parse_args(argv)
+    if opts.report:
+        for path in opts.report:
+            summary = add_familywise(json.loads(path.read_text()))
+            path.write_text(json.dumps(summary, indent=1) + "\n")
+            text = "\n".join(study_head(summary) + table(summary)) + "\n"
+            path.with_suffix(".md").write_text(text)
+            print(text)
+        return
     if opts.pool:
         summaries = [json.loads(path.read_text()) for path in opts.pool]
         configs = {s["config"] for s in summaries}
@@ -392,6 +479,8 @@ def main(argv=None) -> None:
             + ", ".join(f"seed {s['seed']} ({s['fitted']} fits)" for s in summaries)
             + f"; {checks} interval checks, of which a calibrated method fails "
             f"{checks * 0.0455:.1f} on average at 2 sigma.",
+            "",
+            *familywise_lines(summary),
             "",
         ]
         text = "\n".join(head + table(summary)) + "\n"
@@ -458,17 +547,7 @@ def main(argv=None) -> None:
     )
     (results / f"{stem}.json").write_text(json.dumps(summary, indent=1) + "\n")
     figure(opts.config, summary, ROOT / "docs" / "figures" / f"{stem}.png")
-    head = [
-        f"Configuration `{opts.config}`: {summary['fitted']} fitted of {opts.n} "
-        f"({summary['failed']} failed, {summary['poor_convergence']} poor convergence, "
-        f"{summary['with_divergences']} with divergences, {len(summary['misfits'])} misfit "
-        f"(status misfit, no chain's median model fits the data: {summary['misfits']}), max R-hat "
-        f"{summary['rhat_max']:.3f}); this run fitted {opts.n - len(result.skipped)} in "
-        f"{seconds:.0f} s with {opts.workers} worker(s), "
-        f"load {' '.join(load_before)} -> {' '.join(load_after)}, {summary['date']}.",
-        "",
-    ]
-    text = "\n".join(head + table(summary)) + "\n"
+    text = "\n".join(study_head(summary) + table(summary)) + "\n"
     (results / f"{stem}.md").write_text(text)
     print(text)
 

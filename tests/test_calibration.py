@@ -135,6 +135,114 @@ def test_calibrated_gaussian_posterior_covers_at_nominal_rate():
         assert lo <= k / n <= hi
 
 
+def test_rank_coverage_weighs_the_boundary_ranks():
+    every = np.arange(100)  # each rank once: exactly uniform
+    for q in (0.5, 0.68, 0.9, 0.95):
+        assert calibration.rank_coverage(every, q) == pytest.approx(q, abs=1e-12)
+    # 95 % of 100 cells: ranks 3-96 inside, 2 and 97 by half, 0, 1, 98, 99 outside
+    assert [calibration.rank_coverage([r], 0.95) for r in (1, 2, 3, 96, 97, 98)] == [
+        0.0, 0.5, 1.0, 1.0, 0.5, 0.0,
+    ]  # fmt: skip
+    assert [calibration.rank_coverage([r], 0.68) for r in (15, 16, 83, 84)] == [0, 1, 1, 0]
+    with pytest.raises(ValueError, match=re.escape("level=1.0: must lie strictly between")):
+        calibration.rank_coverage(every, 1.0)
+    with pytest.raises(ValueError, match=re.escape("ranks must be integers in 0..99")):
+        calibration.rank_coverage([100], 0.68)
+    with pytest.raises(ValueError, match=re.escape("no ranks given")):
+        calibration.rank_coverage([], 0.68)
+
+
+def _study(rng, n, ranks_of):
+    """Ranks and rank coverage of a synthetic study: ``ranks_of(rng, n)`` -> {name: ranks}."""
+    ranks = ranks_of(rng, n)
+    coverage = {
+        name: {q: calibration.rank_coverage(r, q) for q in (0.68, 0.95)}
+        for name, r in ranks.items()
+    }
+    return ranks, coverage
+
+
+def _correlated(rng, n, k=6):
+    """Calibrated ranks of ``k`` parameters whose posteriors' truths move together (a shared
+    normal factor, correlation 0.5): each margin uniform on 0..99."""
+    from scipy.stats import norm
+
+    shared = rng.normal(size=(n, 1))
+    z = (shared + rng.normal(size=(n, k))) / math.sqrt(2)
+    ranks = np.minimum((norm.cdf(z) * 100).astype(int), 99)
+    return {f"p{j}": ranks[:, j] for j in range(k)}
+
+
+def test_familywise_test_rejects_a_calibrated_method_at_its_nominal_rate():
+    rng = np.random.default_rng(3)
+    p_max, p_count = [], []
+    for i in range(300):
+        ranks, coverage = _study(rng, 200, _correlated)
+        t = calibration.familywise_coverage_test(ranks, coverage, n_boot=400, seed=i)
+        p_max.append(t["p_max_z"])
+        p_count.append(t["p_outside"])
+        assert t["checks"] == 12 and t["fits"] == 200
+    # 5 % of 300 studies: 15 expected, binomial 3 sigma 11.3
+    assert 4 <= sum(p < 0.05 for p in p_max) <= 27
+    assert sum(p < 0.05 for p in p_count) <= 27  # discrete: at most nominal
+
+
+def test_familywise_test_finds_intervals_that_are_too_narrow():
+    def narrow(rng, n):  # one parameter's posteriors 30 % too narrow: ranks pile at the ends
+        ranks = _correlated(rng, n)
+        from scipy.stats import norm
+
+        ranks["p0"] = np.minimum((norm.cdf(rng.normal(size=n) * 1.3) * 100).astype(int), 99)
+        return ranks
+
+    ranks, coverage = _study(np.random.default_rng(4), 1000, narrow)
+    t = calibration.familywise_coverage_test(ranks, coverage, n_boot=2000)
+    assert t["p_max_z"] < 0.01
+    assert {(name, q) for name, q, _ in t["outside"]} >= {("p0", 0.68), ("p0", 0.95)}
+    assert all(z < -2 for name, _, z in t["outside"] if name == "p0")
+
+
+def test_familywise_test_counts_dependent_checks_once():
+    # a parameter checked twice under two names: twice the checks outside on average, but the
+    # largest |z| (and so the family-wise p-value) is that of one parameter
+    ranks, coverage = _study(np.random.default_rng(5), 500, lambda rng, n: _correlated(rng, n, 1))
+    one = calibration.familywise_coverage_test(ranks, coverage, n_boot=4000)
+    twice = calibration.familywise_coverage_test(
+        {**ranks, "copy": ranks["p0"]}, {**coverage, "copy": coverage["p0"]}, n_boot=4000
+    )
+    assert twice["checks"] == 2 * one["checks"] == 4
+    assert twice["expected_outside"] == pytest.approx(2 * one["expected_outside"], rel=0.15)
+    assert twice["max_abs_z"] == one["max_abs_z"]
+    assert twice["p_max_z"] == pytest.approx(one["p_max_z"], abs=0.03)
+    # the same seed gives the same result
+    assert calibration.familywise_coverage_test(ranks, coverage, n_boot=4000) == one
+
+
+def test_familywise_test_errors():
+    ranks = {"a": [1, 2, 3], "b": [4, 5, 6]}
+    cov = {"a": {0.68: 0.7}, "b": {0.68: 0.6}}
+    test = calibration.familywise_coverage_test
+    with pytest.raises(ValueError, match=re.escape("ranks is empty")):
+        test({}, {})
+    with pytest.raises(
+        ValueError,
+        match=re.escape("ranks has parameters ['a', 'b'] but coverage has ['a']: they must"),
+    ):
+        test(ranks, {"a": cov["a"]})
+    with pytest.raises(
+        ValueError, match=re.escape("every parameter needs one rank per fit; got {'a': 3, 'b': 2}")
+    ):
+        test({"a": [1, 2, 3], "b": [4, 5]}, cov)
+    with pytest.raises(ValueError, match=re.escape("1 fit(s): the test needs at least 2")):
+        test({"a": [1], "b": [2]}, cov)
+    with pytest.raises(ValueError, match=re.escape("ranks must be integers in 0..99")):
+        test({"a": [1, 2, 100], "b": [4, 5, 6]}, cov)
+    with pytest.raises(ValueError, match=re.escape("coverage['b'] level 95: must lie in (0, 1)")):
+        test(ranks, {"a": cov["a"], "b": {95: 0.9}})
+    with pytest.raises(ValueError, match=re.escape("n_boot=0: must be at least 1")):
+        test(ranks, cov, n_boot=0)
+
+
 # ---- prior draws ---------------------------------------------------------------------------
 
 

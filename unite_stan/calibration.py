@@ -25,8 +25,10 @@ from unite_stan.prior import TruncatedNormal, Uniform
 __all__ = [
     "coverage_band",
     "draw_prior",
+    "familywise_coverage_test",
     "interval_covers",
     "rank_band",
+    "rank_coverage",
     "sbc_rank",
     "simulate_fluxes",
     "uniformity_pvalue",
@@ -146,6 +148,38 @@ def interval_covers(draws, truth: float, level: float) -> bool:
     return bool(low <= truth <= high)
 
 
+def rank_coverage(ranks, level: float, n_ranks: int = 99) -> float:
+    """The coverage of central ``level`` intervals, from SBC ranks alone.
+
+    A rank ``r`` of ``0..L`` (:func:`sbc_rank`) says the truth lies between the ``r``-th and
+    ``(r + 1)``-th of ``L`` posterior draws: in ``[r, r + 1) / (L + 1)`` of the posterior's
+    distribution function. Each rank counts with the part of that cell inside the central
+    interval ``[(1 - level) / 2, (1 + level) / 2]`` (for ``L = 99`` and 95 %: ranks 3-96 fully,
+    2 and 97 by half), so for a calibrated method (uniform ranks) the expected coverage is
+    exactly ``level``. Unlike :func:`interval_covers` it needs no draws, only the ranks, so it
+    gives the coverage of any subset of a study's fits (by status, S/N...).
+
+    Raises
+    ------
+    ValueError
+        If ``level`` is outside (0, 1), ``ranks`` is empty or a rank lies outside
+        ``0..n_ranks``.
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level={level!r}: must lie strictly between 0 and 1")
+    ranks = np.asarray(ranks)
+    if ranks.size == 0:
+        raise ValueError("no ranks given")
+    if not np.issubdtype(ranks.dtype, np.integer) or ranks.min() < 0 or ranks.max() > n_ranks:
+        raise ValueError(f"ranks must be integers in 0..{n_ranks}")
+    cells = n_ranks + 1
+    # rounded: (1 - 0.68) / 2 * 100 is 15.999999999999998 in floating point
+    low, high = (round((1.0 - level) / 2 * cells, 9), round((1.0 + level) / 2 * cells, 9))
+    values = np.arange(cells)
+    weight = np.clip(np.minimum(values + 1, high) - np.maximum(values, low), 0.0, 1.0)
+    return float(weight[ranks].mean())
+
+
 def coverage_band(level: float, n: int, n_sigma: float = 2.0) -> tuple[float, float]:
     """Nominal ``level`` plus and minus ``n_sigma`` binomial standard deviations
     ``sqrt(level (1 - level) / n)``: where the coverage of ``n`` calibrated fits falls
@@ -203,3 +237,123 @@ def uniformity_pvalue(ranks, n_ranks: int = 99, n_bins: int = 10) -> tuple[np.nd
         raise ValueError("no ranks given")
     statistic = float(np.sum((counts - expected) ** 2 / expected))
     return counts, float(chi2.sf(statistic, n_bins - 1))
+
+
+def familywise_coverage_test(
+    ranks, coverage, *, n_ranks: int = 99, n_sigma: float = 2.0, n_boot: int = 10_000, seed: int = 0
+) -> dict:
+    """Whether a study's coverage checks, taken together, are what a calibrated method gives.
+
+    A study checks ``K`` coverages (parameters × levels), each against its own ``n_sigma``
+    binomial band (:func:`coverage_band`). A calibrated method puts each check outside its
+    band with probability about 4.6 % at 2 sigma, so some of ``K`` checks fall outside more
+    often than not when ``K`` is large, and the checks are dependent: a parameter's 68 % and
+    95 % checks count the same fits, and the parameters of one fit are correlated. This test
+    gives the distribution, for a calibrated method with the study's own dependence between
+    parameters, of (a) the number of checks outside their bands and (b) the largest
+    ``|z| = |coverage - q| / sqrt(q (1 - q) / n)`` over the checks, and the p-values of the
+    study's values under it.
+
+    The null distribution resamples the study's fits (Westfall and Young's resampling for a
+    maximum statistic): each parameter's ranks, spread uniformly within their rank value (one
+    spread per fit), are replaced by their order among the fits, ``u = (order + 1/2) / n``,
+    which makes every parameter's margin exactly uniform (calibrated) while keeping how the
+    parameters of one fit move together (the empirical copula); ``n`` fits are then drawn with
+    replacement ``n_boot`` times, and a draw's check of level ``q`` counts the fits with
+    ``|u - 1/2| <= q / 2``.
+
+    Parameters
+    ----------
+    ranks : mapping of str to sequence of int
+        Each parameter's SBC ranks (:func:`sbc_rank`, ``0..n_ranks``), one per fit, the same
+        fits in the same order for every parameter.
+    coverage : mapping of str to mapping of float to float
+        Each parameter's measured coverage by level, e.g. ``{"z": {0.68: 0.66, 0.95: 0.94}}``
+        (the fraction of fits whose central ``q`` interval holds the truth); its keys are the
+        levels checked. Every parameter of ``ranks`` needs an entry, and no other.
+    n_ranks : int
+        ``L`` of the ranks.
+    n_sigma : float
+        The checks' band, as in :func:`coverage_band`.
+    n_boot : int
+        Resampled studies.
+    seed : int
+        Seed of the spread within rank values and of the resampling (same seed, same result).
+
+    Returns
+    -------
+    dict
+        ``fits``, ``checks`` (``K``), ``outside`` (the checks outside their bands, as
+        ``[parameter, level, z]``), ``expected_outside`` (mean number outside for a calibrated
+        method with this dependence), ``p_outside`` (probability of at least as many outside),
+        ``max_abs_z`` and ``p_max_z`` (probability of a largest ``|z|`` at least as large:
+        the family-wise p-value; below 0.05, the checks together say the method is not
+        calibrated at the 5 % level), ``n_boot`` and ``seed``.
+
+    Raises
+    ------
+    ValueError
+        If ``ranks`` and ``coverage`` name different parameters, the parameters have
+        different numbers of fits, fewer than 2 fits, a rank outside ``0..n_ranks``, a level
+        outside (0, 1), or ``n_boot < 1``.
+    """
+    names = list(ranks)
+    if not names:
+        raise ValueError("ranks is empty: give each parameter's SBC ranks")
+    if set(names) != set(coverage):
+        raise ValueError(
+            f"ranks has parameters {sorted(names)} but coverage has {sorted(coverage)}: "
+            "they must name the same parameters"
+        )
+    lengths = {name: len(ranks[name]) for name in names}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"every parameter needs one rank per fit; got {lengths}")
+    n = lengths[names[0]]
+    if n < 2:
+        raise ValueError(f"{n} fit(s): the test needs at least 2")
+    if n_boot < 1:
+        raise ValueError(f"n_boot={n_boot!r}: must be at least 1")
+    table = np.column_stack([np.asarray(ranks[name]) for name in names])
+    if not np.issubdtype(table.dtype, np.integer) or table.min() < 0 or table.max() > n_ranks:
+        raise ValueError(f"ranks must be integers in 0..{n_ranks}")
+    checks = []
+    for j, name in enumerate(names):
+        for level, measured in coverage[name].items():
+            q = float(level)
+            if not 0.0 < q < 1.0:
+                raise ValueError(f"coverage[{name!r}] level {level!r}: must lie in (0, 1)")
+            z = (float(measured) - q) / math.sqrt(q * (1.0 - q) / n)
+            checks.append((j, name, q, z))
+    rng = np.random.default_rng(seed)
+    # one spread per fit, shared by its parameters: it only orders the fits that share a rank
+    # value, and a parameter given twice must give the same check twice
+    spread = table + rng.uniform(size=(n, 1))
+    u = (np.argsort(np.argsort(spread, axis=0, kind="stable"), axis=0) + 0.5) / n
+    columns = np.array([j for j, *_ in checks])
+    half = np.array([q / 2 for _, _, q, _ in checks])
+    sigma = np.array([math.sqrt(q * (1.0 - q) / n) for _, _, q, _ in checks])
+    nominal = 2 * half
+    inside = np.abs(u[:, columns] - 0.5) <= half  # (fits, checks)
+    outside_boot = np.empty(n_boot, dtype=int)
+    max_z_boot = np.empty(n_boot)
+    block = max(1, 2_000_000 // max(n * len(checks), 1))
+    for start in range(0, n_boot, block):
+        stop = min(start + block, n_boot)
+        picks = rng.integers(0, n, size=(stop - start, n))
+        fractions = inside[picks].mean(axis=1)  # (draws, checks)
+        z = np.abs(fractions - nominal) / sigma
+        outside_boot[start:stop] = (z > n_sigma).sum(axis=1)
+        max_z_boot[start:stop] = z.max(axis=1)
+    observed = [[name, q, z] for _, name, q, z in checks if abs(z) > n_sigma]
+    max_abs_z = max(abs(z) for *_, z in checks)
+    return {
+        "fits": n,
+        "checks": len(checks),
+        "outside": observed,
+        "expected_outside": float(outside_boot.mean()),
+        "p_outside": float((1 + np.sum(outside_boot >= len(observed))) / (n_boot + 1)),
+        "max_abs_z": float(max_abs_z),
+        "p_max_z": float((1 + np.sum(max_z_boot >= max_abs_z - 1e-12)) / (n_boot + 1)),
+        "n_boot": int(n_boot),
+        "seed": int(seed),
+    }
