@@ -454,6 +454,11 @@ def main(argv=None) -> None:
         "and print their table; fits nothing",
     )  # fmt: skip
     parser.add_argument(
+        "--pool-name", default=None, metavar="STEM",
+        help="with --pool: write benchmarks/results/STEM.md (default: the first study's name "
+        "without its seed, plus _pooled)",
+    )  # fmt: skip
+    parser.add_argument(
         "--report", nargs="+", type=Path, metavar="JSON",
         help="recompute the family-wise tests of finished studies and rewrite their JSON and "
         "markdown reports; fits nothing",
@@ -484,7 +489,7 @@ def main(argv=None) -> None:
             "",
         ]
         text = "\n".join(head + table(summary)) + "\n"
-        stem = Path(opts.pool[0]).stem.split("_seed")[0] + "_pooled"
+        stem = opts.pool_name or Path(opts.pool[0]).stem.split("_seed")[0] + "_pooled"
         (HERE / "results" / f"{stem}.md").write_text(text)
         print(text)
         return
