@@ -11,8 +11,8 @@ the prior. The truths are those of the study with ``--seed`` (benchmarks/coverag
 ``sim<i>`` is drawn from ``default_rng([seed, i])``); the noise of refit k of object i comes
 from ``default_rng([777, i, k])``, and refit k samples with seed k (2 chains x (500 + 1000), as
 the study). Prints a line per object and parameter, and the pooled lines; writes
-benchmarks/results/coverage_repeat_<config>_seed<seed>.json (per refit: z and rank of every free
-parameter, per object).
+benchmarks/results/coverage_repeat_<config>_seed<seed>[_<name>].json (per refit: z and rank of
+every free parameter, per object).
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--ids", required=True, help="comma-separated object ids, e.g. sim0002")
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--name", default="", help="suffix of the output file's name")
     opts = parser.parse_args(argv)
     config = study.configuration(opts.config)
     args, make = study.simulator(config, *study.reference_scales())
@@ -86,7 +87,8 @@ def main(argv=None) -> None:
     print("pooled:")
     for name in args.free_sites:
         print("  " + line(name, [r for per in results.values() for r in per[name]]))
-    path = HERE / "results" / f"coverage_repeat_{opts.config}_seed{opts.seed}.json"
+    suffix = f"_{opts.name}" if opts.name else ""
+    path = HERE / "results" / f"coverage_repeat_{opts.config}_seed{opts.seed}{suffix}.json"
     path.write_text(json.dumps({"ids": opts.ids, "repeats": opts.repeats, **results}) + "\n")
 
 
