@@ -73,6 +73,8 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--name", default="", help="suffix of the output file's name")
     opts = parser.parse_args(argv)
+    if opts.repeats < 2:
+        parser.error(f"--repeats {opts.repeats}: need at least 2 refits for a spread")
     config = study.configuration(opts.config)
     args, make = study.simulator(config, *study.reference_scales())
     results = {}
