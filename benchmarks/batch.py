@@ -75,24 +75,26 @@ def run(objects: int, workers: int, fits: bool = True) -> dict:
     }
 
 
-def fit_alone(objects: int, parallel_chains: int) -> dict:
-    """Median wall time of ``fit()`` alone (no outputs) over the first ``objects`` spectra."""
+def _time_fit(i: int, parallel_chains: int) -> float:
+    """Seconds of ``fit()`` alone (no outputs) on spectrum ``i``."""
     from unite_stan.model import ModelBuilder
     from unite_stan.spectrum import Spectra
 
     config = sim.configuration()
-    seconds = []
+    spectra = Spectra([sim.spectrum(i)], redshift=0.0)
+    lines, cont = spectra.prepare(config.lines, config.continuum)
+    spectra.compute_scales(lines, cont, **sim.SCALES)
+    start = time.perf_counter()
+    ModelBuilder(lines, cont, spectra).fit(
+        seed=1, progress_bar=False, parallel_chains=parallel_chains, **DRAWS
+    )
+    return time.perf_counter() - start
+
+
+def fit_alone(objects: int, parallel_chains: int) -> dict:
+    """Median wall time of ``fit()`` alone (no outputs) over the first ``objects`` spectra."""
     load = os.getloadavg()[0]
-    for i in range(objects):
-        spectra = Spectra([sim.spectrum(i)], redshift=0.0)
-        lines, cont = spectra.prepare(config.lines, config.continuum)
-        spectra.compute_scales(lines, cont, **sim.SCALES)
-        start = time.perf_counter()
-        ModelBuilder(lines, cont, spectra).fit(
-            seed=1, progress_bar=False, parallel_chains=parallel_chains, **DRAWS
-        )
-        seconds.append(time.perf_counter() - start)
-    median = statistics.median(seconds)
+    median = statistics.median(_time_fit(i, parallel_chains) for i in range(objects))
     return {
         "parallel_chains": parallel_chains,
         "objects": objects,
@@ -105,24 +107,9 @@ def fit_alone(objects: int, parallel_chains: int) -> dict:
 def _timed_fits(indices: list[int], barrier) -> list[float]:
     """Worker of :func:`fit_alone_concurrent`: one warm fit (loads the program), then, once
     every worker is warm, ``fit()`` with the chains in turn on each spectrum of ``indices``."""
-    from unite_stan.model import ModelBuilder
-    from unite_stan.spectrum import Spectra
-
-    config = sim.configuration()
-
-    def one(i: int) -> float:
-        spectra = Spectra([sim.spectrum(i)], redshift=0.0)
-        lines, cont = spectra.prepare(config.lines, config.continuum)
-        spectra.compute_scales(lines, cont, **sim.SCALES)
-        start = time.perf_counter()
-        ModelBuilder(lines, cont, spectra).fit(
-            seed=1, progress_bar=False, parallel_chains=1, **DRAWS
-        )
-        return time.perf_counter() - start
-
-    one(indices[0])
+    _time_fit(indices[0], 1)
     barrier.wait()
-    return [one(i) for i in indices]
+    return [_time_fit(i, 1) for i in indices]
 
 
 def fit_alone_concurrent(objects: int, processes: int) -> dict:

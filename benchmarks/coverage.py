@@ -183,6 +183,16 @@ def simulator(config, line_scale, continuum_scale):
     return args, make_from
 
 
+def fit_one(config, spectra, seed: int, **fit_kwargs):
+    """Fit one simulated ``Spectra`` as ``fit_many`` does (prepare, scales, ``fit``), in this
+    process; returns ``(samples, args)``. The study's follow-ups use it."""
+    from unite_stan.model import ModelBuilder
+
+    lines, cont = spectra.prepare(config.lines, config.continuum)
+    spectra.compute_scales(lines, cont, **SCALES)
+    return ModelBuilder(lines, cont, spectra).fit(seed=seed, progress_bar=False, **fit_kwargs)
+
+
 def physical(args) -> dict[str, tuple[float, str]]:
     """Site -> (factor, unit) of the parameter table."""
     from unite_stan.results import _site_units

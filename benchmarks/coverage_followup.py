@@ -53,17 +53,6 @@ VARIANTS = {
 }  # fmt: skip
 
 
-def fit(config, spectra, seed: int, variant: dict):
-    from unite_stan.model import ModelBuilder
-
-    lines, cont = spectra.prepare(config.lines, config.continuum)
-    spectra.compute_scales(lines, cont, **study.SCALES)
-    samples, args = ModelBuilder(lines, cont, spectra).fit(
-        seed=seed, progress_bar=False, parallel_chains=2, **variant
-    )
-    return samples, args
-
-
 def summarise(samples, args, name: str, truth: float, factor: float) -> dict:
     """Interval checks of ``name`` over all chains, and over the chains in the best mode only
     (mean log density within ``SAME_MODE`` of the best chain's): a chain stuck in a local
@@ -149,9 +138,10 @@ def main(argv=None) -> None:
         for vname in opts.variants:
             if vname in row and (vname != "study" or "loglik_vs_numpy_spread" in row[vname]):
                 continue
-            samples, fit_args = fit(
-                config, spectra_of[oid], object_seed(opts.seed, oid), VARIANTS[vname]
-            )
+            samples, fit_args = study.fit_one(
+                config, spectra_of[oid], object_seed(opts.seed, oid), parallel_chains=2,
+                **VARIANTS[vname],
+            )  # fmt: skip
             row[vname] = summarise(
                 samples, fit_args, opts.parameter, truths[oid][opts.parameter], factor
             )

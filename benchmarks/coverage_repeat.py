@@ -35,19 +35,13 @@ from unite_stan import calibration  # noqa: E402
 
 def refit(config, args, make, truth: dict, index: int, repeats: int) -> dict[str, list]:
     """(z, rank) of every free parameter for ``repeats`` noise realisations of ``truth``."""
-    from unite_stan.model import ModelBuilder
-
     out: dict[str, list] = {name: [] for name in args.free_sites}
     for k in range(repeats):
         rng = np.random.default_rng([777, index, k])
         spectra = make(calibration.simulate_fluxes(args, truth, rng))
-        lines, cont = spectra.prepare(config.lines, config.continuum)
-        spectra.compute_scales(lines, cont, **study.SCALES)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # short runs' convergence warnings: not the question
-            samples, _ = ModelBuilder(lines, cont, spectra).fit(
-                seed=k, progress_bar=False, **study.DRAWS
-            )
+            samples, _ = study.fit_one(config, spectra, k, **study.DRAWS)
         for name in args.free_sites:
             x = np.asarray(samples[name], dtype=float)
             z = (truth[name] - np.median(x)) / np.std(x)
