@@ -131,6 +131,21 @@ def sbc_rank(draws, truth: float, n_ranks: int = 99) -> int:
     return int(np.sum(kept < truth))
 
 
+def _check_level(level: float) -> None:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level={level!r}: must lie strictly between 0 and 1")
+
+
+def _integer_ranks(ranks, n_ranks: int) -> np.ndarray:
+    """``ranks`` as an integer array, checked to lie in ``0..n_ranks``."""
+    ranks = np.asarray(ranks)
+    if ranks.size and (
+        not np.issubdtype(ranks.dtype, np.integer) or ranks.min() < 0 or ranks.max() > n_ranks
+    ):
+        raise ValueError(f"ranks must be integers in 0..{n_ranks}")
+    return ranks
+
+
 def interval_covers(draws, truth: float, level: float) -> bool:
     """Whether ``truth`` lies in the central ``level`` interval of ``draws`` (inclusive ends).
 
@@ -142,8 +157,7 @@ def interval_covers(draws, truth: float, level: float) -> bool:
     ValueError
         ``level`` outside (0, 1).
     """
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level={level!r}: must lie strictly between 0 and 1")
+    _check_level(level)
     low, high = np.quantile(np.asarray(draws, dtype=float), [(1 - level) / 2, (1 + level) / 2])
     return bool(low <= truth <= high)
 
@@ -165,13 +179,10 @@ def rank_coverage(ranks, level: float, n_ranks: int = 99) -> float:
         If ``level`` is outside (0, 1), ``ranks`` is empty or a rank lies outside
         ``0..n_ranks``.
     """
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level={level!r}: must lie strictly between 0 and 1")
-    ranks = np.asarray(ranks)
+    _check_level(level)
+    ranks = _integer_ranks(ranks, n_ranks)
     if ranks.size == 0:
         raise ValueError("no ranks given")
-    if not np.issubdtype(ranks.dtype, np.integer) or ranks.min() < 0 or ranks.max() > n_ranks:
-        raise ValueError(f"ranks must be integers in 0..{n_ranks}")
     cells = n_ranks + 1
     # rounded: (1 - 0.68) / 2 * 100 is 15.999999999999998 in floating point
     low, high = (round((1.0 - level) / 2 * cells, 9), round((1.0 + level) / 2 * cells, 9))
@@ -313,9 +324,7 @@ def familywise_coverage_test(
         raise ValueError(f"{n} fit(s): the test needs at least 2")
     if n_boot < 1:
         raise ValueError(f"n_boot={n_boot!r}: must be at least 1")
-    table = np.column_stack([np.asarray(ranks[name]) for name in names])
-    if not np.issubdtype(table.dtype, np.integer) or table.min() < 0 or table.max() > n_ranks:
-        raise ValueError(f"ranks must be integers in 0..{n_ranks}")
+    table = _integer_ranks(np.column_stack([ranks[name] for name in names]), n_ranks)
     checks = []
     for j, name in enumerate(names):
         for level, measured in coverage[name].items():
