@@ -162,6 +162,27 @@ def test_check_convergence_thresholds_and_clean_run():
     assert [p.split(" is ")[0] for p in problems] == ["bulk ESS of x", "tail ESS of x"]
 
 
+def test_convergence_statistics_are_what_check_convergence_judges():
+    stuck = ar1_chains(0.99, 4, 1000, seed=9, means=[0.0, 0.0, 0.0, 5.0])
+    bad = np.random.default_rng(3).normal(size=(4, 1000))
+    bad[2, 10] = np.nan
+    ds = draws_dataset(stuck=stuck, bad=bad)
+    stats = diagnostics.convergence_statistics(ds)
+    assert list(stats) == ["stuck", "bad"]
+    assert stats["stuck"]["rhat"] == diagnostics.rhat(stuck)
+    assert stats["stuck"]["ess_bulk"] == diagnostics.ess_bulk(stuck)
+    assert stats["stuck"]["ess_tail"] == diagnostics.ess_tail(stuck)
+    assert stats["bad"]["non_finite"] == 1 and stats["bad"]["size"] == 4000
+    assert np.isnan(stats["bad"]["rhat"])
+    assert diagnostics.check_convergence(ds, statistics=stats) == diagnostics.check_convergence(ds)
+    assert "bad has 1 non-finite draws out of 4000" in diagnostics.check_convergence(ds)
+    # the statistics are what is judged: made-up ones give their own verdict
+    fake = {"stuck": {**stats["stuck"], "rhat": 1.5}}
+    assert diagnostics.check_convergence(ds, statistics=fake, min_ess_per_chain=0) == [
+        "R-hat of stuck is 1.5000 (should be <= 1.01)"
+    ]
+
+
 def test_warn_convergence_issues_one_warning():
     stuck = ar1_chains(0.99, 2, 500, seed=11, means=[0.0, 4.0])
     ds = draws_dataset(stuck=stuck)

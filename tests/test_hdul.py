@@ -319,3 +319,11 @@ def test_prediction_field_names_are_unite_s(args):
         grism.continuum_regions["linear_6480_6700"][:, grism.wavelength < 6450.0], 0.0
     )
     assert hires.name == "hires"
+
+
+def test_hdul_of_a_parameter_table_is_make_hdul(args, hdul_path, tmp_path):
+    # the batch layer makes the parameter table once and builds the FITS file around it
+    params = results.make_parameter_table(SAMPLES, args, percentiles=PCT)
+    path = tmp_path / "again.fits"
+    results.hdul_of(params, SAMPLES, args, percentiles=PCT, insert_nan=True).writeto(path)
+    assert path.read_bytes() == hdul_path.read_bytes()

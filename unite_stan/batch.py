@@ -407,9 +407,9 @@ def _run_task(task: _Task, job: dict, *, forbid_builds: bool = True) -> dict:
 
 
 def _fit_and_write(task: _Task, job: dict, seed: int) -> dict:
-    from unite_stan.diagnostics import check_convergence
+    from unite_stan.diagnostics import check_convergence, convergence_statistics
     from unite_stan.model import ModelBuilder
-    from unite_stan.results import make_hdul
+    from unite_stan.results import hdul_of, make_parameter_table
 
     config = _config_of(job["config"])
     spectra = _spectra_of(task, config)
@@ -420,8 +420,14 @@ def _fit_and_write(task: _Task, job: dict, seed: int) -> dict:
     )
     ds = args.dataset
     free = list(args.free_sites)
+    # the fit computed these for its own warning; computed here only if it did not
+    stats = args.run_info.get("convergence") or convergence_statistics(ds, free)
     problems = check_convergence(
-        ds, free, rhat_max=job["rhat_max"], min_ess_per_chain=job["min_ess_per_chain"]
+        ds,
+        free,
+        rhat_max=job["rhat_max"],
+        min_ess_per_chain=job["min_ess_per_chain"],
+        statistics=stats,
     )
     chi2, chi2_limit, pixels = _chi2_of_chains(ds, free, args)
     status = "poor_convergence" if problems else "ok"
@@ -432,10 +438,13 @@ def _fit_and_write(task: _Task, job: dict, seed: int) -> dict:
     nc = out / f"{task.id}.nc"
     _write_atomic(nc, _netcdf_bytes(args))
     files["nc"] = _file_record(nc)
+    # one parameter table for the FITS file and the status record (the same percentiles)
+    pct = HDUL_PERCENTILES if job["fits"] else [p / 100 for p in PERCENTILES]
+    params = make_parameter_table(samples, args, percentiles=pct)
     if job["fits"]:
         fits_path = out / f"{task.id}.fits"
         buffer = io.BytesIO()
-        make_hdul(samples, args, percentiles=HDUL_PERCENTILES).writeto(buffer)
+        hdul_of(params, samples, args, percentiles=pct).writeto(buffer)
         _write_atomic(fits_path, buffer.getvalue())
         files["fits"] = _file_record(fits_path)
     return {
@@ -444,13 +453,13 @@ def _fit_and_write(task: _Task, job: dict, seed: int) -> dict:
         "redshift": float(spectra.redshift),
         "program_hash": str(ds.attrs.get("program_hash", "")),
         "diagnostics": {
-            **_diagnostics(ds, free),
+            **_diagnostics(ds, stats),
             "chi2_per_pixel": min(chi2, default=float("nan")),
             "chi2_per_pixel_chains": chi2,
             "chi2_limit": chi2_limit,
             "pixels": pixels,
         },
-        "parameters": _percentiles(samples, args),
+        "parameters": _percentiles(params),
         "files": files,
     }
 
@@ -471,11 +480,11 @@ def _chi2_of_chains(ds, free: list[str], args) -> tuple[list[float], float, int]
     return chi2, float(limit), pixels
 
 
-def _diagnostics(ds, free: list[str]) -> dict:
-    from unite_stan.diagnostics import ess_bulk, rhat
-
-    rhats = [rhat(np.asarray(ds[n])) for n in free]
-    ess = [ess_bulk(np.asarray(ds[n])) for n in free]
+def _diagnostics(ds, stats: dict) -> dict:
+    """Largest R-hat and smallest bulk ESS over the free sites (their
+    :func:`~unite_stan.diagnostics.convergence_statistics`), divergences, chains and draws."""
+    rhats = [s["rhat"] for s in stats.values()]
+    ess = [s["ess_bulk"] for s in stats.values()]
     return {
         "rhat_max": float(np.nanmax(rhats)) if rhats else float("nan"),
         "ess_bulk_min": float(np.nanmin(ess)) if ess else float("nan"),
@@ -485,18 +494,17 @@ def _diagnostics(ds, free: list[str]) -> dict:
     }
 
 
-def _percentiles(samples: dict, args) -> dict:
-    """Every parameter's 16th/50th/84th percentiles in physical units (the parameter table's)."""
-    from unite_stan.results import make_parameter_table
-
-    table = make_parameter_table(samples, args, percentiles=[p / 100 for p in PERCENTILES])
+def _percentiles(table) -> dict:
+    """Every parameter's 16th/50th/84th percentiles in physical units, from a parameter table
+    (``make_parameter_table`` with percentiles that include 0.16, 0.5 and 0.84)."""
+    rows = [int(np.flatnonzero(np.isclose(table["percentile"], p / 100))[0]) for p in PERCENTILES]
     out = {}
     for name in table.colnames:
         if name in ("percentile", "log_prob", "log_likelihood"):
             continue
         column = table[name]
         unit = getattr(column, "unit", None)
-        values = np.asarray(getattr(column, "value", column), dtype=float)
+        values = np.asarray(getattr(column, "value", column), dtype=float)[rows]
         out[name] = {f"p{p}": float(v) for p, v in zip(PERCENTILES, values, strict=True)}
         out[name]["unit"] = "" if unit is None else unit.to_string()
     return out

@@ -200,6 +200,7 @@ def check_convergence(
     *,
     rhat_max: float = 1.01,
     min_ess_per_chain: float = 100,
+    statistics: dict | None = None,
 ) -> list[str]:
     """List the convergence problems of a run, one human-readable sentence each.
 
@@ -219,6 +220,9 @@ def check_convergence(
     min_ess_per_chain : float, optional
         Smallest acceptable bulk and tail ESS per chain; the threshold is this times the
         number of chains.
+    statistics : dict, optional
+        :func:`convergence_statistics` of the same draws and ``var_names``, when already
+        computed (a fit keeps them in ``args.run_info['convergence']``).
 
     Returns
     -------
@@ -226,23 +230,57 @@ def check_convergence(
         Problems found; empty if none.
     """
     ds = as_draws(ds)
+    if statistics is None:
+        statistics = convergence_statistics(ds, var_names)
     n_chains = ds.sizes["chain"]
     min_ess = min_ess_per_chain * n_chains
     ess_rule = f"should be >= {min_ess:g}, i.e. {min_ess_per_chain:g} per chain for {n_chains}"
     problems = []
-    for label, draws in _scalar_draws(ds, var_names):
-        n_bad = int(np.count_nonzero(~np.isfinite(draws)))
-        if n_bad:
-            problems.append(f"{label} has {n_bad} non-finite draws out of {draws.size}")
+    for label, stats in statistics.items():
+        if stats["non_finite"]:
+            problems.append(
+                f"{label} has {stats['non_finite']} non-finite draws out of {stats['size']}"
+            )
             continue
-        r_hat = rhat(draws)
-        if r_hat > rhat_max:
-            problems.append(f"R-hat of {label} is {r_hat:.4f} (should be <= {rhat_max:g})")
-        for kind, ess in (("bulk", ess_bulk(draws)), ("tail", ess_tail(draws))):
+        if stats["rhat"] > rhat_max:
+            problems.append(f"R-hat of {label} is {stats['rhat']:.4f} (should be <= {rhat_max:g})")
+        for kind in ("bulk", "tail"):
+            ess = stats[f"ess_{kind}"]
             if ess < min_ess:
                 problems.append(f"{kind} ESS of {label} is {ess:.0f} ({ess_rule} chains)")
     problems.extend(_sampler_problems(ds))
     return problems
+
+
+def convergence_statistics(
+    ds: xr.Dataset | Draws, var_names: Iterable[str] | None = None
+) -> dict[str, dict]:
+    """R-hat and bulk and tail ESS of every scalar quantity, as :func:`check_convergence`
+    judges them.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or Draws
+        Draws with dimensions ``('chain', 'draw', ...)``.
+    var_names : iterable of str, optional
+        Variables to include; default as in :func:`summary`.
+
+    Returns
+    -------
+    dict
+        Label (``name`` or ``name[index]``) → ``{'rhat', 'ess_bulk', 'ess_tail',
+        'non_finite', 'size'}``; a quantity with non-finite draws has NaN statistics.
+    """
+    out = {}
+    for label, draws in _scalar_draws(ds, var_names):
+        n_bad = int(np.count_nonzero(~np.isfinite(draws)))
+        stats = {"non_finite": n_bad, "size": int(draws.size)}
+        if n_bad:
+            stats.update(rhat=np.nan, ess_bulk=np.nan, ess_tail=np.nan)
+        else:
+            stats.update(rhat=rhat(draws), ess_bulk=ess_bulk(draws), ess_tail=ess_tail(draws))
+        out[label] = stats
+    return out
 
 
 def chi2_per_pixel(values: dict, args) -> float:
@@ -293,7 +331,8 @@ def warn_convergence(
     context : str, optional
         A last line for the warning (e.g. where the chains started).
     **thresholds
-        ``rhat_max`` and ``min_ess_per_chain``, passed to :func:`check_convergence`.
+        ``rhat_max``, ``min_ess_per_chain`` and ``statistics``, passed to
+        :func:`check_convergence`.
 
     Returns
     -------

@@ -605,6 +605,15 @@ def make_hdul(samples: dict, args, *, insert_nan: bool = False, percentiles=None
         ``NORMFAC``), as :func:`make_spectra_tables` with ``return_hdul=True``.
     """
     params = make_parameter_table(samples, args, percentiles=percentiles)
+    return hdul_of(params, samples, args, insert_nan=insert_nan, percentiles=percentiles)
+
+
+def hdul_of(
+    params: QTable, samples: dict, args, *, insert_nan: bool = False, percentiles=None
+) -> fits.HDUList:
+    """:func:`make_hdul` around a parameter table already made (``make_parameter_table`` of
+    the same ``samples``, ``args`` and ``percentiles``), as the batch layer does to use one
+    table for the FITS file and the status record."""
     spectra = make_spectra_tables(
         samples, args, insert_nan=insert_nan, percentiles=percentiles, return_hdul=True
     )

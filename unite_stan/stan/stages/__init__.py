@@ -105,7 +105,7 @@ def run_fit(program, args, settings: FitSettings) -> FitResult:
 def result_of(state: FitState) -> FitResult:
     """The :class:`FitResult` of a finished state: the draws with the run's attributes,
     the stages' records, unite's flat samples; warns on poor convergence."""
-    from unite_stan.diagnostics import warn_convergence
+    from unite_stan.diagnostics import convergence_statistics, warn_convergence
 
     draws, main = state.draws, state.main
     last = "window_check" if state.recorded("window_check", "passed") is False else "sample"
@@ -144,10 +144,13 @@ def result_of(state: FitState) -> FitResult:
         if state.recorded(name, "chain_starts")
     )
     draws.attrs["chain_starts"] = starts
+    free = list(state.program.free_sites)
+    convergence = convergence_statistics(draws, free)
     warn_convergence(
         draws,
-        list(state.program.free_sites),
+        free,
         context=f"The chains started from {starts} (stages: {', '.join(state.info)}).",
+        statistics=convergence,
     )
     samples = {name: draws[name].reshape(-1) for name in state.program.free_sites}
     samples["log_prob"] = draws["log_prob"].reshape(-1)
@@ -159,5 +162,6 @@ def result_of(state: FitState) -> FitResult:
         "windows": window_info,
         "stages": {name: dict(info) for name, info in state.info.items()},
         "seconds": dict(state.seconds),
+        "convergence": convergence,
     }
     return FitResult(program=main, draws=draws, run_info=run_info, samples=samples)

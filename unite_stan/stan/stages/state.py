@@ -107,7 +107,9 @@ class FitResult:
     draws : Draws
         The draws with the run's attributes (``args.dataset`` builds the xarray from them).
     run_info : dict
-        The stages' records (``'pilot'``, ``'windows'``, ``'build_record'``, ``'stages'``).
+        The stages' records (``'pilot'``, ``'windows'``, ``'build_record'``, ``'stages'``,
+        ``'seconds'``) and ``'convergence'`` (:func:`~unite_stan.diagnostics.convergence_statistics`
+        of the free sites).
     samples : dict
         unite's flat samples: each free site, ``log_prob`` and ``log_likelihood``.
     """
