@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -45,6 +46,8 @@ __all__ = [
     "CatalogueRow",
     "fit_many",
     "inference_data",
+    "exit_with_parent",
+    "inputs_digest",
     "is_complete",
     "load_row",
     "merge",
@@ -67,7 +70,9 @@ PERCENTILES = (16, 50, 84)
 HDUL_PERCENTILES = (0.025, 0.16, 0.5, 0.84, 0.975)
 #: Stem of the merged catalogue's files (an object id may not be this).
 CATALOGUE = "catalogue"
-_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*")
+_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*", re.ASCII)
+#: Longest object id: its files' names (and their temporary names) must fit in 255 bytes.
+MAX_ID_LENGTH = 200
 _SAMPLE_STATS = {
     "log_prob": "lp",
     "acceptance_rate": "acceptance_rate",
@@ -146,7 +151,7 @@ def read_catalogue(path) -> list[tuple[str, CatalogueRow | None, float | None, s
         If a required column is missing or an unknown column is present.
     """
     path = Path(path)
-    with open(path, newline="") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: a spreadsheet's BOM
         reader = csv.DictReader(handle)
         columns = [c.strip() for c in reader.fieldnames or []]
         required = ("id", "path", "loader", "redshift")
@@ -166,6 +171,13 @@ def read_catalogue(path) -> list[tuple[str, CatalogueRow | None, float | None, s
         for line, raw in enumerate(reader, start=2):
             row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
             problems = []
+            if None in raw:  # DictReader's key for fields beyond the header's
+                problems.append(
+                    f"{len(raw[None])} more field(s) than the header's {len(columns)} "
+                    f"columns: {raw[None]}"
+                )
+            if not row["path"]:
+                problems.append("the path is empty")
             loader = row["loader"].lower()
             if loader not in LOADERS:
                 problems.append(f"loader {row['loader']!r} is not one of {list(LOADERS)}")
@@ -205,20 +217,25 @@ def _tasks(spectra_source) -> list[_Task]:
             items.append((*item, ""))
     tasks: list[_Task] = []
     where: dict[str, list[int]] = {}
+    bad = []
     for i, (oid, source, redshift, problem) in enumerate(items):
         oid = str(oid).strip()
-        if not _ID.fullmatch(oid):
-            raise ValueError(
-                f"object id {oid!r} (item {i}) cannot name a file: use letters, digits and "
-                "'._+-', starting with a letter, digit or '_'"
-            )
-        if oid == CATALOGUE:
+        if not _ID.fullmatch(oid) or len(oid) > MAX_ID_LENGTH:
+            bad.append(f"{oid!r} (item {i})")
+        elif oid == CATALOGUE:
             raise ValueError(
                 f"object id {oid!r} (item {i}) is reserved: the merged catalogue is "
                 f"{CATALOGUE}.fits; rename the object"
             )
         where.setdefault(oid, []).append(i)
         tasks.append(_Task(oid, source, redshift, problem))
+    if bad:
+        shown = ", ".join(bad[:20]) + (f" and {len(bad) - 20} more" if len(bad) > 20 else "")
+        raise ValueError(
+            f"{len(bad)} object id(s) cannot name a file: {shown}; an id has at most "
+            f"{MAX_ID_LENGTH} characters, ASCII letters, digits and '._+-', starting with a "
+            "letter, digit or '_' (items count from 0, the first data row)"
+        )
     out, seen = [], set()
     for task in tasks:
         places = where[task.id]
@@ -243,9 +260,12 @@ def load_row(row: CatalogueRow, config) -> list:
     Dispersers come from ``config.dispersers`` where it has one of the loader's kind (copied:
     loaders set a disperser's grids from the file), else the loader's default. ``table``: a
     FITS binary table (HDU 1) with columns ``low``, ``high``, ``flux``, ``error`` (units in
-    ``TUNITn``) and the resolving power as header keyword ``R`` or a column ``R``; header
-    ``SPECNAME`` names the spectrum and its disperser (default ``spectrum``). Pixels with a
-    non-finite flux or error, or an error <= 0, are dropped.
+    ``TUNITn``) and the resolving power as header keyword ``R`` or a column ``R``; the
+    catalogue's ``name`` names the spectrum and its disperser (default ``spectrum``; not the
+    file's ``SPECNAME``, which differs from file to file: the name is part of the model's
+    structure, e.g. ``flux_scale_<name>``, and of the catalogue's columns, so files named
+    differently would each compile their own program). Pixels with a non-finite flux or error,
+    or an error <= 0, are dropped.
     """
     import copy
 
@@ -292,7 +312,7 @@ def _load_table(path: Path, name: str):
     for column in ("low", "high", "flux", "error"):
         if column not in table.colnames:
             raise ValueError(f"{path}: table has no column {column!r} (has {table.colnames})")
-    name = name or str(header.get("SPECNAME", "spectrum"))
+    name = name or "spectrum"
     low, high = (u.Quantity(table[c]) for c in ("low", "high"))
     resolution = np.asarray(table["R"], dtype=float) if "R" in table.colnames else header.get("R")
     if resolution is None:
@@ -339,6 +359,12 @@ def _spectra_of(task: _Task, config):
             "of Spectrum (or a zero-argument callable returning one)"
         )
     for spec in spectra:
+        if "/" in spec.name:  # checked before the fit, not when its netCDF file is written
+            raise ValueError(
+                f"spectrum name {spec.name!r} contains '/', which the netCDF file's variable "
+                "names (flux_<name>, ...) cannot hold: name the spectrum without '/' (the "
+                "catalogue's name column, or name= of the loader)"
+            )
         flux = np.asarray(spec.flux, dtype=float)
         if flux.size == 0 or not np.isfinite(flux).any():
             raise ValueError(
@@ -383,7 +409,12 @@ def _run_task(task: _Task, job: dict, *, forbid_builds: bool = True) -> dict:
     if not job["fits"]:  # an earlier run's FITS file, which this run's record cannot vouch for
         _remove(out / f"{task.id}.fits")
     log = io.StringIO()
-    record: dict[str, Any] = {"id": task.id, "seed": object_seed(job["seed"], task.id)}
+    record: dict[str, Any] = {
+        "id": task.id,
+        "seed": object_seed(job["seed"], task.id),
+        "inputs": inputs_digest(task, job),
+        "redshift": task.redshift,  # the fit's own (a Spectra's) replaces it
+    }
     context = cache.builds_forbidden() if forbid_builds else contextlib.nullcontext()
     try:
         if task.error:
@@ -513,13 +544,24 @@ def _percentiles(table) -> dict:
 # ---- files ---------------------------------------------------------------------------------
 
 
+@functools.cache
+def _file_mode() -> int:
+    """The mode a new file gets here (0o666 less the umask), which ``mkstemp``'s private
+    0o600 would otherwise replace: collaborators read a shared output directory."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place (with the
+    permissions of a file created in the ordinary way)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            os.fchmod(handle.fileno(), _file_mode())
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -542,7 +584,10 @@ def inference_data(args):
     ``ModelArgs.to_arviz()`` returns and ``<id>.nc`` holds).
 
     Groups: ``posterior`` (every site, in the model's scaled units as in ``args.dataset``;
-    the run's attributes, lists as JSON text, booleans as 0/1, and ``free_sites``),
+    the run's attributes, lists as JSON text, booleans as 0/1, ``free_sites``, and the scales
+    to physical units as in ``make_parameter_table``'s meta: ``ZSYS`` the systemic redshift,
+    ``LFLXSCL`` / ``LFLXUNT`` the line flux scale, ``CNTSCL`` / ``CNTUNT`` the continuum scale,
+    ``NRMFCTRS`` the spectra's normalisation factors),
     ``sample_stats`` (ArviZ's names: ``lp``, ``acceptance_rate``, ``step_size``,
     ``tree_depth``, ``n_steps``, ``diverging``, ``energy``), ``log_likelihood`` (``spectra``:
     one value per spectrum and draw) and ``observed_data`` (each spectrum's ``low_``,
@@ -555,6 +600,8 @@ def inference_data(args):
     """
     import xarray as xr
 
+    from unite_stan.results import _scale_meta
+
     ds = args.dataset
     if ds is None:
         raise ValueError("no draws: to_arviz() needs a fitted model (ModelBuilder.fit)")
@@ -564,7 +611,12 @@ def inference_data(args):
         n for n in ds.data_vars if n not in _SAMPLE_STATS and n not in ("lp__", "log_likelihood")
     ]
     posterior = ds[sites]
-    posterior.attrs = {**attrs, "free_sites": json.dumps(list(args.free_sites))}
+    posterior.attrs = {
+        **attrs,
+        "free_sites": json.dumps(list(args.free_sites)),
+        # what make_parameter_table multiplies by (its meta, the FITS header's keys)
+        **{k: _netcdf_attr(v) for k, v in _scale_meta(args).items()},
+    }
     sample_stats = ds[stats].rename({n: _SAMPLE_STATS[n] for n in stats})
     sample_stats.attrs = {}
     log_likelihood = ds[["log_likelihood"]].rename({"log_likelihood": "spectra"})
@@ -620,16 +672,73 @@ def _netcdf_attr(value):
     return json.dumps(value, default=str)
 
 
-def is_complete(output_dir, object_id: str, *, fits: bool = True) -> bool:
+# sampler settings that do not change the draws (how the chains share the cores)
+_NOT_INPUTS = ("parallel_chains", "threads_per_chain")
+
+
+def inputs_digest(task: _Task, job: dict) -> str:
+    """sha256 of what an object's outputs are made from: the configuration (its YAML), the
+    batch's seed and settings (sampler, scales, convergence thresholds; not how the chains
+    share the cores, which does not change the draws), the redshift and the spectra (a
+    catalogue row's loader, file path, size and modification time; a ``Spectra``'s pixels).
+    A resumed batch fits an object again when its record's digest differs. A configuration
+    that has no YAML form and a source given as a callable are not part of it."""
+    settings = {k: v for k, v in job["fit_kwargs"].items() if k not in _NOT_INPUTS}
+    parts = {
+        "config": job["config"] if isinstance(job["config"], str) else None,
+        "seed": job["seed"],
+        "fit": settings,
+        "scales": job["scale_kwargs"],
+        "rhat_max": job["rhat_max"],
+        "min_ess_per_chain": job["min_ess_per_chain"],
+        "redshift": task.redshift,
+        "source": _source_fingerprint(task.source),
+        "error": task.error,
+    }
+    text = json.dumps(parts, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _source_fingerprint(source) -> Any:
+    from unite_stan.spectrum import Spectra, Spectrum
+
+    if isinstance(source, CatalogueRow):
+        try:
+            stat = Path(source.path).stat()
+            file = [stat.st_size, stat.st_mtime_ns]
+        except OSError:
+            file = None
+        return [dataclasses.asdict(source), file]
+    if isinstance(source, Spectrum):
+        source = [source]
+    if isinstance(source, (Spectra, list, tuple)) and all(isinstance(s, Spectrum) for s in source):
+        digest = hashlib.sha256()
+        for spec in source:
+            digest.update(repr((spec.name, str(spec.unit), str(spec.flux_unit))).encode())
+            for what in ("low", "high", "flux", "error"):
+                values = getattr(spec, what)
+                digest.update(np.ascontiguousarray(getattr(values, "value", values)).tobytes())
+        redshift = float(source.redshift) if isinstance(source, Spectra) else None
+        return [digest.hexdigest(), redshift]
+    return None  # a callable: what it returns is not known before the worker calls it
+
+
+def is_complete(
+    output_dir, object_id: str, *, fits: bool = True, inputs: str | None = None
+) -> bool:
     """Whether the object's status record exists, is finished (``ok``, ``poor_convergence`` or
     ``misfit``), and its netCDF file and (with ``fits``, the default) its FITS file have the size
-    and sha256 it records. With ``fits=False`` a FITS file the record lists is checked too."""
+    and sha256 it records. With ``fits=False`` a FITS file the record lists is checked too.
+    With ``inputs`` (an :func:`inputs_digest`), the record must also have been made from those
+    inputs."""
     out = Path(output_dir)
     try:
         record = json.loads((out / f"{object_id}.status.json").read_text())
     except (OSError, ValueError):
         return False
-    if record.get("status") not in FINISHED:
+    if not isinstance(record, dict) or record.get("status") not in FINISHED:
+        return False
+    if inputs is not None and record.get("inputs") != inputs:
         return False
     files = record.get("files", {})
     for key in ("nc", "fits") if fits or "fits" in files else ("nc",):
@@ -662,6 +771,24 @@ def _clean_temporary(out: Path, ids: set[str], *, catalogue: bool) -> int:
 
 
 # ---- cores and executors -------------------------------------------------------------------
+
+
+def exit_with_parent(parent: int | None = None, interval: float = 2.0) -> None:
+    """Make this (worker) process exit when its parent does: a ``ProcessPoolExecutor``'s
+    ``initializer``. A parent killed with SIGKILL cannot stop its pool, whose workers would
+    otherwise wait for work for ever. ``parent`` is the parent's pid (default this process's
+    parent now); checked every ``interval`` seconds by a daemon thread."""
+    import threading
+    import time
+
+    parent = os.getppid() if parent is None else parent
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _kind(executor) -> str:
@@ -858,8 +985,24 @@ def fit_many(
         payload: Any = config.to_yaml()
     except TypeError:  # e.g. a SimpleDisperser: ship the object itself
         payload = config
+    for name, value, least in (
+        ("num_warmup", num_warmup, 0),
+        ("num_samples", num_samples, 1),
+        ("num_chains", num_chains, 1),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"{name}={value!r}: must be an integer >= {least}")
     kind = _kind(executor)
     out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output_dir {out} exists and is not a directory")
+    if isinstance(spectra_source, (str, os.PathLike)):
+        source_file = Path(spectra_source).resolve()
+        if source_file in {(out / f"{CATALOGUE}{ext}").resolve() for ext in (".csv", ".fits")}:
+            raise ValueError(
+                f"the catalogue {spectra_source} would be overwritten by the merged catalogue "
+                f"{out / CATALOGUE}.csv: rename it or choose another output directory"
+            )
     out.mkdir(parents=True, exist_ok=True)
     slots, cores = _slots(executor, kind)
     kw = {
@@ -882,19 +1025,33 @@ def fit_many(
         "min_ess_per_chain": float(min_ess_per_chain),
         "fits": bool(fits),
     }
-    tasks = _tasks(spectra_source)
+    tasks = [_guard_inputs(task, out) for task in _tasks(spectra_source)]
     if shard is not None:
         k, n = _check_shard(shard)
         tasks = tasks[k::n]
     _clean_temporary(out, {t.id for t in tasks}, catalogue=shard is None)
     statuses: dict[str, dict] = {}
-    skipped, todo = [], []
+    skipped, todo, changed = [], [], []
     for task in tasks:
         if resume and is_complete(out, task.id, fits=fits):
-            statuses[task.id] = json.loads((out / f"{task.id}.status.json").read_text())
-            skipped.append(task.id)
-        else:
-            todo.append(task)
+            record = json.loads((out / f"{task.id}.status.json").read_text())
+            if record.get("inputs") == inputs_digest(task, job):
+                statuses[task.id] = record
+                skipped.append(task.id)
+                continue
+            changed.append(task.id)
+        todo.append(task)
+    if changed:
+        shown = ", ".join(changed[:10]) + (
+            f" and {len(changed) - 10} more" if len(changed) > 10 else ""
+        )
+        warnings.warn(
+            f"{len(changed)} finished object(s) in {out} were fitted from other inputs "
+            "(configuration, settings, seed, redshift or spectra) and are fitted again: "
+            f"{shown}",
+            UserWarning,
+            stacklevel=2,
+        )
     compiled: list[str] = []
     built_codes: set[str] = set()
 
@@ -953,6 +1110,22 @@ def fit_many(
     return BatchResult(statuses, skipped, compiled, catalogue, kw)
 
 
+def _guard_inputs(task: _Task, out: Path) -> _Task:
+    """The task, failed if its outputs would overwrite its own spectrum file (a spectrum in
+    the output directory whose name is ``<id>.fits``)."""
+    if not isinstance(task.source, CatalogueRow) or task.error:
+        return task
+    source = Path(task.source.path).resolve()
+    outputs = {(out / f"{task.id}{ext}").resolve() for ext in (".nc", ".fits", ".status.json")}
+    if source not in outputs:
+        return task
+    return dataclasses.replace(
+        task,
+        error=f"the outputs of {task.id!r} would overwrite its spectrum file {task.source.path}: "
+        "choose another output directory (or, with 'unite-stan fit', another --id)",
+    )
+
+
 def _check_shard(shard) -> tuple[int, int]:
     try:
         k, n = (int(v) for v in shard)
@@ -1009,8 +1182,9 @@ def merge(output_dir) -> Path:
     """One catalogue of every status record in ``output_dir``: ``catalogue.fits`` and
     ``catalogue.csv``, one row per object (sorted by id).
 
-    Columns: ``id``, ``status``, ``error``, ``rhat_max``, ``ess_bulk_min``, ``chi2_per_pixel``,
-    ``divergences``,
+    Columns: ``id``, ``status``, ``error``, ``redshift`` (the systemic redshift the object was
+    fitted at: redshift parameters such as ``z_narrow`` are offsets from it), ``rhat_max``,
+    ``ess_bulk_min``, ``chi2_per_pixel``, ``divergences``,
     then ``<parameter>_p16``, ``_p50``, ``_p84`` of every parameter in physical units (the FITS
     columns carry the units; NaN where an object lacks the parameter or failed).
 
@@ -1027,9 +1201,15 @@ def merge(output_dir) -> Path:
     records = []
     for path in sorted(out.glob("*.status.json")):
         try:
-            records.append(json.loads(path.read_text()))
+            record = json.loads(path.read_text())
         except ValueError as err:
             raise ValueError(f"status record {path} is unreadable: {err}") from err
+        if not isinstance(record, dict) or not {"id", "status"} <= set(record):
+            raise ValueError(
+                f"{path} is not a status record (it needs 'id' and 'status'): remove it or "
+                "fit the object again"
+            )
+        records.append(record)
     records.sort(key=lambda r: r["id"])
     units: dict[str, str] = {}
     for record in records:
@@ -1039,6 +1219,9 @@ def merge(output_dir) -> Path:
     table["id"] = [r["id"] for r in records] or np.array([], dtype=str)
     table["status"] = [r["status"] for r in records] or np.array([], dtype=str)
     table["error"] = [r.get("error", "") for r in records] or np.array([], dtype=str)
+    table["redshift"] = np.array(
+        [np.nan if r.get("redshift") is None else r["redshift"] for r in records], dtype=float
+    )
     for key in ("rhat_max", "ess_bulk_min", "chi2_per_pixel"):
         table[key] = [r.get("diagnostics", {}).get(key, np.nan) for r in records]
     table["divergences"] = [r.get("diagnostics", {}).get("divergences", -1) for r in records]

@@ -75,6 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, TypeError) as err:
         print(f"unite-stan {args.command}: {err}", file=sys.stderr)
         return 2
+    except (RuntimeError, OSError) as err:  # no CmdStan, an unreachable scheduler, a full disk
+        print(f"unite-stan {args.command}: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            f"unite-stan {args.command}: interrupted; finished objects are kept: run the same "
+            "command again to resume",
+            file=sys.stderr,
+        )
+        return 130
 
 
 def _fit_kwargs(args) -> dict:
@@ -99,7 +109,22 @@ def _summary(result) -> int:
         f"({len(result.skipped)} already done); "
         f"catalogue {result.catalogue}"
     )
+    failed = [
+        (oid, r.get("error", "")) for oid, r in result.statuses.items() if r["status"] == "failed"
+    ]
+    for oid, error in failed[:_SHOWN_FAILURES]:
+        print(f"  failed: {oid}: {error}", file=sys.stderr)
+    if len(failed) > _SHOWN_FAILURES:
+        print(
+            f"  … and {len(failed) - _SHOWN_FAILURES} more failed (their errors are in the "
+            "catalogue's error column and each <id>.status.json)",
+            file=sys.stderr,
+        )
     return 1 if counts["failed"] else 0
+
+
+#: Failed objects whose error the summary prints.
+_SHOWN_FAILURES = 10
 
 
 def _cmd_fit(args) -> int:
@@ -112,7 +137,7 @@ def _cmd_fit(args) -> int:
 
 
 def _cmd_batch(args) -> int:
-    from unite_stan.batch import fit_many
+    from unite_stan.batch import exit_with_parent, fit_many
 
     if args.workers < 1:
         raise ValueError(f"--workers {args.workers}: must be >= 1")
@@ -131,7 +156,7 @@ def _cmd_batch(args) -> int:
         return _summary(fit_many(args.config, args.catalogue, **kwargs))
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+    with ProcessPoolExecutor(max_workers=args.workers, initializer=exit_with_parent) as pool:
         return _summary(fit_many(args.config, args.catalogue, executor=pool, **kwargs))
 
 

@@ -93,7 +93,13 @@ def configuration():
 
 
 def write_table(
-    spec, path, resolution=1200.0, *, nan_flux: bool = False, error_factor: float = 1.0
+    spec,
+    path,
+    resolution=1200.0,
+    *,
+    nan_flux: bool = False,
+    error_factor: float = 1.0,
+    overwrite: bool = False,
 ) -> None:
     """``spec`` as the batch's ``table`` loader reads it (``nan_flux``: every flux NaN;
     ``error_factor`` multiplies the errors)."""
@@ -111,7 +117,7 @@ def write_table(
     hdu = fits.table_to_hdu(table)
     hdu.header["R"] = resolution
     hdu.header["SPECNAME"] = spec.name
-    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path)
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=overwrite)
 
 
 if __name__ == "__main__":  # the SIGKILL test's batch: python _simulate.py OUTPUT_DIR N

@@ -328,6 +328,53 @@ def test_without_fits_files_and_resuming_with_them(tmp_path):
     assert last.statuses["n7"]["parameters"] == bare.statuses["n7"]["parameters"]
 
 
+def test_resume_refits_objects_whose_inputs_changed(tmp_path):
+    from unite_stan.batch import fit_many
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in (4, 5):
+        sim.write_table(sim.spectrum(i), data / f"s{i}.fits")
+    catalogue = tmp_path / "cat.csv"
+    catalogue.write_text(
+        "id,path,loader,redshift\nr4,data/s4.fits,table,0.0\nr5,data/s5.fits,table,0.0\n"
+    )
+    out = tmp_path / "out"
+    kwargs = {"seed": 4, "scale_kwargs": sim.SCALES, "progress": False, "fits": False, **DRAWS}
+    first = fit_many(sim.configuration(), catalogue, output_dir=out, **kwargs)
+    assert first.skipped == [] and first.count("failed") == 0
+    table = Table.read(out / "catalogue.fits")
+    assert list(table["redshift"]) == [0.0, 0.0]
+    # how the chains share the cores is not an input: the draws are the same
+    same = fit_many(sim.configuration(), catalogue, output_dir=out, parallel_chains=1, **kwargs)
+    assert sorted(same.skipped) == ["r4", "r5"]
+    # a spectrum file replaced: that object is fitted again, with a warning naming it
+    sim.write_table(sim.spectrum(5), data / "s5.fits", error_factor=2.0, overwrite=True)
+    with pytest.warns(UserWarning, match=r"1 finished object\(s\) in .* are fitted again: r5$"):
+        replaced = fit_many(sim.configuration(), catalogue, output_dir=out, **kwargs)
+    assert replaced.skipped == ["r4"]
+    assert replaced.statuses["r5"]["parameters"] != first.statuses["r5"]["parameters"]
+    # more draws, another redshift or another configuration: fitted again
+    more = fit_many(
+        sim.configuration(), catalogue, output_dir=out, **{**kwargs, "num_samples": 310}
+    )
+    assert more.skipped == [] and more.statuses["r4"]["diagnostics"]["draws"] == 310
+    catalogue.write_text(
+        "id,path,loader,redshift\nr4,data/s4.fits,table,0.0001\nr5,data/s5.fits,table,0.0\n"
+    )
+    moved = fit_many(
+        sim.configuration(), catalogue, output_dir=out, **{**kwargs, "num_samples": 310}
+    )
+    assert moved.skipped == ["r5"] and moved.statuses["r4"]["redshift"] == 0.0001
+    from unite_stan.config import Configuration
+
+    wider = sim.configuration().to_yaml().replace("high: 500.0", "high: 600.0")  # a FWHM prior
+    other = fit_many(
+        Configuration.from_yaml(wider), catalogue, output_dir=out, **{**kwargs, "num_samples": 310}
+    )
+    assert other.skipped == []
+
+
 def test_outputs_read_back_with_arviz_and_to_arviz(tmp_path):
     import xarray as xr
 
@@ -350,6 +397,16 @@ def test_outputs_read_back_with_arviz_and_to_arviz(tmp_path):
     assert tree["sample_stats"]["diverging"].dtype == bool
     assert tree["log_likelihood"]["spectra"].dims == ("chain", "draw", "spectrum")
     assert tree["observed_data"]["flux_grism"].attrs["unit"] == "erg / (Angstrom s cm2)"
+    # the scales to physical units, as the FITS file's header has them
+    with fits.open(tmp_path / "x.fits") as hdul:
+        header = hdul[0].header
+        for key in ("LFLXUNT", "CNTUNT"):
+            assert tree["posterior"].attrs[key] == header[key], key
+        for key in ("ZSYS", "LFLXSCL", "CNTSCL"):  # the header's cards hold 16 digits
+            assert tree["posterior"].attrs[key] == pytest.approx(header[key], rel=1e-15), key
+    median = float(np.median(tree["posterior"]["flux_Ha"].values))
+    physical = median * tree["posterior"].attrs["LFLXSCL"]
+    assert physical == pytest.approx(record["parameters"]["flux_Ha"]["p50"], rel=1e-12)
 
     # the same groups in memory from an interactive fit
     config = sim.configuration()

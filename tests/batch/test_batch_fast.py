@@ -182,7 +182,9 @@ def test_the_parent_compiles_what_a_worker_hands_back_once(tmp_path, monkeypatch
         ),
         (
             "../x",
-            "object id '../x' (item 0) cannot name a file: use letters, digits and '._+-', starting with a letter, digit or '_'",
+            "1 object id(s) cannot name a file: '../x' (item 0); an id has at most 200 "
+            "characters, ASCII letters, digits and '._+-', starting with a letter, digit or '_' "
+            "(items count from 0, the first data row)",
         ),
     ],
 )
@@ -191,6 +193,47 @@ def test_ids_that_cannot_name_the_outputs_are_refused(tmp_path, oid, message):
 
     with pytest.raises(ValueError, match=re.escape(message)):
         fit_many(sim.configuration(), [(oid, None, 0.0)], output_dir=tmp_path, progress=False)
+
+
+def test_every_bad_id_is_named_at_once(tmp_path):
+    from unite_stan.batch import fit_many
+
+    long_id = "x" * 201
+    source = [("ok", None, 0.0), ("galaxé", None, 0.0), ("a b", None, 0.0), (long_id, None, 0.0)]
+    with pytest.raises(ValueError) as err:
+        fit_many(sim.configuration(), source, output_dir=tmp_path, progress=False)
+    assert str(err.value).startswith(
+        f"3 object id(s) cannot name a file: 'galaxé' (item 1), 'a b' (item 2), '{long_id}' "
+        "(item 3); an id has at most 200 characters"
+    )
+    assert list(tmp_path.iterdir()) == []  # nothing was fitted or written
+
+
+def test_outputs_never_overwrite_the_inputs(tmp_path):
+    from unite_stan.batch import fit_many
+
+    (tmp_path / "catalogue.csv").write_text("id,path,loader,redshift\n")
+    with pytest.raises(ValueError, match=re.escape(
+        f"the catalogue {tmp_path / 'catalogue.csv'} would be overwritten by the merged "
+        f"catalogue {tmp_path / 'catalogue'}.csv: rename it or choose another output directory"
+    )):  # fmt: skip
+        fit_many(sim.configuration(), tmp_path / "catalogue.csv", output_dir=tmp_path)
+    spectrum = tmp_path / "spec.fits"
+    sim.write_table(sim.spectrum(0), spectrum)
+    before = spectrum.read_bytes()
+    (tmp_path / "cat.csv").write_text("id,path,loader,redshift\nspec,spec.fits,table,0.0\n")
+    result = fit_many(
+        sim.configuration(), tmp_path / "cat.csv", output_dir=tmp_path, progress=False
+    )
+    assert result.statuses["spec"]["status"] == "failed"
+    assert result.statuses["spec"]["error"] == (
+        f"ValueError: the outputs of 'spec' would overwrite its spectrum file {spectrum}: "
+        "choose another output directory (or, with 'unite-stan fit', another --id)"
+    )
+    assert spectrum.read_bytes() == before
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(ValueError, match="output_dir .*afile exists and is not a directory"):
+        fit_many(sim.configuration(), [], output_dir=tmp_path / "afile")
 
 
 def test_a_source_item_must_be_a_triple(tmp_path):
@@ -287,3 +330,122 @@ def test_to_arviz_needs_a_fit():
     _, args = ModelBuilder(lines, cont, spectra).build()
     with pytest.raises(ValueError, match=re.escape("no draws: to_arviz() needs a fitted model")):
         args.to_arviz()
+
+
+def test_catalogue_rows_with_a_spreadsheet_bom_extra_fields_or_no_path(tmp_path):
+    from unite_stan.batch import read_catalogue
+
+    (tmp_path / "c.csv").write_text(
+        "\ufeffid,path,loader,redshift\nA,a.fits,table,0.1\nB,b.fits,table,0.2,x\nC,,table,0.3\n",
+        encoding="utf-8",
+    )
+    rows = read_catalogue(tmp_path / "c.csv")
+    assert [r[0] for r in rows] == ["A", "B", "C"]
+    assert rows[0][3] == ""
+    assert rows[1][3] == "catalogue line 3: 1 more field(s) than the header's 4 columns: ['x']"
+    assert rows[2][3] == "catalogue line 4: the path is empty"
+
+
+def test_sampler_settings_are_checked_before_any_fit(tmp_path):
+    from unite_stan.batch import fit_many
+
+    for name, value, least in (("num_chains", 0, 1), ("num_samples", 0, 1), ("num_warmup", -1, 0)):
+        with pytest.raises(
+            ValueError, match=re.escape(f"{name}={value}: must be an integer >= {least}")
+        ):
+            fit_many(sim.configuration(), [("a", None, 0.0)], output_dir=tmp_path, **{name: value})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_merge_names_a_file_that_is_no_status_record(tmp_path, capsys):
+    (tmp_path / "a.status.json").write_text(json.dumps(_record("a", "ok", 1e-15)))
+    (tmp_path / "b.status.json").write_text("{}")
+    assert main(["merge", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"unite-stan merge: {tmp_path / 'b.status.json'} is not a status record (it needs 'id' "
+        "and 'status'): remove it or fit the object again\n"
+    )
+
+
+def test_outputs_have_the_permissions_of_ordinary_files(tmp_path):
+    import os
+
+    (tmp_path / "a.status.json").write_text(json.dumps(_record("a", "ok", 1e-15)))
+    from unite_stan.batch import merge
+
+    old = os.umask(0o022)
+    try:
+        merge(tmp_path)
+    finally:
+        os.umask(old)
+    for name in ("catalogue.fits", "catalogue.csv"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644
+
+
+def test_command_line_interrupt_and_runtime_errors_are_one_line(monkeypatch, capsys):
+    from unite_stan import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    def no_cmdstan(args):
+        raise RuntimeError("CmdStan not found: set CMDSTAN")
+
+    monkeypatch.setitem(cli._COMMANDS, "merge", interrupted)
+    assert main(["merge", "out"]) == 130
+    assert capsys.readouterr().err == (
+        "unite-stan merge: interrupted; finished objects are kept: run the same command again "
+        "to resume\n"
+    )
+    monkeypatch.setitem(cli._COMMANDS, "merge", no_cmdstan)
+    assert main(["merge", "out"]) == 1
+    assert (
+        capsys.readouterr().err
+        == "unite-stan merge: RuntimeError: CmdStan not found: set CMDSTAN\n"
+    )
+
+
+_ORPHANS = """
+import os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from unite_stan.batch import exit_with_parent
+
+def pid(_):
+    time.sleep(0.5)
+    return os.getpid()
+
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(2, initializer=exit_with_parent, initargs=(os.getpid(), 0.2))
+    print(*sorted(set(pool.map(pid, range(4)))), flush=True)
+    time.sleep(600)
+"""
+
+
+def test_pool_workers_exit_when_their_parent_is_killed(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "orphans.py"
+    script.write_text(_ORPHANS)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    workers = [int(p) for p in parent.stdout.readline().split()]
+    assert workers and all(os.path.exists(f"/proc/{p}") for p in workers)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 20
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in workers if _running(p)]
+    assert alive == []
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ")[1][0] != "Z"  # a zombie has exited
+    except OSError:
+        return False

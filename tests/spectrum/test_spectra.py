@@ -114,6 +114,35 @@ def test_prepare_drops_uncovered_line_and_reletters_regions():
     assert spectra.prepared_line_config is flc and spectra.prepared_cont_config is fcc
 
 
+def test_prepare_warns_of_covered_regions_without_lines():
+    spectra = Spectra([spectrum_on(6000, 7000)])
+    lc = lines(("Ha", 6564.6))
+    cc = continuum.ContinuumConfiguration(
+        [
+            continuum.ContinuumRegion(6400 * u.AA, 6700 * u.AA),
+            continuum.ContinuumRegion(6100 * u.AA, 6200 * u.AA),
+        ]
+    )
+    with pytest.warns(UserWarning) as caught:
+        _, fcc = spectra.prepare(lc, cc)
+    assert [str(w.message) for w in caught] == [
+        "dropped 1 continuum region(s) in which no line lies (rest frame; lines: ['Ha']): "
+        "6100-6200 Angstrom"
+    ]
+    assert [(r.low, r.high) for r in fcc] == [(6400, 6700)]
+    only_empty = continuum.ContinuumConfiguration(
+        [continuum.ContinuumRegion(6100 * u.AA, 6200 * u.AA)]
+    )
+    with pytest.warns(UserWarning) as caught:
+        _, fcc = spectra.prepare(lc, only_empty)
+    assert fcc is None
+    assert [str(w.message) for w in caught] == [
+        "dropped 1 continuum region(s) in which no line lies (rest frame; lines: ['Ha']): "
+        "6100-6200 Angstrom; no region is left: the model has no continuum, and every pixel "
+        "of the spectra is fitted by the lines alone"
+    ]
+
+
 def test_prepare_coverage_uses_linedet_width():
     spectra = Spectra([spectrum_on(6000, 7000)])
     lc = lines(("edge", 7010.0))

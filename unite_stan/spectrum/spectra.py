@@ -392,6 +392,7 @@ class Spectra:
             :attr:`prepared_cont_config`.
         """
         lines, regions = self._filter(line_config, continuum_config, linedet_width)
+        covered = list(regions)
         if drop_empty_regions and len(lines):
             regions = [
                 region
@@ -404,9 +405,28 @@ class Spectra:
         cont = None
         if continuum_config is not None and regions:
             cont = self._rebuild(continuum_config, regions)
+        if continuum_config is not None and len(regions) < len(covered):
+            self._warn_dropped_regions(covered, regions, lines)
         self._prepared_lines, self._prepared_cont = lines, cont
         self._is_prepared = True
         return lines, cont
+
+    def _warn_dropped_regions(self, covered, kept, lines) -> None:
+        """One warning naming the covered continuum regions :meth:`prepare` dropped because no
+        line lies in them (an uncovered region goes with its lines, which are warned of)."""
+        spans = [f"{r.low:g}-{r.high:g} {r.unit}" for r in covered if not any(r is k for k in kept)]
+        tail = (
+            "; no region is left: the model has no continuum, and every pixel of the spectra "
+            "is fitted by the lines alone"
+            if not kept
+            else ""
+        )
+        warnings.warn(
+            f"dropped {len(spans)} continuum region(s) in which no line lies (rest frame; "
+            f"lines: {[e.name for e in lines]}): {', '.join(spans)}{tail}",
+            UserWarning,
+            stacklevel=3,
+        )
 
     # ---- scales -------------------------------------------------------------------------
 
