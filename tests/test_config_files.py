@@ -409,6 +409,10 @@ LINE_SITES = (
             f"'fwhm_gauss_wide'; parameters defined in the file are {LINE_SITES}",
         ),
         (
+            lambda d: d["lines"]["flux"]["flux_Ha"]["prior"].update(low=5.0, high=1.0),
+            "flux.flux_Ha.prior: Uniform(low=5, high=1): low must be < high",
+        ),
+        (
             lambda d: d["lines"]["lines"][0].update(redshift="z_x"),
             "line 'Ha'.redshift refers to unknown parameter 'z_x'; parameters defined in the "
             f"file are {LINE_SITES}",

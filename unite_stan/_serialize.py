@@ -233,12 +233,17 @@ def prior_from_yaml(d: Any, registry: Mapping[str, Parameter], where: str) -> Pr
         return expression_from_yaml(d[key], registry, f"{where}.{key}")
 
     init = check_number(d["init"], f"{where}.init") if d.get("init") is not None else None
-    if kind == "Fixed":
-        return Fixed(bound("value"))
-    if kind == "Uniform":
-        return Uniform(bound("low"), bound("high"), init=init)
-    scale = check_number(d["scale"], f"{where}.scale")
-    return TruncatedNormal(bound("loc"), scale, bound("low"), bound("high"), init=init)
+    try:
+        if kind == "Fixed":
+            return Fixed(bound("value"))
+        if kind == "Uniform":
+            return Uniform(bound("low"), bound("high"), init=init)
+        scale = check_number(d["scale"], f"{where}.scale")
+        return TruncatedNormal(bound("loc"), scale, bound("low"), bound("high"), init=init)
+    except ValueError as err:  # the prior's own check (low < high, init inside...): say where
+        if str(err).startswith(f"{where}"):
+            raise
+        raise ValueError(f"{where}: {err}") from err
 
 
 def read_tokens(

@@ -355,23 +355,29 @@ def test_resume_refits_objects_whose_inputs_changed(tmp_path):
     assert replaced.skipped == ["r4"]
     assert replaced.statuses["r5"]["parameters"] != first.statuses["r5"]["parameters"]
     # more draws, another redshift or another configuration: fitted again
-    more = fit_many(
-        sim.configuration(), catalogue, output_dir=out, **{**kwargs, "num_samples": 310}
-    )
+    with pytest.warns(UserWarning, match="fitted again"):
+        more = fit_many(
+            sim.configuration(), catalogue, output_dir=out, **{**kwargs, "num_samples": 310}
+        )
     assert more.skipped == [] and more.statuses["r4"]["diagnostics"]["draws"] == 310
     catalogue.write_text(
         "id,path,loader,redshift\nr4,data/s4.fits,table,0.0001\nr5,data/s5.fits,table,0.0\n"
     )
-    moved = fit_many(
-        sim.configuration(), catalogue, output_dir=out, **{**kwargs, "num_samples": 310}
-    )
+    with pytest.warns(UserWarning, match="fitted again"):
+        moved = fit_many(
+            sim.configuration(), catalogue, output_dir=out, **{**kwargs, "num_samples": 310}
+        )
     assert moved.skipped == ["r5"] and moved.statuses["r4"]["redshift"] == 0.0001
     from unite_stan.config import Configuration
 
     wider = sim.configuration().to_yaml().replace("high: 500.0", "high: 600.0")  # a FWHM prior
-    other = fit_many(
-        Configuration.from_yaml(wider), catalogue, output_dir=out, **{**kwargs, "num_samples": 310}
-    )
+    with pytest.warns(UserWarning, match="fitted again"):
+        other = fit_many(
+            Configuration.from_yaml(wider),
+            catalogue,
+            output_dir=out,
+            **{**kwargs, "num_samples": 310},
+        )
     assert other.skipped == []
 
 
