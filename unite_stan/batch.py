@@ -286,8 +286,9 @@ def load_row(row: CatalogueRow, config) -> list:
         if len(dispersers) != 1:
             raise ValueError(
                 f"loader 'dja' takes its disperser from the configuration's dispersers, which "
-                f"must hold exactly one (it holds {len(dispersers)}): add e.g. "
-                "InstrumentConfig([PRISM()]) to the Configuration"
+                f"must hold exactly one (it holds {len(dispersers)}): add a 'dispersers:' "
+                "section to the configuration's YAML (docs/configuration_files.md), or in "
+                "Python e.g. InstrumentConfig([PRISM()]) to the Configuration"
             )
         return [spectrum.from_DJA(path, copy.deepcopy(dispersers[0]), name=row.name)]
     if row.loader == "table":
