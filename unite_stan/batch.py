@@ -1197,6 +1197,8 @@ def merge(output_dir) -> Path:
     from astropy.table import Table
 
     out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file, not an output directory")
     if not out.is_dir():
         raise FileNotFoundError(f"output directory {out} does not exist")
     records = []

@@ -54,6 +54,11 @@ def test_merge_of_a_missing_directory(tmp_path, capsys):
     assert capsys.readouterr().err == (
         f"unite-stan merge: output directory {tmp_path / 'nowhere'} does not exist\n"
     )
+    (tmp_path / "file").write_text("")
+    assert main(["merge", str(tmp_path / "file")]) == 2
+    assert capsys.readouterr().err == (
+        f"unite-stan merge: {tmp_path / 'file'} is a file, not an output directory\n"
+    )
 
 
 def test_render_needs_a_spectrum(tmp_path, capsys):
