@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import sys
@@ -72,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
+    except BrokenPipeError:  # `unite-stan cache list | head`: the reader has gone, say nothing
+        _silence_stdout()
+        return 1
     except (ValueError, FileNotFoundError, TypeError) as err:
         print(f"unite-stan {args.command}: {err}", file=sys.stderr)
         return 2
@@ -85,6 +89,17 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device so the interpreter's last flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured)
+        pass
+    finally:
+        os.close(devnull)
 
 
 def _fit_kwargs(args) -> dict:

@@ -454,3 +454,25 @@ def _running(pid: int) -> bool:
             return handle.read().split(") ")[1][0] != "Z"  # a zombie has exited
     except OSError:
         return False
+
+
+def test_cache_list_into_a_closed_pipe_ends_quietly(tmp_path):
+    """`unite-stan cache list | head -1`: no traceback or error line once the reader has gone."""
+    import os
+    import subprocess
+    import sys
+
+    from unite_stan.stan.cache import ENV_VAR
+
+    for k in range(3000):  # more than a pipe's 64 KiB buffer of listing
+        (tmp_path / "embedded" / f"{k:016x}").mkdir(parents=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "unite_stan.cli", "cache", "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, ENV_VAR: str(tmp_path)},
+    )
+    assert proc.stdout.readline().startswith(b"embedded/0000000000000000  ")
+    proc.stdout.close()  # as head does after its line
+    assert proc.wait(timeout=60) == 1
+    assert proc.stderr.read() == b""
