@@ -174,7 +174,10 @@ def args():
             continuum.ContinuumRegion(6480 * u.AA, 6700 * u.AA, name="red"),
         ]
     )
-    spectra.prepare(lc, cc)
+    with pytest.warns(
+        UserWarning, match=r"dropped 1 continuum region\(s\) .*: 6300-6450 Angstrom$"
+    ):
+        spectra.prepare(lc, cc)
     spectra.compute_scales(lc, cc)
     return model.ModelBuilder(lc, cc, spectra).build()[1]
 

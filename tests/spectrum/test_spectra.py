@@ -168,11 +168,19 @@ def test_drop_empty_regions():
             continuum.ContinuumRegion(6400 * u.AA, 6564.6 * u.AA),  # inclusive bound
         ]
     )
-    _, kept = spectra.prepare(lc, cc)
+    with pytest.warns(UserWarning) as caught:
+        _, kept = spectra.prepare(lc, cc)
+    assert [str(w.message) for w in caught] == [
+        "dropped 1 continuum region(s) in which no line lies (rest frame; lines: ['Ha']): "
+        "6100-6300 Angstrom"
+    ]
     assert [(r.low, r.high) for r in kept] == [(6400.0, 6564.6)]
     _, all_regions = spectra.prepare(lc, cc, drop_empty_regions=False)
     assert len(all_regions) == 2
-    lines_only, none_left = spectra.prepare(lc, continuum.ContinuumConfiguration(cc.regions[:1]))
+    with pytest.warns(UserWarning, match="; no region is left: the model has no continuum, and"):
+        lines_only, none_left = spectra.prepare(
+            lc, continuum.ContinuumConfiguration(cc.regions[:1])
+        )
     assert none_left is None and len(lines_only) == 1
 
 
