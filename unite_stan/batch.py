@@ -49,8 +49,10 @@ __all__ = [
     "exit_with_parent",
     "inputs_digest",
     "is_complete",
+    "detect_loader",
     "load_row",
     "merge",
+    "redshift_in_file",
     "object_seed",
     "read_catalogue",
 ]
@@ -252,6 +254,111 @@ def _tasks(spectra_source) -> list[_Task]:
         seen.add(task.id)
         out.append(task)
     return out
+
+
+def detect_loader(path) -> str:
+    """Which of :data:`LOADERS` reads a spectrum file, from its HDUs.
+
+    ``sdss``: a ``COADD`` table with ``loglam``; ``desi``: ``B_FLUX``, ``R_FLUX`` or
+    ``Z_FLUX`` images; ``dja``: a ``SPEC1D`` table; ``table``: HDU 1 a table with columns
+    ``low``, ``high``, ``flux`` and ``error``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If it is not a readable FITS file, or none of the loaders' layouts matches.
+    """
+    from astropy.io import fits
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"spectrum file {path} does not exist")
+    try:
+        with fits.open(path) as hdul:
+            names = {hdu.name.upper() for hdu in hdul}
+            columns = {
+                hdu.name.upper(): {c.lower() for c in hdu.columns.names}
+                for hdu in hdul
+                if isinstance(hdu, fits.BinTableHDU)
+            }
+            first = (
+                {c.lower() for c in hdul[1].columns.names}
+                if len(hdul) > 1 and isinstance(hdul[1], fits.BinTableHDU)
+                else set()
+            )
+    except OSError as err:
+        raise ValueError(f"{path} is not a readable FITS file: {err}") from err
+    if "loglam" in columns.get("COADD", set()):
+        return "sdss"
+    if names & {"B_FLUX", "R_FLUX", "Z_FLUX"}:
+        return "desi"
+    if "SPEC1D" in columns:
+        return "dja"
+    if {"low", "high", "flux", "error"} <= first:
+        return "table"
+    raise ValueError(
+        f"{path}: no loader recognises this file (sdss: a COADD table with loglam; desi: "
+        "B_FLUX/R_FLUX/Z_FLUX images; dja: a SPEC1D table; table: HDU 1 a table with columns "
+        "low, high, flux, error); name the loader"
+    )
+
+
+def redshift_in_file(path, loader: str, index: int = 0) -> tuple[float, str] | None:
+    """The redshift a spectrum file carries, and where it was read, or None.
+
+    ``sdss``: ``SPECOBJ`` column ``Z``; ``desi``: ``REDSHIFTS`` column ``Z`` of the target in
+    row ``index`` of ``FIBERMAP`` (matched by ``TARGETID``); ``table``: header keyword
+    ``REDSHIFT`` or ``Z`` of HDU 1 or the primary HDU; ``dja``: None (msaexp files carry no
+    redshift: it is in the archive's table). A value that is not a finite number > -1 counts
+    as none.
+
+    Raises
+    ------
+    ValueError
+        If ``loader`` is not one of :data:`LOADERS`, or ``index`` is outside a DESI file's
+        spectra.
+    """
+    from astropy.io import fits
+
+    if loader not in LOADERS:
+        raise ValueError(f"loader {loader!r} is not one of {list(LOADERS)}")
+    found = None
+    with fits.open(path) as hdul:
+        names = {hdu.name.upper() for hdu in hdul}
+        if loader == "sdss" and "SPECOBJ" in names and "Z" in hdul["SPECOBJ"].columns.names:
+            found = (hdul["SPECOBJ"].data["Z"][0], "SPECOBJ Z")
+        elif loader == "desi" and "REDSHIFTS" in names:
+            redshifts = hdul["REDSHIFTS"].data
+            row = index
+            if "FIBERMAP" in names and "TARGETID" in redshifts.columns.names:
+                fibermap = hdul["FIBERMAP"].data
+                if not 0 <= index < len(fibermap):
+                    raise ValueError(
+                        f"index {index} is outside {Path(path).name}'s {len(fibermap)} "
+                        f"spectra (FIBERMAP rows 0-{len(fibermap) - 1})"
+                    )
+                target = fibermap["TARGETID"][index]
+                rows = np.flatnonzero(redshifts["TARGETID"] == target)
+                row = int(rows[0]) if rows.size else None
+            if row is not None and row < len(redshifts):
+                found = (redshifts["Z"][row], f"REDSHIFTS Z of row {row}")
+        elif loader == "table":
+            for number in (1, 0) if len(hdul) > 1 else (0,):
+                for key in ("REDSHIFT", "Z"):
+                    if key in hdul[number].header:
+                        found = (hdul[number].header[key], f"header keyword {key} of HDU {number}")
+                        break
+                if found:
+                    break
+    if found is None:
+        return None
+    try:
+        value = float(found[0])
+    except (TypeError, ValueError):
+        return None
+    return (value, found[1]) if math.isfinite(value) and value > -1 else None
 
 
 def load_row(row: CatalogueRow, config) -> list:

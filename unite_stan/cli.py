@@ -28,6 +28,53 @@ def _sampler_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _spectrum_options(parser: argparse.ArgumentParser, loaders) -> None:
+    parser.add_argument(
+        "--loader", choices=loaders, default=None, help="default: recognised from the file"
+    )
+    parser.add_argument(
+        "--redshift",
+        type=float,
+        default=None,
+        help="systemic redshift (default: the file's, where it carries one: SDSS SPECOBJ Z, "
+        "DESI REDSHIFTS Z, a table's REDSHIFT keyword)",
+    )
+    parser.add_argument(
+        "--index", type=int, default=0, help="which spectrum of a DESI file (default 0)"
+    )
+
+
+def _spectrum_row(args):
+    """The command's spectrum as a catalogue row and its redshift; the loader and redshift
+    are read from the file where the command line does not give them, and said so."""
+    from unite_stan.batch import CatalogueRow, detect_loader, redshift_in_file
+
+    if args.index < 0:
+        raise ValueError(f"--index {args.index}: must be >= 0")
+    loader = args.loader
+    if loader is None:
+        loader = detect_loader(args.spectrum)
+        print(
+            f"unite-stan {args.command}: loader {loader} (recognised from the file)",
+            file=sys.stderr,
+        )
+    redshift = args.redshift
+    if redshift is None:
+        found = redshift_in_file(args.spectrum, loader, args.index)
+        if found is None:
+            raise ValueError(
+                f"{args.spectrum} carries no redshift the {loader} loader reads: give "
+                "--redshift Z (the systemic redshift the lines' redshift priors are relative to)"
+            )
+        redshift, where = found
+        print(
+            f"unite-stan {args.command}: redshift {redshift:.8g} (from the file's {where}; "
+            "--redshift to choose another)",
+            file=sys.stderr,
+        )
+    return CatalogueRow(str(args.spectrum), loader, index=args.index), redshift
+
+
 def _parser() -> argparse.ArgumentParser:
     from unite_stan.batch import LOADERS
 
@@ -37,8 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     fit = commands.add_parser("fit", help="fit one spectrum file")
     fit.add_argument("config", type=Path, help="configuration YAML")
     fit.add_argument("spectrum", type=Path, help="spectrum file")
-    fit.add_argument("--loader", required=True, choices=LOADERS)
-    fit.add_argument("--redshift", required=True, type=float)
+    _spectrum_options(fit, LOADERS)
     fit.add_argument("--id", default=None, help="object id (default: the file's stem)")
     _sampler_options(fit)
 
@@ -58,8 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", help="print the Stan program and a data summary")
     render.add_argument("config", type=Path)
     render.add_argument("spectrum", type=Path, nargs="?", default=None)
-    render.add_argument("--loader", choices=LOADERS, default=None)
-    render.add_argument("--redshift", type=float, default=None)
+    _spectrum_options(render, LOADERS)
 
     commands.add_parser("info", help="backends, compile cache and compiler")
 
@@ -143,11 +188,11 @@ _SHOWN_FAILURES = 10
 
 
 def _cmd_fit(args) -> int:
-    from unite_stan.batch import CatalogueRow, fit_many
+    from unite_stan.batch import fit_many
 
     object_id = args.id or args.spectrum.name.split(".")[0]
-    row = CatalogueRow(str(args.spectrum), args.loader)
-    result = fit_many(args.config, [(object_id, row, args.redshift)], **_fit_kwargs(args))
+    row, redshift = _spectrum_row(args)
+    result = fit_many(args.config, [(object_id, row, redshift)], **_fit_kwargs(args))
     return _summary(result)
 
 
@@ -184,18 +229,18 @@ def _cmd_merge(args) -> int:
 
 
 def _cmd_render(args) -> int:
-    from unite_stan.batch import CatalogueRow, _spectra_of, _Task
+    from unite_stan.batch import _spectra_of, _Task
     from unite_stan.config import Configuration
     from unite_stan.model import ModelBuilder
 
     config = Configuration.load(args.config)
-    if args.spectrum is None or args.loader is None or args.redshift is None:
+    if args.spectrum is None:
         raise ValueError(
             "render needs a spectrum: the program's structure and data depend on which lines "
             "and continuum regions the spectrum covers. Usage: unite-stan render config.yaml "
-            "spectrum.fits --loader {sdss,desi,dja,table} --redshift Z"
+            "spectrum.fits [--loader {sdss,desi,dja,table}] [--redshift Z]"
         )
-    task = _Task("render", CatalogueRow(str(args.spectrum), args.loader), args.redshift)
+    task = _Task("render", *_spectrum_row(args))
     spectra = _spectra_of(task, config)
     lines, cont = spectra.prepare(config.lines, config.continuum)
     spectra.compute_scales(lines, cont)

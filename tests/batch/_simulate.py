@@ -100,9 +100,10 @@ def write_table(
     nan_flux: bool = False,
     error_factor: float = 1.0,
     overwrite: bool = False,
+    redshift: float | None = None,
 ) -> None:
     """``spec`` as the batch's ``table`` loader reads it (``nan_flux``: every flux NaN;
-    ``error_factor`` multiplies the errors)."""
+    ``error_factor`` multiplies the errors; ``redshift``: written as HDU 1's REDSHIFT)."""
     from astropy.io import fits
     from astropy.table import Table
 
@@ -117,6 +118,8 @@ def write_table(
     hdu = fits.table_to_hdu(table)
     hdu.header["R"] = resolution
     hdu.header["SPECNAME"] = spec.name
+    if redshift is not None:
+        hdu.header["REDSHIFT"] = redshift
     fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=overwrite)
 
 

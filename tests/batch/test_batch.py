@@ -448,16 +448,22 @@ def test_command_line_fit_and_batch(tmp_path, capsys):
     from unite_stan.cli import main
 
     sim.configuration().save(tmp_path / "fit.yaml")
-    sim.write_table(sim.spectrum(4), tmp_path / "s4.fits")
+    sim.write_table(sim.spectrum(4), tmp_path / "s4.fits", redshift=0.0)
     sim.write_table(sim.spectrum(5), tmp_path / "s5.fits")
     (tmp_path / "cat.csv").write_text(
         "id,path,loader,redshift\ns4,s4.fits,table,0\ns5,s5.fits,table,0\nlost,none.fits,table,0\n"
     )
     draws = ["--num-warmup", "300", "--num-samples", "300", "-q"]
     out = tmp_path / "out"
-    argv = ["fit", str(tmp_path / "fit.yaml"), str(tmp_path / "s4.fits"), "--loader", "table"]
-    assert main([*argv, "--redshift", "0", "-o", str(out), *draws]) == 0
-    assert capsys.readouterr().out.startswith("1 objects: ")
+    # as issue 15 writes it: loader and redshift read from the file, and said so
+    argv = ["fit", str(tmp_path / "fit.yaml"), str(tmp_path / "s4.fits")]
+    assert main([*argv, "-o", str(out), *draws]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("1 objects: ")
+    assert captured.err.startswith(
+        "unite-stan fit: loader table (recognised from the file)\n"
+        "unite-stan fit: redshift 0 (from the file's header keyword REDSHIFT of HDU 1; "
+    )
     assert sorted(p.name for p in out.glob("s4.*")) == ["s4.fits", "s4.nc", "s4.status.json"]
     # the same object again, from the catalogue: already done (its FITS file is checked, though
     # --no-fits writes none for s5); 'lost' fails, so exit status 1
