@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import shutil
@@ -103,7 +104,13 @@ def _parser() -> argparse.ArgumentParser:
 
     render = commands.add_parser("render", help="print the Stan program and a data summary")
     render.add_argument("config", type=Path)
-    render.add_argument("spectrum", type=Path, nargs="?", default=None)
+    render.add_argument(
+        "spectrum",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="default: a stand-in spectrum covering every line and region",
+    )
     _spectrum_options(render, LOADERS)
 
     commands.add_parser("info", help="backends, compile cache and compiler")
@@ -228,6 +235,52 @@ def _cmd_merge(args) -> int:
     return 0
 
 
+_STANDIN_R = 1000.0
+
+
+def _standin_spectra(config, redshift: float):
+    """Spectra that cover every line and continuum region of ``config`` at ``redshift``: one
+    per disperser of the configuration (a ``SimpleDisperser`` 'stand_in' at R = 1000 if it
+    names none), log-spaced pixels two per resolution element, a flat continuum of 1 with a
+    peak of 5 at each line, errors 0.1 (1e-17 erg/s/cm2/A); for ``render`` without a file."""
+    import astropy.units as u
+    import numpy as np
+
+    from unite_stan.instrument.generic import SimpleDisperser
+    from unite_stan.spectrum import Spectra, from_edges
+
+    centres = config.lines.centers.to_value(u.AA)
+    low, high = list(centres * 0.97), list(centres * 1.03)
+    for region in config.continuum or []:
+        low.append((region.low * region.unit).to_value(u.AA))
+        high.append((region.high * region.unit).to_value(u.AA))
+    if not low:
+        raise ValueError(
+            "the configuration has no lines and no continuum regions: nothing to render"
+        )
+    start, stop = min(low) * (1 + redshift), max(high) * (1 + redshift)
+    n_pix = int(np.ceil(np.log(stop / start) * 2 * _STANDIN_R))
+    edges = np.geomspace(start, stop, n_pix + 1)
+    middle = 0.5 * (edges[1:] + edges[:-1])
+    flux = np.ones(n_pix)
+    for centre in centres * (1 + redshift):
+        flux += 5.0 * np.exp(-0.5 * ((middle - centre) / (centre / _STANDIN_R / 2.355)) ** 2)
+    unit = 1e-17 * u.erg / u.s / u.cm**2 / u.AA
+    dispersers = (
+        config.dispersers.dispersers
+        if config.dispersers is not None
+        else [SimpleDisperser(middle * u.AA, R=_STANDIN_R, name="stand_in")]
+    )
+    spectra = [
+        from_edges(
+            edges[:-1] * u.AA, edges[1:] * u.AA, flux * unit, np.full(n_pix, 0.1) * unit, d,
+            name=d.name,
+        )
+        for d in dispersers
+    ]  # fmt: skip
+    return Spectra(spectra, redshift=redshift)
+
+
 def _cmd_render(args) -> int:
     from unite_stan.batch import _spectra_of, _Task
     from unite_stan.config import Configuration
@@ -235,18 +288,32 @@ def _cmd_render(args) -> int:
 
     config = Configuration.load(args.config)
     if args.spectrum is None:
-        raise ValueError(
-            "render needs a spectrum: the program's structure and data depend on which lines "
-            "and continuum regions the spectrum covers. Usage: unite-stan render config.yaml "
-            "spectrum.fits [--loader {sdss,desi,dja,table}] [--redshift Z]"
+        if args.loader is not None:
+            raise ValueError(f"--loader {args.loader} needs a spectrum file to read")
+        redshift = 0.0 if args.redshift is None else args.redshift
+        if not (math.isfinite(redshift) and redshift > -1):
+            raise ValueError(f"--redshift {redshift}: must be a finite number > -1")
+        spectra = _standin_spectra(config, redshift)
+        standin = (
+            "one stand-in spectrum per disperser of the configuration "
+            f"({', '.join(s.name for s in spectra)}), pixels log-spaced at R = {_STANDIN_R:g}"
+            if config.dispersers is not None
+            else f"one stand-in spectrum (SimpleDisperser 'stand_in', R = {_STANDIN_R:g})"
+        ) + f" at z = {redshift:g} covering every line and continuum region"
+        print(
+            f"unite-stan render: no spectrum given: the program for {standin}. A real "
+            "spectrum's coverage can drop lines and regions and sets the data's sizes: "
+            "unite-stan render config.yaml spectrum.fits",
+            file=sys.stderr,
         )
-    task = _Task("render", *_spectrum_row(args))
-    spectra = _spectra_of(task, config)
+    else:
+        standin = None
+        spectra = _spectra_of(_Task("render", *_spectrum_row(args)), config)
     lines, cont = spectra.prepare(config.lines, config.continuum)
     spectra.compute_scales(lines, cont)
     program, _ = ModelBuilder(lines, cont, spectra).build()
     print(program.code)
-    print("// data:")
+    print("// data:" if standin is None else f"// data, for {standin}:")
     for name, value in program.data.items():
         shape = getattr(value, "shape", ())
         print(f"//   {name}: {'scalar' if not shape else 'x'.join(map(str, shape))}")
