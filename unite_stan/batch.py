@@ -89,7 +89,8 @@ _FIT_DEFAULTS = {"num_warmup": 500, "num_samples": 1000, "num_chains": 2}
 
 @dataclasses.dataclass(frozen=True)
 class CatalogueRow:
-    """One row of a catalogue file: what :func:`load_row` reads, in the worker."""
+    """One row of a catalogue file: what :func:`load_row` reads, in the worker (``loader``
+    empty: recognised from the file by :func:`detect_loader`)."""
 
     path: str
     loader: str
@@ -141,11 +142,13 @@ class _Task:
 def read_catalogue(path) -> list[tuple[str, CatalogueRow | None, float | None, str]]:
     """Rows of a catalogue CSV: ``(id, CatalogueRow or None, redshift or None, problem)``.
 
-    Columns ``id``, ``path``, ``loader`` and ``redshift`` are required; ``name`` (the
+    Columns ``id`` and ``path`` are required; ``loader``, ``redshift``, ``name`` (the
     spectrum's name) and ``index`` (the row in a DESI file) are optional; any other column is
-    refused. Relative paths are relative to the catalogue's directory. A row's problem (an
-    unknown loader, a redshift that is not a number) is returned, not raised: the batch records
-    that object as failed.
+    refused. An empty (or absent) ``loader`` is recognised from the file
+    (:func:`detect_loader`) and an empty (or absent) ``redshift`` read from it
+    (:func:`redshift_in_file`), in the worker; the status record says so. Relative paths are
+    relative to the catalogue's directory. A row's problem (an unknown loader, a redshift that
+    is not a number) is returned, not raised: the batch records that object as failed.
 
     Raises
     ------
@@ -156,18 +159,18 @@ def read_catalogue(path) -> list[tuple[str, CatalogueRow | None, float | None, s
     with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: a spreadsheet's BOM
         reader = csv.DictReader(handle)
         columns = [c.strip() for c in reader.fieldnames or []]
-        required = ("id", "path", "loader", "redshift")
+        required, optional = ("id", "path"), ("loader", "redshift", "name", "index")
         missing = [c for c in required if c not in columns]
         if missing:
             raise ValueError(
                 f"catalogue {path}: missing column(s) {missing}; it needs {list(required)} "
-                "(optional: name, index)"
+                f"(optional: {', '.join(optional)})"
             )
-        unknown = [c for c in columns if c not in (*required, "name", "index")]
+        unknown = [c for c in columns if c not in (*required, *optional)]
         if unknown:
             raise ValueError(
                 f"catalogue {path}: unknown column(s) {unknown}; valid columns are "
-                f"{[*required, 'name', 'index']}"
+                f"{[*required, *optional]}"
             )
         rows = []
         for line, raw in enumerate(reader, start=2):
@@ -180,16 +183,18 @@ def read_catalogue(path) -> list[tuple[str, CatalogueRow | None, float | None, s
                 )
             if not row["path"]:
                 problems.append("the path is empty")
-            loader = row["loader"].lower()
-            if loader not in LOADERS:
+            loader = row.get("loader", "").lower()
+            if loader and loader not in LOADERS:
                 problems.append(f"loader {row['loader']!r} is not one of {list(LOADERS)}")
-            try:
-                redshift = float(row["redshift"])
-                if not (math.isfinite(redshift) and redshift > -1):
-                    raise ValueError
-            except ValueError:
-                redshift = None
-                problems.append(f"redshift {row['redshift']!r} is not a finite number > -1")
+            redshift = None
+            if row.get("redshift"):
+                try:
+                    redshift = float(row["redshift"])
+                    if not (math.isfinite(redshift) and redshift > -1):
+                        raise ValueError
+                except ValueError:
+                    redshift = None
+                    problems.append(f"redshift {row['redshift']!r} is not a finite number > -1")
             try:
                 index = int(row.get("index") or 0)
             except ValueError:
@@ -362,7 +367,8 @@ def redshift_in_file(path, loader: str, index: int = 0) -> tuple[float, str] | N
 
 
 def load_row(row: CatalogueRow, config) -> list:
-    """The spectra of a catalogue row, read with its loader (a list of ``Spectrum``).
+    """The spectra of a catalogue row, read with its loader (a list of ``Spectrum``; an empty
+    loader is recognised from the file by :func:`detect_loader`).
 
     Dispersers come from ``config.dispersers`` where it has one of the loader's kind (copied:
     loaders set a disperser's grids from the file), else the loader's default. ``table``: a
@@ -382,6 +388,8 @@ def load_row(row: CatalogueRow, config) -> list:
     path = Path(row.path)
     if not path.is_file():
         raise FileNotFoundError(f"spectrum file {path} does not exist")
+    if not row.loader:
+        row = dataclasses.replace(row, loader=detect_loader(path))
     dispersers = list(config.dispersers) if config.dispersers is not None else []
     if row.loader == "sdss":
         found = [d for d in dispersers if isinstance(d, SDSSDisperser)]
@@ -435,6 +443,30 @@ def _load_table(path: Path, name: str):
     disperser = SimpleDisperser(wavelength=0.5 * (low + high), R=resolution, name=name)
     # bad pixels are dropped (mask), as the survey loaders do
     return spectrum.from_edges(low, high, flux, error, disperser, mask=~good, name=name)
+
+
+def _read_from_file(
+    task: _Task, give: str = "the object's redshift (a catalogue's redshift column)"
+) -> tuple[_Task, dict]:
+    """A catalogue row's loader and redshift, where the row leaves them out, read from its
+    file; and what was read (``{"loader": ..., "redshift": where}``, for the status record).
+    ``give`` ends the error for a file without a redshift: how to give one."""
+    row = task.source
+    if not isinstance(row, CatalogueRow) or (row.loader and task.redshift is not None):
+        return task, {}
+    read: dict[str, str] = {}
+    if not row.loader:
+        row = dataclasses.replace(row, loader=detect_loader(row.path))
+        read["loader"] = row.loader
+    redshift = task.redshift
+    if redshift is None:
+        found = redshift_in_file(row.path, row.loader, row.index)
+        if found is None:
+            raise ValueError(
+                f"{row.path} carries no redshift the {row.loader} loader reads: give {give}"
+            )
+        redshift, read["redshift"] = found
+    return dataclasses.replace(task, source=row, redshift=redshift), read
 
 
 def _spectra_of(task: _Task, config):
@@ -551,6 +583,7 @@ def _fit_and_write(task: _Task, job: dict, seed: int) -> dict:
     from unite_stan.results import hdul_of, make_parameter_table
 
     config = _config_of(job["config"])
+    task, read = _read_from_file(task)
     spectra = _spectra_of(task, config)
     lines, cont = spectra.prepare(config.lines, config.continuum)
     spectra.compute_scales(lines, cont, **job["scale_kwargs"])
@@ -600,6 +633,7 @@ def _fit_and_write(task: _Task, job: dict, seed: int) -> dict:
         },
         "parameters": _percentiles(params),
         "files": files,
+        **({"read_from_file": read} if read else {}),
     }
 
 

@@ -48,32 +48,27 @@ def _spectrum_options(parser: argparse.ArgumentParser, loaders) -> None:
 def _spectrum_row(args):
     """The command's spectrum as a catalogue row and its redshift; the loader and redshift
     are read from the file where the command line does not give them, and said so."""
-    from unite_stan.batch import CatalogueRow, detect_loader, redshift_in_file
+    from unite_stan.batch import CatalogueRow, _read_from_file, _Task, detect_loader
 
     if args.index < 0:
         raise ValueError(f"--index {args.index}: must be >= 0")
     loader = args.loader
-    if loader is None:
+    if loader is None:  # said before the redshift is looked for, which can fail
         loader = detect_loader(args.spectrum)
         print(
             f"unite-stan {args.command}: loader {loader} (recognised from the file)",
             file=sys.stderr,
         )
-    redshift = args.redshift
-    if redshift is None:
-        found = redshift_in_file(args.spectrum, loader, args.index)
-        if found is None:
-            raise ValueError(
-                f"{args.spectrum} carries no redshift the {loader} loader reads: give "
-                "--redshift Z (the systemic redshift the lines' redshift priors are relative to)"
-            )
-        redshift, where = found
+    row = CatalogueRow(str(args.spectrum), loader, index=args.index)
+    give = "--redshift Z (the systemic redshift the lines' redshift priors are relative to)"
+    task, read = _read_from_file(_Task(args.command, row, args.redshift), give)
+    if "redshift" in read:
         print(
-            f"unite-stan {args.command}: redshift {redshift:.8g} (from the file's {where}; "
-            "--redshift to choose another)",
+            f"unite-stan {args.command}: redshift {task.redshift:.8g} (from the file's "
+            f"{read['redshift']}; --redshift to choose another)",
             file=sys.stderr,
         )
-    return CatalogueRow(str(args.spectrum), loader, index=args.index), redshift
+    return task.source, task.redshift
 
 
 def _parser() -> argparse.ArgumentParser:

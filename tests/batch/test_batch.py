@@ -449,9 +449,10 @@ def test_command_line_fit_and_batch(tmp_path, capsys):
 
     sim.configuration().save(tmp_path / "fit.yaml")
     sim.write_table(sim.spectrum(4), tmp_path / "s4.fits", redshift=0.0)
-    sim.write_table(sim.spectrum(5), tmp_path / "s5.fits")
+    sim.write_table(sim.spectrum(5), tmp_path / "s5.fits", redshift=0.0)
+    # s5 leaves its loader and redshift to the file
     (tmp_path / "cat.csv").write_text(
-        "id,path,loader,redshift\ns4,s4.fits,table,0\ns5,s5.fits,table,0\nlost,none.fits,table,0\n"
+        "id,path,loader,redshift\ns4,s4.fits,table,0\ns5,s5.fits,,\nlost,none.fits,table,0\n"
     )
     draws = ["--num-warmup", "300", "--num-samples", "300", "-q"]
     out = tmp_path / "out"
@@ -470,6 +471,12 @@ def test_command_line_fit_and_batch(tmp_path, capsys):
     argv = ["batch", str(tmp_path / "fit.yaml"), str(tmp_path / "cat.csv"), "-o", str(out)]
     assert main([*argv, *draws, "--workers", "2", "--no-fits"]) == 1
     assert sorted(p.name for p in out.glob("s5.*")) == ["s5.nc", "s5.status.json"]
+    record = json.loads((out / "s5.status.json").read_text())
+    assert record["read_from_file"] == {
+        "loader": "table",
+        "redshift": "header keyword REDSHIFT of HDU 1",
+    }
+    assert record["redshift"] == 0.0
     assert (out / "s4.fits").is_file()
     summary = capsys.readouterr().out
     assert re.fullmatch(

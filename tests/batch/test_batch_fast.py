@@ -401,9 +401,42 @@ def test_only_this_runs_temporary_files_are_removed(tmp_path, monkeypatch):
 def test_catalogue_columns_are_checked(tmp_path):
     from unite_stan.batch import read_catalogue
 
-    (tmp_path / "c.csv").write_text("id,path,redshift,colour\nA,a.fits,0.1,red\n")
-    with pytest.raises(ValueError, match=re.escape("missing column(s) ['loader']")):
+    (tmp_path / "c.csv").write_text("id,loader,redshift\nA,table,0.1\n")
+    with pytest.raises(ValueError) as err:
         read_catalogue(tmp_path / "c.csv")
+    assert str(err.value) == (
+        f"catalogue {tmp_path / 'c.csv'}: missing column(s) ['path']; it needs ['id', 'path'] "
+        "(optional: loader, redshift, name, index)"
+    )
+    (tmp_path / "c.csv").write_text("id,path,redshift,colour\nA,a.fits,0.1,red\n")
+    with pytest.raises(ValueError) as err:
+        read_catalogue(tmp_path / "c.csv")
+    assert str(err.value) == (
+        f"catalogue {tmp_path / 'c.csv'}: unknown column(s) ['colour']; valid columns are "
+        "['id', 'path', 'loader', 'redshift', 'name', 'index']"
+    )
+
+
+def test_catalogue_loader_and_redshift_left_to_the_file(tmp_path):
+    from unite_stan.batch import CatalogueRow, _read_from_file, _Task, read_catalogue
+
+    (tmp_path / "c.csv").write_text(f"id,path\nS,{SDSS}\n")
+    assert read_catalogue(tmp_path / "c.csv") == [("S", CatalogueRow(str(SDSS), ""), None, "")]
+    (tmp_path / "c.csv").write_text(f"id,path,loader,redshift\nS,{SDSS},,\nD,{DJA},dja,\n")
+    (sdss, row, z, problem), (_, dja, _, _) = read_catalogue(tmp_path / "c.csv")
+    assert (row, z, problem) == (CatalogueRow(str(SDSS), ""), None, "")
+    task, read = _read_from_file(_Task(sdss, row, z))
+    assert task.source == CatalogueRow(str(SDSS), "sdss")
+    assert task.redshift == pytest.approx(0.0402719, abs=5e-7)
+    assert read == {"loader": "sdss", "redshift": "SPECOBJ Z"}
+    given = _Task("S", CatalogueRow(str(SDSS), "sdss"), 0.1)
+    assert _read_from_file(given) == (given, {})  # what the row gives is not read
+    with pytest.raises(ValueError) as err:
+        _read_from_file(_Task("D", dja, None))
+    assert str(err.value) == (
+        f"{DJA} carries no redshift the dja loader reads: give the object's redshift (a "
+        "catalogue's redshift column)"
+    )
 
 
 def test_threads_are_clamped_to_the_cores_with_a_warning():
