@@ -29,7 +29,7 @@ def _sampler_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _spectrum_options(parser: argparse.ArgumentParser, loaders) -> None:
+def _spectrum_options(parser: argparse.ArgumentParser, loaders, standin: bool = False) -> None:
     parser.add_argument(
         "--loader", choices=loaders, default=None, help="default: recognised from the file"
     )
@@ -38,7 +38,8 @@ def _spectrum_options(parser: argparse.ArgumentParser, loaders) -> None:
         type=float,
         default=None,
         help="systemic redshift (default: the file's, where it carries one: SDSS SPECOBJ Z, "
-        "DESI REDSHIFTS Z, a table's REDSHIFT keyword)",
+        "DESI REDSHIFTS Z, a table's REDSHIFT keyword"
+        + ("; 0 for the stand-in spectrum)" if standin else ")"),
     )
     parser.add_argument(
         "--index", type=int, default=0, help="which spectrum of a DESI file (default 0)"
@@ -98,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("output", type=Path)
 
     render = commands.add_parser("render", help="print the Stan program and a data summary")
-    render.add_argument("config", type=Path)
+    render.add_argument("config", type=Path, help="configuration YAML")
     render.add_argument(
         "spectrum",
         type=Path,
@@ -106,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="default: a stand-in spectrum covering every line and region",
     )
-    _spectrum_options(render, LOADERS)
+    _spectrum_options(render, LOADERS, standin=True)
 
     commands.add_parser("info", help="backends, compile cache and compiler")
 
