@@ -95,8 +95,13 @@ class YamlMixin:
     @classmethod
     def load(cls, path):
         """Read a configuration written by :meth:`save` (or by unite); errors name the file."""
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"configuration file {os.fspath(path)} does not exist"
+            ) from None
         data = load_yaml(text, os.fspath(path))
         with in_file(path):
             return cls.from_dict(data)

@@ -154,8 +154,12 @@ def read_catalogue(path) -> list[tuple[str, CatalogueRow | None, float | None, s
     ------
     ValueError
         If a required column is missing or an unknown column is present.
+    FileNotFoundError
+        If the catalogue file does not exist.
     """
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"catalogue file {path} does not exist")
     with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: a spreadsheet's BOM
         reader = csv.DictReader(handle)
         columns = [c.strip() for c in reader.fieldnames or []]

@@ -193,6 +193,8 @@ _SHOWN_FAILURES = 10
 def _cmd_fit(args) -> int:
     from unite_stan.batch import fit_many
 
+    if not args.config.exists():  # said before anything about the spectrum
+        raise FileNotFoundError(f"configuration file {args.config} does not exist")
     object_id = args.id or args.spectrum.name.split(".")[0]
     row, redshift = _spectrum_row(args)
     result = fit_many(args.config, [(object_id, row, redshift)], **_fit_kwargs(args))

@@ -417,6 +417,27 @@ def test_catalogue_columns_are_checked(tmp_path):
     )
 
 
+def test_missing_configuration_or_catalogue_is_named(tmp_path, capsys):
+    from unite_stan.config import Configuration
+
+    nope = tmp_path / "nope.yaml"
+    for argv in (["fit", str(nope), "x.fits", "-o", "out"], ["render", str(nope)]):
+        assert main(argv) == 2
+        assert capsys.readouterr().err == (
+            f"unite-stan {argv[0]}: configuration file {nope} does not exist\n"
+        )
+    with pytest.raises(FileNotFoundError) as err:
+        Configuration.load(nope)
+    assert str(err.value) == f"configuration file {nope} does not exist"
+    sim.configuration().save(tmp_path / "fit.yaml")
+    argv = ["batch", str(tmp_path / "fit.yaml"), str(tmp_path / "cat.csv"), "-o", str(tmp_path)]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"unite-stan batch: catalogue file {tmp_path / 'cat.csv'} does not exist\n"
+    )
+    assert not (tmp_path / "catalogue.fits").exists()
+
+
 def test_catalogue_loader_and_redshift_left_to_the_file(tmp_path):
     from unite_stan.batch import CatalogueRow, _read_from_file, _Task, read_catalogue
 
