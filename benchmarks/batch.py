@@ -19,7 +19,7 @@ The issue's yardstick, "the single-fit rate times the cores", is the second time
 the batch's rates are reported against it, so that runs on faster or slower machines compare.
 It also times ``fit()`` alone in one process per core at once (chains in turn): what the cores
 give for bare fits when all are busy, the ceiling for any batch layer on this machine.
-Writes benchmarks/results/batch.{json,md}.
+Writes benchmarks/results/batch.{json,md} (``--name``: another stem).
 """
 
 from __future__ import annotations
@@ -144,6 +144,9 @@ def main() -> None:
     parser.add_argument(
         "--fits-only", action="store_true", help="skip the batches without FITS files"
     )
+    parser.add_argument(
+        "--name", default="batch", help="results file stem (default batch: results/batch.*)"
+    )
     args = parser.parse_args()
     # compile (or load) the program outside the timing
     from unite_stan.batch import fit_many
@@ -171,7 +174,7 @@ def main() -> None:
         )
     results = HERE / "results"
     results.mkdir(exist_ok=True)
-    (results / "batch.json").write_text(
+    (results / f"{args.name}.json").write_text(
         json.dumps({"batch": rows, "fit_alone": alone, "fit_alone_concurrent": concurrent,
                     "cores": cores, "date": time.strftime(
             "%Y-%m-%d %H:%M UTC", time.gmtime())}, indent=1) + "\n"
@@ -207,7 +210,7 @@ def main() -> None:
             f"{'' if frac is None else frac} | {'' if frac2 is None else frac2} | "
             f"{r['load_average_before']} |"
         )
-    (results / "batch.md").write_text("\n".join(lines) + "\n")
+    (results / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
