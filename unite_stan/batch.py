@@ -157,6 +157,8 @@ def read_catalogue(path) -> list[tuple[str, CatalogueRow | None, float | None, s
     FileNotFoundError
         If the catalogue file does not exist.
     """
+    from unite_stan.spectrum.spectra import is_redshift
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"catalogue file {path} does not exist")
@@ -194,7 +196,7 @@ def read_catalogue(path) -> list[tuple[str, CatalogueRow | None, float | None, s
             if row.get("redshift"):
                 try:
                     redshift = float(row["redshift"])
-                    if not (math.isfinite(redshift) and redshift > -1):
+                    if not is_redshift(redshift):
                         raise ValueError
                 except ValueError:
                     redshift = None
@@ -265,6 +267,14 @@ def _tasks(spectra_source) -> list[_Task]:
     return out
 
 
+def _spectrum_file(path) -> Path:
+    """``path`` as a Path, or FileNotFoundError naming it as the spectrum file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"spectrum file {path} does not exist")
+    return path
+
+
 def detect_loader(path) -> str:
     """Which of :data:`LOADERS` reads a spectrum file, from its HDUs.
 
@@ -281,9 +291,7 @@ def detect_loader(path) -> str:
     """
     from astropy.io import fits
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"spectrum file {path} does not exist")
+    path = _spectrum_file(path)
     try:
         with fits.open(path) as hdul:
             names = {hdu.name.upper() for hdu in hdul}
@@ -331,10 +339,12 @@ def redshift_in_file(path, loader: str, index: int = 0) -> tuple[float, str] | N
     """
     from astropy.io import fits
 
+    from unite_stan.spectrum.spectra import is_redshift
+
     if loader not in LOADERS:
         raise ValueError(f"loader {loader!r} is not one of {list(LOADERS)}")
     found = None
-    with fits.open(path) as hdul:
+    with fits.open(_spectrum_file(path)) as hdul:
         names = {hdu.name.upper() for hdu in hdul}
         if loader == "sdss" and "SPECOBJ" in names and "Z" in hdul["SPECOBJ"].columns.names:
             found = (hdul["SPECOBJ"].data["Z"][0], "SPECOBJ Z")
@@ -367,7 +377,7 @@ def redshift_in_file(path, loader: str, index: int = 0) -> tuple[float, str] | N
         value = float(found[0])
     except (TypeError, ValueError):
         return None
-    return (value, found[1]) if math.isfinite(value) and value > -1 else None
+    return (value, found[1]) if is_redshift(value) else None
 
 
 def load_row(row: CatalogueRow, config) -> list:
@@ -389,9 +399,7 @@ def load_row(row: CatalogueRow, config) -> list:
     from unite_stan import spectrum
     from unite_stan.instrument.sdss import SDSSDisperser
 
-    path = Path(row.path)
-    if not path.is_file():
-        raise FileNotFoundError(f"spectrum file {path} does not exist")
+    path = _spectrum_file(row.path)
     if not row.loader:
         row = dataclasses.replace(row, loader=detect_loader(path))
     dispersers = list(config.dispersers) if config.dispersers is not None else []

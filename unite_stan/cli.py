@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import re
 import shutil
@@ -283,13 +282,14 @@ def _cmd_render(args) -> int:
     from unite_stan.batch import _spectra_of, _Task
     from unite_stan.config import Configuration
     from unite_stan.model import ModelBuilder
+    from unite_stan.spectrum.spectra import is_redshift
 
     config = Configuration.load(args.config)
     if args.spectrum is None:
         if args.loader is not None:
             raise ValueError(f"--loader {args.loader} needs a spectrum file to read")
         redshift = 0.0 if args.redshift is None else args.redshift
-        if not (math.isfinite(redshift) and redshift > -1):
+        if not is_redshift(redshift):
             raise ValueError(f"--redshift {redshift}: must be a finite number > -1")
         spectra = _standin_spectra(config, redshift)
         standin = (

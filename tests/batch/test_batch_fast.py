@@ -151,6 +151,9 @@ def test_redshift_in_file(tmp_path):
     assert redshift_in_file(tmp_path / "bad.fits", "table") is None  # z <= -1 is no redshift
     with pytest.raises(ValueError, match=r"^loader 'sdsss' is not one of \['sdss', 'desi', "):
         redshift_in_file(SDSS, "sdsss")
+    with pytest.raises(FileNotFoundError) as err:
+        redshift_in_file(tmp_path / "nowhere.fits", "sdss")
+    assert str(err.value) == f"spectrum file {tmp_path / 'nowhere.fits'} does not exist"
 
 
 def test_render_reads_loader_and_redshift_from_the_file(tmp_path, capsys):
@@ -401,20 +404,22 @@ def test_only_this_runs_temporary_files_are_removed(tmp_path, monkeypatch):
 def test_catalogue_columns_are_checked(tmp_path):
     from unite_stan.batch import read_catalogue
 
-    (tmp_path / "c.csv").write_text("id,loader,redshift\nA,table,0.1\n")
-    with pytest.raises(ValueError) as err:
-        read_catalogue(tmp_path / "c.csv")
-    assert str(err.value) == (
-        f"catalogue {tmp_path / 'c.csv'}: missing column(s) ['path']; it needs ['id', 'path'] "
-        "(optional: loader, redshift, name, index)"
-    )
-    (tmp_path / "c.csv").write_text("id,path,redshift,colour\nA,a.fits,0.1,red\n")
-    with pytest.raises(ValueError) as err:
-        read_catalogue(tmp_path / "c.csv")
-    assert str(err.value) == (
-        f"catalogue {tmp_path / 'c.csv'}: unknown column(s) ['colour']; valid columns are "
-        "['id', 'path', 'loader', 'redshift', 'name', 'index']"
-    )
+    for text, message in (
+        (
+            "id,loader,redshift\nA,table,0.1\n",
+            "missing column(s) ['path']; it needs ['id', 'path'] "
+            "(optional: loader, redshift, name, index)",
+        ),
+        (
+            "id,path,redshift,colour\nA,a.fits,0.1,red\n",
+            "unknown column(s) ['colour']; valid columns are "
+            "['id', 'path', 'loader', 'redshift', 'name', 'index']",
+        ),
+    ):
+        (tmp_path / "c.csv").write_text(text)
+        with pytest.raises(ValueError) as err:
+            read_catalogue(tmp_path / "c.csv")
+        assert str(err.value) == f"catalogue {tmp_path / 'c.csv'}: {message}"
 
 
 def test_missing_configuration_or_catalogue_is_named(tmp_path, capsys):

@@ -31,6 +31,11 @@ _KMS = u.km / u.s
 # --------------------------------------------------------------------------------------------
 
 
+def is_redshift(value: float) -> bool:
+    """Whether ``value`` can be a redshift: a finite number > -1."""
+    return math.isfinite(value) and value > -1
+
+
 @dataclass
 class RegionDiagnostic:
     """How one continuum region was fitted in one spectrum by ``compute_scales``.
@@ -202,7 +207,7 @@ class Spectra:
             )
         if isinstance(redshift, bool) or not isinstance(redshift, numbers.Real):
             raise TypeError(f"redshift={redshift!r} must be a number")
-        if not (math.isfinite(redshift) and redshift > -1):
+        if not is_redshift(redshift):
             raise ValueError(f"redshift={redshift!r} must be finite and > -1")
         self._spectra = spectra
         self._redshift = float(redshift)
